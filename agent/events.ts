@@ -1,0 +1,67 @@
+/** @module The agent's NDJSON event stream (stdout), one object per line, discriminated by `type`. */
+import type { ArtifactRecord } from "../plugins/types";
+
+/** Emitted once, first. */
+export interface StartEvent {
+  type: "start";
+  jobId: string;
+  kind: "backup" | "restore";
+  host: string;
+  agentVersion: string;
+  runtime: string;
+  time: string;
+  snapshotId: string;
+}
+
+/** Bytes read from the source (`bytes`) and stored/written so far, for live progress. */
+export interface ProgressEvent {
+  type: "progress";
+  plugin: string;
+  artifact: string;
+  bytes: number;
+  storedBytes: number;
+}
+
+/** One artifact finished and stored (backup) or restored (restore). */
+export interface ArtifactEvent extends ArtifactRecord {
+  type: "artifact";
+}
+
+/** A plugin finished; for restore, what it restored. */
+export interface PluginDoneEvent {
+  type: "plugin-done";
+  plugin: string;
+  status: "ok" | "failed";
+  durationMs: number;
+  restored?: string[];
+  details?: Record<string, unknown>;
+}
+
+export interface WarningEvent {
+  type: "warning";
+  plugin?: string;
+  message: string;
+}
+
+export interface ErrorEvent {
+  type: "error";
+  code: string;
+  message: string;
+  hint?: string;
+  plugin?: string;
+}
+
+/** Emitted once, last. `ok`: everything done; `partial`: some plugins failed; `failed`: nothing usable. */
+export interface DoneEvent {
+  type: "done";
+  status: "ok" | "partial" | "failed";
+  durationMs: number;
+  snapshotId: string;
+  /** The manifest's object key when a backup completed (absent if no manifest was written). */
+  manifestKey?: string;
+  manifestSha256?: string;
+  manifestStoredSize?: number;
+}
+
+/** Every event the agent writes. */
+export type AgentEvent = StartEvent | ProgressEvent | ArtifactEvent | PluginDoneEvent | WarningEvent | ErrorEvent | DoneEvent;

@@ -1,0 +1,122 @@
+/** @module The operating-system surface the agent and plugins may use; nothing else reaches `node:` or `Deno`. */
+
+/** A byte stream: the currency of the whole pipeline (portable across Node and Deno). */
+export type ByteStream = AsyncIterable<Uint8Array>;
+
+/** What `stat`/`lstat` report. Times are milliseconds since the epoch. */
+export interface FileInfo {
+  kind: "file" | "directory" | "symlink" | "other";
+  size: number;
+  /** Permission bits including setuid/setgid/sticky (mode & 0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeMs: number;
+  atimeMs: number;
+  /** Inode change time; changes when content or metadata changes. */
+  ctimeMs: number;
+  ino: number;
+  dev: number;
+}
+
+/** Options for {@link Platform.spawn}. */
+export interface SpawnOptions {
+  cwd?: string;
+  /** Extra environment variables, merged over the agent's own environment. */
+  env?: Record<string, string>;
+  /** Bytes to write to the child's stdin; the stream is closed afterwards. Default: no stdin. */
+  stdin?: ByteStream | Uint8Array | string;
+  signal?: AbortSignal;
+}
+
+/** A running child process. */
+export interface ChildProcess {
+  /** The child's stdout as a stream; must be consumed (or the child may block). */
+  stdout: ByteStream;
+  /** Resolves when the child exits, with its exit code (signal deaths map to 128+n) and the tail of its stderr (at most 64 KiB). */
+  exited: Promise<{ code: number; stderr: string }>;
+  kill(): void;
+}
+
+/** Result of {@link Platform.run}. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Everything the agent needs from the host. One implementation per runtime;
+ * plugins receive it through their context and never import `node:` modules.
+ *
+ * File-system methods throw the runtime's errors with a `code` of
+ * `ENOENT`, `EEXIST`, `EACCES`, `ENOTDIR`, `ENOTEMPTY` or `EXDEV` where applicable.
+ */
+export interface Platform {
+  /** "node" or "deno". */
+  readonly runtime: string;
+  readonly runtimeVersion: string;
+
+  env(name: string): string | undefined;
+  homedir(): string;
+  hostname(): string;
+  tmpdir(): string;
+  /** Effective uid, or -1 where the notion does not exist. */
+  uid(): number;
+
+  // processes
+  spawn(command: string, args: string[], options?: SpawnOptions): ChildProcess;
+  /** Runs a command to completion and buffers its output (for small outputs only). */
+  run(command: string, args: string[], options?: SpawnOptions): Promise<RunResult>;
+  /** The absolute path of `command` on PATH, or null. */
+  which(command: string): Promise<string | null>;
+
+  // files
+  stat(path: string): Promise<FileInfo>;
+  lstat(path: string): Promise<FileInfo>;
+  exists(path: string): Promise<boolean>;
+  readdir(path: string): Promise<string[]>;
+  readFile(path: string): Promise<Uint8Array>;
+  readText(path: string): Promise<string>;
+  /** Writes atomically (temp file + rename) with the given mode (default 0o600). */
+  writeFile(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
+  /** Creates `path` only if it does not exist; returns false if it already did. */
+  createExclusive(path: string, data: Uint8Array | string, mode?: number): Promise<boolean>;
+  /** Reads a file as a stream of chunks of at most `chunkSize` bytes (default 1 MiB). */
+  readStream(path: string, chunkSize?: number): ByteStream;
+  /** Writes a stream to a file (created or truncated) with `mode`; returns bytes written. */
+  writeStream(path: string, data: ByteStream, mode?: number): Promise<number>;
+  mkdir(path: string, mode?: number): Promise<void>;
+  /** A new empty directory under `parent` (default: the system temp dir) whose name starts with `prefix`. */
+  mkdtemp(prefix: string, parent?: string): Promise<string>;
+  rename(from: string, to: string): Promise<void>;
+  /** Removes a file or a whole tree; no error if it does not exist. */
+  remove(path: string): Promise<void>;
+  symlink(target: string, path: string): Promise<void>;
+  readlink(path: string): Promise<string>;
+  chmod(path: string, mode: number): Promise<void>;
+  /** Changes owner without following symlinks. */
+  lchown(path: string, uid: number, gid: number): Promise<void>;
+  /** Sets times; for symlinks uses lutimes. Times in milliseconds. */
+  utimes(path: string, atimeMs: number, mtimeMs: number, isSymlink?: boolean): Promise<void>;
+  /** Free bytes on the file system that holds `path`, or null if unknown. */
+  freeBytes(path: string): Promise<number | null>;
+
+  // crypto
+  randomBytes(n: number): Uint8Array;
+  /** An incremental SHA-256. */
+  sha256(): { update(data: Uint8Array): void; digestHex(): string };
+  /** Verifies an Ed25519 signature with a raw 32-byte public key. */
+  verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /**
+   * Native ChaCha20-Poly1305 (RFC 8439), or null when the runtime lacks it
+   * (the age stream then falls back to the pure-JS implementation).
+   */
+  chacha20poly1305: null | {
+    seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Uint8Array;
+    /** Returns null when authentication fails. */
+    open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null;
+  };
+  /** HMAC-SHA-256 and HKDF-SHA-256, used by the age header. */
+  hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Uint8Array;
+}
