@@ -157,6 +157,19 @@ export const nodePlatform: Platform = {
   hostname: () => os.hostname(),
   tmpdir: () => os.tmpdir(),
   uid: () => (typeof process.geteuid === "function" ? process.geteuid() : -1),
+  args: () => process.argv.slice(2),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString("utf8");
+  },
+  writeStdout: (text) =>
+    new Promise<void>((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve()))),
+  writeStderr: (text) => void process.stderr.write(text),
+  exit: (code) => {
+    process.exitCode = code;
+    process.exit(code);
+  },
   spawn,
   run,
   which,

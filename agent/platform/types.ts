@@ -64,6 +64,17 @@ export interface Platform {
   /** Effective uid, or -1 where the notion does not exist. */
   uid(): number;
 
+  /** Command-line arguments after the script name. */
+  args(): string[];
+  /** Reads all of standard input as text (the signed spec arrives here, never in argv). */
+  readStdin(): Promise<string>;
+  /** Writes to standard output (NDJSON events) and waits until it is flushed. */
+  writeStdout(text: string): Promise<void>;
+  /** Writes a diagnostic line to standard error. */
+  writeStderr(text: string): void;
+  /** Ends the process once output is flushed. */
+  exit(code: number): never;
+
   // processes
   spawn(command: string, args: string[], options?: SpawnOptions): ChildProcess;
   /** Runs a command to completion and buffers its output (for small outputs only). */

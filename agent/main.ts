@@ -1,0 +1,99 @@
+/**
+ * @module The agent's entry point: `agent run` reads a signed job spec on stdin,
+ * refuses it or runs it, and reports NDJSON events on stdout.
+ *
+ * Exit codes: 0 job ok, 1 job failed (fully or partly), 2 usage, 3 spec refused.
+ */
+import { runBackup } from "./backup";
+import { openDestination } from "./destinations/registry";
+import { destinationSecrets } from "./destinations/types";
+import { isLifeboatError, messageOf } from "./errors";
+import { EventSink } from "./event-sink";
+import { JobContext } from "./job-context";
+import { currentPlatform, type Platform } from "./platform";
+import { runRestore } from "./restore";
+import { acceptSpec, readPinning } from "./spec/accept";
+import type { JobSpec } from "./spec/types";
+import { AGENT_VERSION } from "./version";
+
+const USAGE = `usage: agent run [--dir DIR]   run the signed job spec read from stdin
+       agent version            print version and runtime as JSON
+DIR defaults to ~/.lifeboat (pinned controller key, replay journal, scratch space).`;
+
+async function main(platform: Platform): Promise<number> {
+  const [command, ...rest] = platform.args();
+  if (command === "version") {
+    await platform.writeStdout(`${JSON.stringify({ version: AGENT_VERSION, runtime: platform.runtime, runtimeVersion: platform.runtimeVersion })}\n`);
+    return 0;
+  }
+  if (command !== "run" || (rest.length !== 0 && !(rest.length === 2 && rest[0] === "--dir"))) {
+    platform.writeStderr(`${USAGE}\n`);
+    return 2;
+  }
+  const dir = rest[1] ?? `${platform.homedir()}/.lifeboat`;
+  const events = new EventSink(platform);
+  let spec: JobSpec;
+  try {
+    const input = await platform.readStdin();
+    spec = await acceptSpec(platform, input, await readPinning(platform, dir), `${dir}/nonces`);
+  } catch (err) {
+    const code = isLifeboatError(err) ? err.code : "INTERNAL";
+    const hint = isLifeboatError(err) ? err.hint : undefined;
+    events.emit({ type: "error", code, message: messageOf(err), ...(hint ? { hint } : {}) });
+    events.log(`lifeboat agent: ${messageOf(err)}${hint ? `\n  hint: ${hint}` : ""}`);
+    await events.flush();
+    return 3;
+  }
+  return runJob(platform, spec, dir);
+}
+
+async function runJob(platform: Platform, spec: JobSpec, dir: string): Promise<number> {
+  const secrets = [...destinationSecrets(spec.destination), ...(spec.kind === "restore" ? [spec.identity] : [])];
+  const events = new EventSink(platform, secrets);
+  const began = Date.now();
+  events.emit({
+    type: "start",
+    jobId: spec.jobId,
+    kind: spec.kind,
+    host: spec.host,
+    agentVersion: AGENT_VERSION,
+    runtime: `${platform.runtime} ${platform.runtimeVersion}`,
+    time: new Date().toISOString(),
+    snapshotId: spec.snapshotId,
+  });
+  const scratchDir = `${dir}/scratch/${spec.jobId}`;
+  const jc = new JobContext(platform, events, spec.jobId, scratchDir, secrets);
+  let status: "ok" | "partial" | "failed" = "failed";
+  try {
+    await platform.mkdir(scratchDir, 0o700);
+    const destination = openDestination(platform, spec.destination);
+    try {
+      status = spec.kind === "backup" ? await runBackup(spec, jc, destination) : await runRestore(spec, jc, destination);
+    } finally {
+      await destination.close();
+    }
+  } catch (err) {
+    jc.reportError(err);
+    status = "failed";
+  } finally {
+    await platform.remove(scratchDir);
+  }
+  events.emit({
+    type: "done",
+    status,
+    durationMs: Date.now() - began,
+    snapshotId: spec.snapshotId,
+    ...(jc.manifest ? { manifestKey: jc.manifest.key, manifestSha256: jc.manifest.sha256, manifestStoredSize: jc.manifest.size } : {}),
+  });
+  await events.flush();
+  return status === "ok" ? 0 : 1;
+}
+
+const platform = currentPlatform();
+main(platform).then(
+  (code) => platform.exit(code),
+  (err: unknown) => {
+    platform.writeStderr(`lifeboat agent: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    platform.exit(1);
+  },
+);

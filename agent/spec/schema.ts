@@ -1,0 +1,115 @@
+/** @module Schema check of a job spec the agent received (after its signature was verified). */
+import type { DestinationSpec } from "../destinations/types";
+import { LifeboatError } from "../errors";
+import { FieldReader } from "../validate";
+import type { ArtifactRecord } from "../../plugins/types";
+import type { JobSpec, PluginSpec } from "./types";
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const NONCE = /^[0-9a-f]{32,64}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * Validates the shape of a job spec.
+ * @throws LifeboatError("SPEC_REJECTED") naming the first bad field.
+ */
+export function parseJobSpec(raw: unknown): JobSpec {
+  const r = FieldReader.of(raw, "spec", "SPEC_REJECTED");
+  if (r.number("version") !== 1) throw r.fail("version", "unsupported spec version", "upgrade the agent: controller install --host H");
+  const kind = r.oneOf("kind", ["backup", "restore"] as const);
+  const base = {
+    version: 1 as const,
+    host: matching(r, "host", NAME),
+    jobId: matching(r, "jobId", NAME),
+    issuedAt: time(r, "issuedAt"),
+    expiresAt: time(r, "expiresAt"),
+    nonce: matching(r, "nonce", NONCE),
+    snapshotId: matching(r, "snapshotId", NAME),
+    destination: destination(r.value("destination")),
+    plugins: pluginList(r.value("plugins")),
+  };
+  if (kind === "backup") {
+    const recipients = r.stringList("recipients", { nonEmpty: true });
+    r.rejectUnknown();
+    return { ...base, kind, recipients };
+  }
+  const spec = {
+    ...base,
+    kind,
+    sourceHost: matching(r, "sourceHost", NAME),
+    identity: r.string("identity"),
+    artifacts: artifactList(r.value("artifacts")),
+    into: r.string("into", true),
+  };
+  if (spec.into !== undefined && !spec.into.startsWith("/")) throw r.fail("into", "must be an absolute path");
+  r.rejectUnknown();
+  return spec;
+}
+
+function matching(r: FieldReader, name: string, pattern: RegExp): string {
+  const v = r.string(name);
+  if (!pattern.test(v)) throw r.fail(name, `malformed value ${JSON.stringify(v.slice(0, 40))}`);
+  return v;
+}
+
+function time(r: FieldReader, name: string): string {
+  const v = r.string(name);
+  if (Number.isNaN(Date.parse(v))) throw r.fail(name, "expected an ISO-8601 time");
+  return v;
+}
+
+function pluginList(raw: unknown): PluginSpec[] {
+  if (!Array.isArray(raw)) throw new LifeboatError("SPEC_REJECTED", "spec.plugins: expected a list");
+  return raw.map((item, i) => {
+    const r = FieldReader.of(item, `spec.plugins[${i}]`, "SPEC_REJECTED");
+    const spec = { instance: matching(r, "instance", NAME), plugin: matching(r, "plugin", NAME), config: r.value("config") };
+    r.rejectUnknown();
+    return spec;
+  });
+}
+
+function artifactList(raw: unknown): ArtifactRecord[] {
+  if (!Array.isArray(raw) || raw.length === 0) throw new LifeboatError("SPEC_REJECTED", "spec.artifacts: expected a non-empty list");
+  return raw.map((item, i) => {
+    const r = FieldReader.of(item, `spec.artifacts[${i}]`, "SPEC_REJECTED");
+    const record: ArtifactRecord = {
+      plugin: matching(r, "plugin", NAME),
+      instance: matching(r, "instance", NAME),
+      name: matching(r, "name", NAME),
+      key: r.string("key"),
+      plainSize: r.number("plainSize"),
+      storedSize: r.number("storedSize"),
+      sha256: matching(r, "sha256", SHA256),
+      compression: r.oneOf("compression", ["none", "zstd", "gzip"] as const),
+      metadata: (r.value("metadata") ?? {}) as Record<string, unknown>,
+    };
+    r.rejectUnknown();
+    return record;
+  });
+}
+
+function destination(raw: unknown): DestinationSpec {
+  const r = FieldReader.of(raw, "spec.destination", "SPEC_REJECTED");
+  const type = r.oneOf("type", ["local", "s3", "rclone"] as const);
+  let spec: DestinationSpec;
+  if (type === "local") {
+    spec = { type, path: r.string("path") };
+  } else if (type === "s3") {
+    spec = {
+      type,
+      endpoint: r.string("endpoint", true),
+      region: r.string("region"),
+      bucket: r.string("bucket"),
+      prefix: r.string("prefix", true),
+      accessKeyId: r.string("accessKeyId"),
+      secretAccessKey: r.string("secretAccessKey"),
+      sessionToken: r.string("sessionToken", true),
+      forcePathStyle: r.value("forcePathStyle") as boolean | undefined,
+      partSizeMiB: r.number("partSizeMiB", true),
+    };
+  } else {
+    spec = { type, remote: r.string("remote"), env: r.stringMap("env"), binary: r.string("binary", true) };
+  }
+  r.rejectUnknown();
+  return spec;
+}

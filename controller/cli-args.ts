@@ -1,0 +1,54 @@
+/** @module Command-line parsing: global options plus one command's options. */
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { LifeboatError } from "../agent/errors";
+
+/** Options every command accepts. */
+export interface GlobalOptions {
+  inventory: string;
+  state: string;
+  json: boolean;
+}
+
+/** Where things are when nobody says otherwise. */
+export function defaultGlobals(env: NodeJS.ProcessEnv = process.env): Omit<GlobalOptions, "json"> {
+  const stateHome = env.XDG_STATE_HOME || path.join(os.homedir(), ".local", "state");
+  return {
+    inventory: env.LIFEBOAT_INVENTORY || "inventory/fleet.yaml",
+    state: env.LIFEBOAT_STATE || path.join(stateHome, "lifeboat"),
+  };
+}
+
+const globalOptions = {
+  inventory: { type: "string" },
+  state: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+/** Parses `argv` for a command whose own options are `options`. @throws LifeboatError("USAGE") */
+export function parseCommandArgs<O extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: O, usage: string) {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: { ...globalOptions, ...options }, allowPositionals: true, strict: true });
+    if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"`);
+    const defaults = defaultGlobals();
+    const v = values as Record<string, unknown>;
+    const globals: GlobalOptions = {
+      inventory: path.resolve((v.inventory as string | undefined) ?? defaults.inventory),
+      state: path.resolve((v.state as string | undefined) ?? defaults.state),
+      json: v.json === true,
+    };
+    return { globals, values: values as { [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : O[K] extends { multiple: true } ? string[] : string }, help: v.help === true };
+  } catch (err) {
+    if (err instanceof LifeboatError) throw err;
+    throw new LifeboatError("USAGE", `Cannot parse the command line: ${(err as Error).message}`, { hint: usage.split("\n")[0] });
+  }
+}
+
+/** Splits `a,b` and repeated flags into a list. */
+export function listOption(value: string | string[] | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+  return items;
+}

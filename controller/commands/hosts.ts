@@ -1,0 +1,47 @@
+/** @module `controller hosts`: the fleet as the inventory describes it, with each host's last good snapshot. */
+import * as fs from "node:fs";
+import { parseCommandArgs } from "../cli-args";
+import { loadFleet } from "../context";
+import { statePaths } from "../keys";
+import { Ledger } from "../ledger/ledger";
+import { formatAge } from "../output/format";
+import { table } from "../output/table";
+import { emit, type Command } from "./command";
+
+const usage = `usage: controller hosts [--json]
+Lists the inventory's hosts: SSH target, destination, plugins, and the last complete snapshot.`;
+
+export const hostsCommand: Command = {
+  name: "hosts",
+  summary: "list the inventory's hosts and their last good snapshot",
+  usage,
+  async run(argv) {
+    const { globals } = parseCommandArgs(argv, {}, usage);
+    const inventory = loadFleet(globals.inventory);
+    const ledgerPath = statePaths(globals.state).ledger;
+    const ledger = fs.existsSync(ledgerPath) ? Ledger.open(ledgerPath) : undefined;
+    try {
+      const last = new Map((ledger?.lastGoodSnapshots() ?? []).map((s) => [s.host, s]));
+      const hosts = [...inventory.hosts.values()].map((h) => ({
+        name: h.name,
+        ssh: `${h.ssh.user}@${h.ssh.hostname}:${h.ssh.port}`,
+        destination: h.destination,
+        plugins: h.plugins.map((p) => (p.instance === p.plugin ? p.plugin : `${p.instance}(${p.plugin})`)),
+        groups: [...inventory.groups].filter(([, members]) => members.includes(h.name)).map(([g]) => g),
+        lastSnapshot: last.get(h.name) ?? null,
+      }));
+      emit(
+        globals,
+        () =>
+          table(
+            ["HOST", "SSH", "DESTINATION", "PLUGINS", "LAST GOOD SNAPSHOT"],
+            hosts.map((h) => [h.name, h.ssh, h.destination, h.plugins.join(",") || "-", h.lastSnapshot?.finishedAt ? `${h.lastSnapshot.snapshotId} (${formatAge(h.lastSnapshot.finishedAt)})` : "never"]),
+          ),
+        () => ({ type: "hosts", hosts }),
+      );
+      return 0;
+    } finally {
+      ledger?.close();
+    }
+  },
+};

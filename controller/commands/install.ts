@@ -1,0 +1,60 @@
+/** @module `controller install`: install or upgrade the agent and pin this controller's key on hosts. */
+import { isLifeboatError, messageOf, redact } from "../../agent/errors";
+import { selectHosts } from "../../inventory/resolve";
+import { ensureAgent } from "../agent-install";
+import { listOption, parseCommandArgs } from "../cli-args";
+import { ControllerContext } from "../context";
+import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
+import { forEachConcurrent } from "../pool";
+import { connectSsh } from "../ssh/connect";
+import { sshTargetFor } from "../ssh-target";
+import { emit, type Command } from "./command";
+
+const usage = `usage: controller install (--host H[,H2] | --group G | --all) [--force] [--accept-new-host-key] [--json]
+Uploads the agent bundle over SFTP to each host's agent directory (default ~/.lifeboat) and pins
+this controller's public key there. \`controller run\` does the same automatically when needed.`;
+
+export const installCommand: Command = {
+  name: "install",
+  summary: "install or upgrade the agent on hosts and pin the controller key",
+  usage,
+  async run(argv) {
+    const { globals, values } = parseCommandArgs(
+      argv,
+      { host: { type: "string", multiple: true }, group: { type: "string", multiple: true }, all: { type: "boolean" }, force: { type: "boolean" }, "accept-new-host-key": { type: "boolean" } },
+      usage,
+    );
+    const ctx = await ControllerContext.open(globals);
+    let failures = 0;
+    try {
+      const hosts = selectHosts(ctx.inventory, { host: listOption(values.host), group: listOption(values.group), all: values.all === true });
+      await forEachConcurrent(hosts, 8, async (host) => {
+        try {
+          const conn = await connectSsh(sshTargetFor(host, values["accept-new-host-key"] === true));
+          try {
+            const status = await ensureAgent(conn, host, ctx.keys, values.force === true);
+            emit(
+              globals,
+              () => `✔ ${host.name}  ${status.installed ? `agent ${status.reason}` : "agent up to date"}  (${status.runtimeVersion})`,
+              () => ({ type: "install", host: host.name, ...status }),
+            );
+          } finally {
+            conn.close();
+          }
+        } catch (err) {
+          failures++;
+          const message = redact(messageOf(err), ctx.secrets);
+          const hint = isLifeboatError(err) ? err.hint : undefined;
+          emit(
+            globals,
+            () => `✘ ${host.name}  ${message}${hint ? `\n    hint: ${hint}` : ""}`,
+            () => ({ type: "install", host: host.name, installed: false, error: { code: isLifeboatError(err) ? err.code : "INTERNAL", message, hint } }),
+          );
+        }
+      });
+    } finally {
+      ctx.close();
+    }
+    return failures === 0 ? EXIT_OK : EXIT_JOB_FAILED;
+  },
+};

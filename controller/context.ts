@@ -1,0 +1,73 @@
+/** @module What a controller command works with: inventory, keys, ledger, and the secrets to keep out of output. */
+import * as fs from "node:fs";
+import { LifeboatError } from "../agent/errors";
+import type { DestinationSpec } from "../agent/destinations/types";
+import { loadInventory } from "../inventory/load";
+import type { HostConfig, Inventory } from "../inventory/schema";
+import { getPlugin } from "../plugins/registry";
+import type { GlobalOptions } from "./cli-args";
+import { loadKeys, statePaths, type ControllerKeys } from "./keys";
+import { Ledger } from "./ledger/ledger";
+
+/** Loads the inventory, validating each plugin's configuration with the plugin itself. */
+export function loadFleet(file: string): Inventory {
+  return loadInventory(file, {
+    env: process.env,
+    validatePlugin: (plugin, raw, where) => {
+      getPlugin(plugin).parseConfig(raw, where);
+    },
+  });
+}
+
+/** An opened controller: inventory, keys and ledger. Close it when done. */
+export class ControllerContext {
+  private constructor(
+    readonly inventory: Inventory,
+    readonly keys: ControllerKeys,
+    readonly ledger: Ledger,
+  ) {}
+
+  /** Opens everything a fleet command needs. @throws LifeboatError(CONFIG|KEYS) */
+  static async open(globals: GlobalOptions): Promise<ControllerContext> {
+    const inventory = loadFleet(globals.inventory);
+    const keys = await loadKeys(globals.state);
+    const ledgerPath = statePaths(globals.state).ledger;
+    if (!fs.existsSync(ledgerPath)) {
+      throw new LifeboatError("KEYS", `Cannot open the ledger "${ledgerPath}": it does not exist`, { hint: `run: controller init --state ${globals.state}` });
+    }
+    return new ControllerContext(inventory, keys, Ledger.open(ledgerPath));
+  }
+
+  /** Secrets from the inventory (credentials, interpolated values) plus the age identity. */
+  get secrets(): string[] {
+    return [...this.inventory.secrets(), this.keys.ageIdentity];
+  }
+
+  /** The inventory host `name`. @throws LifeboatError("USAGE") naming close matches. */
+  host(name: string): HostConfig {
+    const host = this.inventory.hosts.get(name);
+    if (!host) {
+      const known = [...this.inventory.hosts.keys()];
+      throw new LifeboatError("USAGE", `Cannot find host "${name}" in the inventory "${this.inventory.file}"`, {
+        hint: known.length ? `known hosts: ${known.join(", ")}` : "the inventory has no hosts yet",
+      });
+    }
+    return host;
+  }
+
+  /** The destination called `name`, as the agent receives it (with credentials). */
+  destinationSpec(name: string): DestinationSpec {
+    const destination = this.inventory.destinations.get(name);
+    if (!destination) throw new LifeboatError("CONFIG", `Cannot find destination "${name}" in the inventory "${this.inventory.file}"`);
+    return destination;
+  }
+
+  /** The destination a host backs up to. */
+  destinationFor(host: HostConfig): DestinationSpec {
+    return this.destinationSpec(host.destination);
+  }
+
+  close(): void {
+    this.ledger.close();
+  }
+}

@@ -1,0 +1,29 @@
+/** @module Every plugin Lifeboat knows, one line each. */
+import { LifeboatError } from "../agent/errors";
+import { filesPlugin } from "./files";
+import { sqlitePlugin } from "./sqlite";
+import type { Plugin } from "./types";
+
+const registry = new Map<string, Plugin>();
+
+function register(plugin: Plugin<never>): void {
+  if (registry.has(plugin.name)) throw new LifeboatError("INTERNAL", `plugin "${plugin.name}" is registered twice`);
+  registry.set(plugin.name, plugin as unknown as Plugin);
+}
+
+register(filesPlugin);
+register(sqlitePlugin);
+
+/** The plugin called `name`. @throws LifeboatError("CONFIG") listing the known plugins. */
+export function getPlugin(name: string): Plugin {
+  const plugin = registry.get(name);
+  if (!plugin) {
+    throw new LifeboatError("CONFIG", `Cannot use plugin "${name}": no such plugin`, { hint: `known plugins: ${pluginNames().join(", ")}` });
+  }
+  return plugin;
+}
+
+/** Names of all registered plugins. */
+export function pluginNames(): string[] {
+  return [...registry.keys()].sort();
+}

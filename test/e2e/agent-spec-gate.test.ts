@@ -1,0 +1,117 @@
+// The agent's gate, through its real entry point (the built one-file bundle):
+// only signed, host-bound, fresh, unreplayed, well-formed specs run.
+import { spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BackupJob, SignedSpec } from "../../agent/spec/types";
+import { freshness, signSpec } from "../../controller/signing";
+
+const agent = fileURLToPath(new URL("../../dist/agent.mjs", import.meta.url));
+
+function rawPublicKey(key: crypto.KeyObject): string {
+  const der = crypto.createPublicKey(key).export({ format: "der", type: "spki" });
+  return der.subarray(der.length - 32).toString("base64");
+}
+
+describe("the agent refuses specs it must not run", () => {
+  let dir: string;
+  let agentDir: string;
+  let store: string;
+  let data: string;
+  const controllerKey = crypto.generateKeyPairSync("ed25519").privateKey;
+  const otherKey = crypto.generateKeyPairSync("ed25519").privateKey;
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-gate-"));
+    agentDir = path.join(dir, "agent");
+    store = path.join(dir, "store");
+    data = path.join(dir, "data");
+    fs.mkdirSync(agentDir);
+    fs.mkdirSync(store);
+    fs.mkdirSync(data);
+    fs.writeFileSync(path.join(data, "a.txt"), "hello\n");
+    fs.writeFileSync(path.join(agentDir, "pinned.json"), JSON.stringify({ host: "alpha", controllerKey: rawPublicKey(controllerKey) }));
+  });
+
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  function spec(overrides: Partial<BackupJob> = {}): BackupJob {
+    return {
+      version: 1,
+      kind: "backup",
+      host: "alpha",
+      jobId: `job-${crypto.randomBytes(4).toString("hex")}`,
+      ...freshness(),
+      snapshotId: `20261124T000000Z-${crypto.randomBytes(2).toString("hex")}`,
+      destination: { type: "local", path: store },
+      plugins: [{ instance: "files", plugin: "files", config: { paths: [data] } }],
+      recipients: ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"],
+      ...overrides,
+    };
+  }
+
+  function runAgent(input: string) {
+    const result = spawnSync(process.execPath, [agent, "run", "--dir", agentDir], { input, encoding: "utf8" });
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  const journal = () => (fs.existsSync(path.join(agentDir, "nonces")) ? fs.readdirSync(path.join(agentDir, "nonces")).length : 0);
+  const stored = () => fs.readdirSync(store, { recursive: true }).length;
+
+  function expectRefused(input: string, message: RegExp) {
+    const journalBefore = journal();
+    const storedBefore = stored();
+    const result = runAgent(input);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(message);
+    const event = JSON.parse(result.stdout.trim().split("\n")[0]!) as { type: string; code: string };
+    expect(event).toMatchObject({ type: "error", code: "SPEC_REJECTED" });
+    expect(journal()).toBe(journalBefore);
+    expect(stored()).toBe(storedBefore);
+  }
+
+  it("refuses an unsigned spec", () => {
+    const signed = signSpec(spec(), controllerKey);
+    expectRefused(JSON.stringify({ ...signed, signature: undefined }), /unsigned/);
+  });
+
+  it("refuses a spec signed by another key", () => {
+    expectRefused(JSON.stringify(signSpec(spec(), otherKey)), /signature does not verify/);
+  });
+
+  it("refuses a spec modified after signing", () => {
+    const signed: SignedSpec = signSpec(spec(), controllerKey);
+    const tampered = { ...signed, spec: { ...signed.spec, destination: { type: "local", path: "/tmp/elsewhere" } } };
+    expectRefused(JSON.stringify(tampered), /signature does not verify/);
+  });
+
+  it("refuses a spec for another host", () => {
+    expectRefused(JSON.stringify(signSpec(spec({ host: "beta" }), controllerKey)), /for host "beta", but this is "alpha"/);
+  });
+
+  it("refuses an expired spec", () => {
+    const past = new Date(Date.now() - 60 * 60 * 1000);
+    expectRefused(JSON.stringify(signSpec(spec(freshness(past, 10 * 60 * 1000)), controllerKey)), /expired/);
+  });
+
+  it("refuses a spec that fails the schema", () => {
+    expectRefused(JSON.stringify(signSpec({ ...spec(), plugins: "files" } as unknown as BackupJob, controllerKey)), /spec\.plugins/);
+  });
+
+  it("refuses input that is not a spec at all", () => {
+    expectRefused("hello", /not JSON/);
+  });
+
+  it("runs a good spec once and refuses it when replayed", () => {
+    const input = JSON.stringify(signSpec(spec(), controllerKey));
+    const first = runAgent(input);
+    expect(first.code, first.stderr).toBe(0);
+    const done = JSON.parse(first.stdout.trim().split("\n").at(-1)!) as { type: string; status: string };
+    expect(done).toMatchObject({ type: "done", status: "ok" });
+    expectRefused(input, /nonce was already used/);
+  });
+});

@@ -1,0 +1,173 @@
+// End to end, through the real controller CLI, real sshd per host, real s3rver,
+// rclone over SFTP to a "vault" host, and the stock age CLI to read what was stored.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonLines } from "../harness/controller-cli";
+import { createApp, rowCount, startWriter, type AppData } from "../harness/app-data";
+import { startFleet, type Fleet, type HostEntry } from "../harness/fleet";
+import { listTree } from "../harness/tree";
+import { decryptWithAgeCli, readStored, writeStored } from "./stored-object";
+
+interface SnapshotJson {
+  id: string;
+  host: string;
+  status: string;
+  destination: string;
+  artifacts: { plugin: string; instance: string; name: string; key: string; sha256: string; compression: string; plainSize: number; storedSize: number; metadata: Record<string, unknown> }[];
+}
+
+const excluded = (rel: string) => rel === "cache" || rel.startsWith("cache/") || rel === "audit.log";
+
+describe("a fleet of two hosts backed up and restored through the controller", () => {
+  let fleet: Fleet;
+  const apps: Record<string, AppData> = {};
+
+  const entry = (name: string, destination: HostEntry["destination"]): HostEntry => ({
+    destination,
+    plugins: {
+      files: { paths: [apps[name]!.data], exclude: ["cache/", "audit.log"] },
+      db: { plugin: "sqlite", databases: [apps[name]!.database] },
+    },
+  });
+
+  async function snapshots(host: string): Promise<SnapshotJson[]> {
+    const result = await fleet.controller(["snapshots", "--host", host, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    return (JSON.parse(result.stdout) as { snapshots: SnapshotJson[] }).snapshots;
+  }
+
+  beforeAll(async () => {
+    fleet = await startFleet(["alpha", "beta"]);
+    apps.alpha = createApp(fleet.hosts.alpha!);
+    apps.beta = createApp(fleet.hosts.beta!);
+    const init = await fleet.controller(["init"]);
+    expect(init.code, init.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    await fleet?.stop();
+  });
+
+  for (const [alphaDest, betaDest] of [
+    ["s3", "sftp"],
+    ["sftp", "local"],
+    ["local", "s3"],
+  ] as const) {
+    it(`backs up both hosts (alpha → ${alphaDest}, beta → ${betaDest}) and the age CLI decrypts every artifact to the source`, async () => {
+      fleet.writeInventory({ alpha: entry("alpha", alphaDest), beta: entry("beta", betaDest) });
+      const writer = startWriter(fleet.hosts.alpha!, apps.alpha!);
+      let result;
+      try {
+        result = await fleet.controller(["run", "--all", "--json"]);
+      } finally {
+        await writer.stop();
+      }
+      expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+      const summaries = jsonLines(result.stdout).filter((l) => l.type === "host-summary");
+      expect(summaries.map((s) => [s.host, s.status]).sort()).toEqual([
+        ["alpha", "ok"],
+        ["beta", "ok"],
+      ]);
+
+      for (const [host, destination] of [
+        ["alpha", alphaDest],
+        ["beta", betaDest],
+      ] as const) {
+        const [latest] = await snapshots(host);
+        expect(latest!.status).toBe("complete");
+        expect(latest!.destination).toBe(destination);
+        expect(latest!.artifacts.map((a) => `${a.instance}/${a.name}`).sort()).toEqual(["db/webui.db", "files/files.tar"]);
+        for (const artifact of latest!.artifacts) {
+          const plain = decryptWithAgeCli(fleet, await readStored(fleet, destination, artifact.key), artifact.compression);
+          expect(plain.length).toBe(artifact.plainSize);
+          const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-check-"));
+          try {
+            if (artifact.instance === "files") {
+              execFileSync("tar", ["-xf", "-", "-C", scratch], { input: plain });
+              const restored = path.join(scratch, apps[host]!.data.slice(1));
+              expect(listTree(restored)).toEqual(listTree(apps[host]!.data, excluded));
+            } else {
+              const copy = path.join(scratch, "copy.db");
+              fs.writeFileSync(copy, plain);
+              expect(execFileSync("sqlite3", [copy, "PRAGMA integrity_check"], { encoding: "utf8" }).trim()).toBe("ok");
+              const tables = artifact.metadata.tables as Record<string, number>;
+              expect(rowCount(copy, "chat")).toBe(tables.chat);
+              expect(rowCount(copy, "user settings")).toBe(2);
+              expect(tables.chat).toBeGreaterThanOrEqual(2000);
+            }
+          } finally {
+            fs.rmSync(scratch, { recursive: true, force: true });
+          }
+        }
+      }
+    });
+  }
+
+  it("restores alpha's latest snapshot onto beta under a directory, byte for byte, sqlite checked", async () => {
+    fleet.writeInventory({ alpha: entry("alpha", "s3"), beta: entry("beta", "sftp") });
+    const backup = await fleet.controller(["run", "--host", "alpha"]);
+    expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+    const into = path.join(fleet.hosts.beta!.home, "from-alpha");
+    const result = await fleet.controller(["restore", "--from", "alpha", "--snapshot", "latest", "--to", "beta", "--into", into, "--yes"]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain("alpha → beta");
+    const restoredData = path.join(into, apps.alpha!.data.slice(1));
+    expect(listTree(restoredData)).toEqual(listTree(apps.alpha!.data, excluded));
+    const restoredDb = path.join(into, apps.alpha!.database.slice(1));
+    expect(execFileSync("sqlite3", [restoredDb, "PRAGMA integrity_check"], { encoding: "utf8" }).trim()).toBe("ok");
+    const [latest] = await snapshots("alpha");
+    const db = latest!.artifacts.find((a) => a.instance === "db")!;
+    expect(rowCount(restoredDb, "chat")).toBe((db.metadata.tables as Record<string, number>).chat);
+    expect(fs.statSync(restoredData).uid).toBe(Number(execFileSync("id", ["-u", fleet.hosts.beta!.user], { encoding: "utf8" })));
+  });
+
+  it("restores in place on the same host, replacing changed and removing new files", async () => {
+    fleet.writeInventory({ alpha: entry("alpha", "local"), beta: entry("beta", "sftp") });
+    const backup = await fleet.controller(["run", "--host", "alpha"]);
+    expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+    const before = listTree(apps.alpha!.data, excluded);
+    fs.writeFileSync(path.join(apps.alpha!.data, "README.txt"), "damaged\n");
+    fs.writeFileSync(path.join(apps.alpha!.data, "new-file.txt"), "created after the backup\n");
+    fs.rmSync(path.join(apps.alpha!.data, "uploads"), { recursive: true });
+    const result = await fleet.controller(["restore", "--from", "alpha", "--snapshot", "latest", "--plugins", "files", "--yes"]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(listTree(apps.alpha!.data, excluded)).toEqual(before);
+  });
+
+  it("refuses to restore when one byte of a stored object was modified, and leaves the target untouched", async () => {
+    fleet.writeInventory({ alpha: entry("alpha", "s3"), beta: entry("beta", "sftp") });
+    const backup = await fleet.controller(["run", "--host", "alpha", "--plugins", "files"]);
+    expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+    const [latest] = await snapshots("alpha");
+    const artifact = latest!.artifacts.find((a) => a.instance === "files")!;
+    const stored = await readStored(fleet, "s3", artifact.key);
+    stored[Math.floor(stored.length / 2)]! ^= 0x01;
+    await writeStored(fleet, "s3", artifact.key, stored);
+
+    fs.writeFileSync(path.join(apps.alpha!.data, "README.txt"), "changed since the backup\n");
+    const before = listTree(apps.alpha!.root);
+    const result = await fleet.controller(["restore", "--from", "alpha", "--snapshot", latest!.id, "--plugins", "files", "--yes", "--json"]);
+    expect(result.code).toBe(1);
+    const errors = jsonLines(result.stdout).filter((l) => l.type === "error");
+    expect(errors[0]?.code).toBe("INTEGRITY");
+    expect(listTree(apps.alpha!.root)).toEqual(before);
+    expect(fs.readdirSync(path.dirname(apps.alpha!.data)).filter((n) => n.includes("lifeboat"))).toEqual([]);
+  });
+
+  it("lists snapshots with their artifacts, keys, sizes and hashes", async () => {
+    const all = await snapshots("alpha");
+    expect(all.length).toBeGreaterThanOrEqual(4);
+    for (const s of all.filter((x) => x.status === "complete")) {
+      for (const a of s.artifacts) {
+        expect(a.key).toBe(`alpha/${s.id}/${a.instance}/${a.name}.age`);
+        expect(a.sha256).toMatch(/^[0-9a-f]{64}$/);
+        expect(a.storedSize).toBeGreaterThan(0);
+      }
+    }
+    const text = await fleet.controller(["snapshots"]);
+    expect(text.stdout).toMatch(/alpha\s+\d{8}T\d{6}Z-[0-9a-f]{4}\s+complete/);
+  });
+});

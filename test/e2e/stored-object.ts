@@ -1,0 +1,40 @@
+/** @module Reading what Lifeboat stored, the way an operator without Lifeboat would: files, S3, then the stock `age` CLI. */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { Fleet } from "../harness/fleet";
+
+function s3Client(fleet: Fleet): S3Client {
+  return new S3Client({
+    endpoint: fleet.s3.endpoint,
+    region: fleet.s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: fleet.s3.accessKeyId, secretAccessKey: fleet.s3.secretAccessKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+/** The stored (encrypted) bytes of `key` in destination `destination` of the test fleet. */
+export async function readStored(fleet: Fleet, destination: string, key: string): Promise<Buffer> {
+  if (destination === "local") return fs.readFileSync(path.join(fleet.dir, "local-store", key));
+  if (destination === "sftp") return fs.readFileSync(path.join(fleet.vaultStore, key));
+  const out = await s3Client(fleet).send(new GetObjectCommand({ Bucket: fleet.s3.bucket, Key: `fleet/${key}` }));
+  return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+/** Replaces the stored bytes of `key` (to simulate tampering in storage). */
+export async function writeStored(fleet: Fleet, destination: string, key: string, bytes: Buffer): Promise<void> {
+  if (destination === "local") return fs.writeFileSync(path.join(fleet.dir, "local-store", key), bytes);
+  if (destination === "sftp") return fs.writeFileSync(path.join(fleet.vaultStore, key), bytes);
+  await s3Client(fleet).send(new PutObjectCommand({ Bucket: fleet.s3.bucket, Key: `fleet/${key}`, Body: bytes }));
+}
+
+/** Decrypts with the stock `age` CLI and the controller's identity file, then decompresses with the stock tools. */
+export function decryptWithAgeCli(fleet: Fleet, stored: Buffer, compression: string): Buffer {
+  const plain = execFileSync("age", ["-d", "-i", path.join(fleet.state, "age-identity.txt")], { input: stored, maxBuffer: 1 << 30 });
+  if (compression === "zstd") return execFileSync("zstd", ["-d", "-q", "-c"], { input: plain, maxBuffer: 1 << 30 });
+  if (compression === "gzip") return execFileSync("gzip", ["-d", "-c"], { input: plain, maxBuffer: 1 << 30 });
+  return plain;
+}
