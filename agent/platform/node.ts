@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import * as zlib from "node:zlib";
 import type { ByteStream, ChildProcess, FileInfo, Platform, RunResult, SpawnOptions } from "./types";
 
 const STDERR_TAIL = 64 * 1024;
@@ -146,6 +147,14 @@ async function createExclusive(file: string, data: Uint8Array | string, mode = 0
   }
 }
 
+/** Pipes `data` through a zlib transform; errors on either side reach the consumer. */
+async function* zlibStream(data: ByteStream, transform: zlib.Gzip | zlib.Gunzip): ByteStream {
+  const source = Readable.from(data);
+  source.on("error", (err) => transform.destroy(err));
+  source.pipe(transform);
+  yield* transform as AsyncIterable<Uint8Array>;
+}
+
 const hasNativeChaCha = crypto.getCiphers().includes("chacha20-poly1305");
 
 /** The platform for Node.js >= 20 (and Deno's Node compatibility layer). */
@@ -210,6 +219,8 @@ export const nodePlatform: Platform = {
       return null;
     }
   },
+  gzip: (data, level) => zlibStream(data, zlib.createGzip({ level, chunkSize: 256 * 1024 })),
+  gunzip: (data) => zlibStream(data, zlib.createGunzip({ chunkSize: 256 * 1024 })),
   randomBytes: (n) => new Uint8Array(crypto.randomBytes(n)),
   sha256: () => {
     const hash = crypto.createHash("sha256");

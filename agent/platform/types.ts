@@ -113,6 +113,12 @@ export interface Platform {
   /** Free bytes on the file system that holds `path`, or null if unknown. */
   freeBytes(path: string): Promise<number | null>;
 
+  // compression
+  /** gzip-compresses a stream (level 1-9). */
+  gzip(data: ByteStream, level: number): ByteStream;
+  /** Decompresses a gzip stream; throws on corrupt input. */
+  gunzip(data: ByteStream): ByteStream;
+
   // crypto
   randomBytes(n: number): Uint8Array;
   /** An incremental SHA-256. */

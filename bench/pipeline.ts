@@ -1,0 +1,182 @@
+// `npm run bench`: the agent's backup pipeline against the shell pipelines people use today.
+//
+// For a 2 GiB incompressible file and a compressible text dump of similar size
+// (BENCH_SIZE_MIB to change), on the same data in one run, to a local destination:
+//   lifeboat agent (files plugin → auto compression → age → sha256 → local destination)
+//   tar -cf - | gzip | age         tar -cf - | zstd -1 | age         restic backup (when installed)
+// Reports MB/s (input bytes / wall time) and the agent's peak RSS (VmHWM).
+import { execSync, spawn } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateX25519Identity, identityToRecipient } from "age-encryption";
+import { freshness, signSpec } from "../controller/signing";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const work = path.join(root, "bench", ".data");
+const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 2048);
+
+interface Result {
+  name: string;
+  data: string;
+  seconds: number;
+  mbps: number;
+  peakRssMiB?: number;
+  storedMiB: number;
+}
+
+function makeData(): { random: string; text: string } {
+  fs.mkdirSync(work, { recursive: true });
+  const random = path.join(work, `random-${sizeMiB}M`);
+  const text = path.join(work, `dump-${sizeMiB}M`);
+  if (!fs.existsSync(random) || fs.statSync(random).size !== sizeMiB * 1024 * 1024) {
+    console.log(`making ${random}`);
+    execSync(`head -c ${sizeMiB}M /dev/urandom > ${random}`);
+  }
+  if (!fs.existsSync(text) || fs.statSync(text).size < sizeMiB * 1024 * 1024 * 0.99) {
+    console.log(`making ${text}`);
+    const fd = fs.openSync(text, "w");
+    let written = 0;
+    let id = 0;
+    const words = ["alpha", "open-webui", "chat", "message", "assistant", "user", "the quick brown fox", "lorem ipsum dolor", "retrieval", "embedding"];
+    while (written < sizeMiB * 1024 * 1024) {
+      const lines: string[] = [];
+      for (let i = 0; i < 20000; i++) {
+        id++;
+        lines.push(`INSERT INTO chat VALUES (${id}, '${words[id % 10]} ${words[(id * 7) % 10]}', '${crypto.randomBytes(6).toString("hex")}', ${1700000000 + id});`);
+      }
+      const chunk = `${lines.join("\n")}\n`;
+      fs.writeSync(fd, chunk);
+      written += Buffer.byteLength(chunk);
+    }
+    fs.closeSync(fd);
+  }
+  return { random, text };
+}
+
+/** Runs a command, polling its peak RSS; resolves with wall seconds. */
+function timed(command: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ seconds: number; peakKiB: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { env: options.env ?? process.env, stdio: ["pipe", "pipe", "inherit"] });
+    let peakKiB = 0;
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, "utf8"));
+        if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
+      } catch {
+        // exited
+      }
+    }, 20);
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearInterval(poll);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (code !== 0) reject(new Error(`${command} exited with ${code}: ${stdout.slice(-2000)}`));
+      else resolve({ seconds, peakKiB, stdout });
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+function dirSize(dir: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name)).size;
+  }
+  return total;
+}
+
+async function main(): Promise<void> {
+  const { random, text } = makeData();
+  const identity = await generateX25519Identity();
+  const recipient = await identityToRecipient(identity);
+  const key = crypto.generateKeyPairSync("ed25519").privateKey;
+  const der = crypto.createPublicKey(key).export({ format: "der", type: "spki" });
+  const agentDir = path.join(work, "agent");
+  fs.rmSync(agentDir, { recursive: true, force: true });
+  fs.mkdirSync(agentDir, { recursive: true });
+  fs.writeFileSync(path.join(agentDir, "pinned.json"), JSON.stringify({ host: "bench", controllerKey: der.subarray(der.length - 32).toString("base64") }));
+  const results: Result[] = [];
+  const tools = { zstd: has("zstd"), age: has("age"), restic: has("restic") };
+
+  for (const [label, file] of [
+    ["incompressible", random],
+    ["text dump", text],
+  ] as const) {
+    const bytes = fs.statSync(file).size;
+    const store = path.join(work, "store");
+    fs.rmSync(store, { recursive: true, force: true });
+    fs.mkdirSync(store);
+    const spec = signSpec(
+      {
+        version: 1,
+        kind: "backup",
+        host: "bench",
+        jobId: `job-${crypto.randomBytes(4).toString("hex")}`,
+        ...freshness(),
+        snapshotId: `bench-${crypto.randomBytes(2).toString("hex")}`,
+        destination: { type: "local", path: store },
+        plugins: [{ instance: "files", plugin: "files", config: { paths: [file] } }],
+        recipients: [recipient],
+      },
+      key,
+    );
+    execSync("sync");
+    const agent = await timed(process.execPath, [path.join(root, "dist", "agent.mjs"), "run", "--dir", agentDir], { input: JSON.stringify(spec) });
+    const compression = /"compression":"(\w+)"/.exec(agent.stdout)?.[1] ?? "?";
+    results.push({ name: `lifeboat agent (${compression})`, data: label, seconds: agent.seconds, mbps: bytes / 1e6 / agent.seconds, peakRssMiB: agent.peakKiB / 1024, storedMiB: dirSize(store) / 1048576 });
+
+    const out = path.join(work, "out.age");
+    const dir = path.dirname(file);
+    const base = path.basename(file);
+    const shells: [string, string][] = [[`tar | gzip | age`, `tar -C ${dir} -cf - ${base} | gzip | age -r ${recipient} > ${out}`]];
+    if (tools.zstd) shells.push([`tar | zstd -1 | age`, `tar -C ${dir} -cf - ${base} | zstd -1 -q | age -r ${recipient} > ${out}`]);
+    for (const [name, command] of shells) {
+      execSync("sync");
+      const r = await timed("bash", ["-o", "pipefail", "-c", command]);
+      results.push({ name, data: label, seconds: r.seconds, mbps: bytes / 1e6 / r.seconds, storedMiB: fs.statSync(out).size / 1048576 });
+    }
+    if (tools.restic) {
+      const repo = path.join(work, "restic");
+      fs.rmSync(repo, { recursive: true, force: true });
+      const env = { ...process.env, RESTIC_PASSWORD: "bench", RESTIC_REPOSITORY: repo };
+      execSync("restic init -q", { env });
+      execSync("sync");
+      const r = await timed("restic", ["backup", "-q", file], { env });
+      results.push({ name: "restic backup", data: label, seconds: r.seconds, mbps: bytes / 1e6 / r.seconds, peakRssMiB: r.peakKiB / 1024, storedMiB: dirSize(repo) / 1048576 });
+      fs.rmSync(repo, { recursive: true, force: true });
+    }
+    fs.rmSync(out, { force: true });
+  }
+
+  console.log(`\nLifeboat pipeline benchmark: ${sizeMiB} MiB per data set, local destination, ${process.version}, ${os.cpus().length} cores\n`);
+  console.log("| pipeline | data | seconds | MB/s | peak RSS MiB | stored MiB |");
+  console.log("| --- | --- | ---: | ---: | ---: | ---: |");
+  for (const r of results) {
+    console.log(`| ${r.name} | ${r.data} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(1)} | ${r.peakRssMiB?.toFixed(0) ?? "-"} | ${r.storedMiB.toFixed(0)} |`);
+  }
+  for (const data of ["incompressible", "text dump"]) {
+    const agent = results.find((r) => r.data === data && r.name.startsWith("lifeboat"))!;
+    const gzip = results.find((r) => r.data === data && r.name.startsWith("tar | gzip"))!;
+    console.log(`\n${data}: agent ${agent.mbps.toFixed(1)} MB/s = ${(agent.mbps / gzip.mbps).toFixed(1)}x tar|gzip|age; peak RSS ${agent.peakRssMiB!.toFixed(0)} MiB`);
+  }
+}
+
+function has(tool: string): boolean {
+  try {
+    execSync(`command -v ${tool}`, { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

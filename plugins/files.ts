@@ -1,0 +1,204 @@
+/** @module The `files` plugin: paths as one tar archive (modes, mtimes, symlinks, owners), excludes, staged restore. */
+import { LifeboatError, messageOf } from "../agent/errors";
+import type { FileInfo, Platform } from "../agent/platform";
+import { readTar } from "../agent/tar/reader";
+import type { TarEntry } from "../agent/tar/writer";
+import { writeTar } from "../agent/tar/writer";
+import { FieldReader } from "../agent/validate";
+import { compileExcludes, type ExcludeSet } from "./exclude";
+import { baseName, reroot, safeSegments } from "./safe-path";
+import { stagingDirFor, swapIn } from "./staging";
+import type { ArtifactSource, CompressionHint, Plugin, PluginContext, RestoreInput, RestoreReport, RestoreTarget } from "./types";
+
+/** Configuration of a `files` plugin instance. */
+export interface FilesConfig {
+  /** Absolute paths (directories or files) to back up. */
+  paths: string[];
+  /** gitignore-like patterns, relative to each path. */
+  exclude: string[];
+  /** Do not descend into other file systems (mount points). */
+  oneFileSystem: boolean;
+  compression: CompressionHint;
+}
+
+interface Counts {
+  files: number;
+  directories: number;
+  symlinks: number;
+  bytes: number;
+}
+
+async function* walk(ctx: PluginContext, root: string, excludes: ExcludeSet, oneFileSystem: boolean, counts: Counts): AsyncIterable<TarEntry> {
+  const platform = ctx.platform;
+  const rootInfo = await platform.lstat(root);
+  async function* visit(path: string, rel: string, info: FileInfo): AsyncIterable<TarEntry> {
+    const name = path.slice(1);
+    const base = { name, mode: info.mode, uid: info.uid, gid: info.gid, mtime: Math.floor(info.mtimeMs / 1000), linkname: "", size: 0 };
+    if (info.kind === "file") {
+      counts.files++;
+      counts.bytes += info.size;
+      yield { header: { ...base, type: "file", size: info.size }, source: path };
+    } else if (info.kind === "symlink") {
+      counts.symlinks++;
+      yield { header: { ...base, type: "symlink", linkname: await platform.readlink(path) } };
+    } else if (info.kind === "directory") {
+      counts.directories++;
+      yield { header: { ...base, type: "directory" } };
+      if (oneFileSystem && info.dev !== rootInfo.dev) return;
+      let children: string[];
+      try {
+        children = (await platform.readdir(path)).sort();
+      } catch (err) {
+        throw new LifeboatError("SOURCE", `Cannot read directory "${path}": ${messageOf(err)}`, { hint: "run the agent as a user who can read it, or exclude it" });
+      }
+      for (const child of children) {
+        const childPath = `${path}/${child}`;
+        const childRel = rel ? `${rel}/${child}` : child;
+        let childInfo: FileInfo;
+        try {
+          childInfo = await platform.lstat(childPath);
+        } catch (err) {
+          if ((err as { code?: string }).code === "ENOENT") {
+            ctx.warn(`"${childPath}" vanished during the backup; skipped`);
+            continue;
+          }
+          throw new LifeboatError("SOURCE", `Cannot read "${childPath}": ${messageOf(err)}`);
+        }
+        if (excludes.matches(childRel, childInfo.kind === "directory")) continue;
+        yield* visit(childPath, childRel, childInfo);
+      }
+    } else {
+      ctx.warn(`"${path}" is a socket, fifo or device; skipped`);
+    }
+  }
+  yield* visit(root, "", rootInfo);
+}
+
+async function checkReadable(platform: Platform, entry: TarEntry): Promise<TarEntry> {
+  if (entry.source) {
+    // Open early so an unreadable file fails the backup loudly with its name.
+    try {
+      for await (const _ of platform.readStream(entry.source, 1)) break;
+    } catch (err) {
+      if ((err as { code?: string }).code === "ENOENT") return { ...entry, source: undefined };
+      throw new LifeboatError("SOURCE", `Cannot read "${entry.source}": ${messageOf(err)}`, { hint: "run the agent as a user who can read it, or exclude it" });
+    }
+  }
+  return entry;
+}
+
+/** Backs up configured paths as `files.tar`; restores them in place or under `--into`. */
+export const filesPlugin: Plugin<FilesConfig> = {
+  name: "files",
+
+  parseConfig(raw, where) {
+    const r = FieldReader.of(raw, where);
+    const paths = r.stringList("paths", { nonEmpty: true });
+    paths.forEach((p, i) => {
+      if (!p.startsWith("/")) throw r.fail(`paths[${i}]`, `must be an absolute path, got "${p}"`);
+      if (p !== "/" && p.endsWith("/")) throw r.fail(`paths[${i}]`, `must not end with "/", got "${p}"`);
+      safeSegments(p.slice(1) || "x", where);
+    });
+    const config: FilesConfig = {
+      paths,
+      exclude: r.stringList("exclude", { optional: true }),
+      oneFileSystem: r.boolean("oneFileSystem", false),
+      compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "auto"),
+    };
+    r.rejectUnknown();
+    return config;
+  },
+
+  async check(ctx, config) {
+    for (const path of config.paths) {
+      if (!(await ctx.platform.exists(path))) {
+        throw new LifeboatError("SOURCE", `Cannot back up "${path}": it does not exist on this host`, { hint: "fix the path in the inventory or create it" });
+      }
+    }
+  },
+
+  async *backup(ctx, config): AsyncIterable<ArtifactSource> {
+    const excludes = compileExcludes(config.exclude);
+    const counts: Counts = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
+    const entries = async function* () {
+      for (const root of config.paths) {
+        for await (const entry of walk(ctx, root, excludes, config.oneFileSystem, counts)) yield await checkReadable(ctx.platform, entry);
+      }
+    };
+    yield {
+      name: "files.tar",
+      compression: config.compression,
+      data: writeTar(ctx.platform, entries(), (name, expected, actual) =>
+        ctx.warn(`"/${name}" changed size while being read (${expected} → ${actual} bytes); stored as ${expected} bytes`),
+      ),
+      metadata: () => ({ paths: config.paths, ...counts }),
+    };
+  },
+
+  async restore(ctx, config, inputs, target) {
+    const paths = (inputs[0]?.record.metadata.paths as string[] | undefined) ?? config.paths;
+    return restoreFiles(ctx, paths, inputs, target);
+  },
+};
+
+async function restoreFiles(ctx: PluginContext, paths: string[], inputs: RestoreInput[], target: RestoreTarget): Promise<RestoreReport> {
+  const platform = ctx.platform;
+  const staged = new Map<string, string>(); // configured path → its staged copy
+  const stagingDirs: string[] = [];
+  try {
+    for (const path of paths) {
+      const dir = await stagingDirFor(platform, reroot(path, target.into), ctx.jobId);
+      stagingDirs.push(dir);
+      staged.set(path, `${dir}/${baseName(path)}`);
+    }
+    for (const input of inputs) await extract(ctx, input, paths, staged);
+    for (const path of paths) {
+      if (!(await platform.exists(staged.get(path)!))) throw new LifeboatError("RESTORE", `Cannot restore "${path}": the archive does not contain it`);
+    }
+    for (const path of paths) await swapIn(platform, staged.get(path)!, reroot(path, target.into), ctx.jobId);
+    return { restored: paths.map((p) => reroot(p, target.into)) };
+  } finally {
+    for (const dir of stagingDirs) await platform.remove(dir);
+  }
+}
+
+async function extract(ctx: PluginContext, input: RestoreInput, paths: string[], staged: Map<string, string>): Promise<void> {
+  const platform = ctx.platform;
+  const root = platform.uid() === 0;
+  const symlinks = new Set<string>();
+  const directories: { path: string; mtime: number; mode: number }[] = [];
+  const what = `artifact "${input.record.key}"`;
+  for await (const { header, body } of readTar(input.open())) {
+    const segments = safeSegments(header.name, what);
+    const name = segments.join("/");
+    const owner = paths.find((p) => name === p.slice(1) || name.startsWith(`${p.slice(1)}/`));
+    if (!owner) throw new LifeboatError("RESTORE", `Refusing archive entry "${header.name}" of ${what}: it is outside the configured paths`);
+    const rest = name.slice(owner.length); // "" or "/sub/path"
+    const dest = `${staged.get(owner)!}${rest}`;
+    for (const link of symlinks) {
+      if (dest.startsWith(`${link}/`)) throw new LifeboatError("RESTORE", `Refusing archive entry "${header.name}" of ${what}: it would be written through a symlink`);
+    }
+    if (header.type === "directory") {
+      await platform.mkdir(dest, 0o700);
+      directories.push({ path: dest, mtime: header.mtime, mode: header.mode });
+    } else if (header.type === "file") {
+      await platform.writeStream(dest, body, 0o600);
+    } else if (header.type === "symlink") {
+      await platform.symlink(header.linkname, dest);
+      symlinks.add(dest);
+    } else {
+      throw new LifeboatError("RESTORE", `Refusing archive entry "${header.name}" of ${what}: unsupported entry type ${header.type}`);
+    }
+    if (root) await platform.lchown(dest, header.uid, header.gid);
+    if (header.type === "file") {
+      await platform.chmod(dest, header.mode);
+      await platform.utimes(dest, header.mtime * 1000, header.mtime * 1000);
+    } else if (header.type === "symlink") {
+      await platform.utimes(dest, header.mtime * 1000, header.mtime * 1000, true).catch(() => {});
+    }
+  }
+  for (const dir of directories.reverse()) {
+    await platform.chmod(dir.path, dir.mode);
+    await platform.utimes(dir.path, dir.mtime * 1000, dir.mtime * 1000);
+  }
+}

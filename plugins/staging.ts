@@ -1,0 +1,32 @@
+/** @module Stage next to a target, then swap in with renames: the target is never half-restored. */
+import type { Platform } from "../agent/platform";
+import { baseName, parentOf } from "./safe-path";
+
+/**
+ * A staging directory beside `target` (same file system, so the swap is a rename):
+ * `<parent>/.lifeboat-staging-<jobId>`. The parent is created if missing.
+ */
+export async function stagingDirFor(platform: Platform, target: string, jobId: string): Promise<string> {
+  const parent = parentOf(target);
+  await platform.mkdir(parent, 0o755);
+  const dir = `${parent}/.lifeboat-staging-${jobId}`;
+  await platform.mkdir(dir, 0o700);
+  return dir;
+}
+
+/**
+ * Moves `staged` into place at `target`: the old target (if any) is renamed
+ * aside first, and put back if the second rename fails; then it is removed.
+ */
+export async function swapIn(platform: Platform, staged: string, target: string, jobId: string): Promise<void> {
+  const aside = `${parentOf(target)}/.lifeboat-old-${jobId}-${baseName(target)}`;
+  const hadTarget = await platform.exists(target);
+  if (hadTarget) await platform.rename(target, aside);
+  try {
+    await platform.rename(staged, target);
+  } catch (err) {
+    if (hadTarget) await platform.rename(aside, target);
+    throw err;
+  }
+  if (hadTarget) await platform.remove(aside);
+}
