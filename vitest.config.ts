@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ["agent/**/*.test.ts", "plugins/**/*.test.ts", "controller/**/*.test.ts", "inventory/**/*.test.ts", "test/**/*.test.ts"],
 
+    globalSetup: ["test/global-setup.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",

@@ -1,0 +1,201 @@
+/** @module The controller's ledger (SQLite, WAL): hosts, runs, jobs, snapshots, artifacts, errors. */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import Database from "better-sqlite3";
+import type { ArtifactRecord } from "../../plugins/types";
+import type { HostOutcome } from "../output/reporter";
+import { migrate } from "./migrations";
+
+/** A snapshot with its artifacts, as `controller snapshots --json` shows it. */
+export interface SnapshotView {
+  id: string;
+  host: string;
+  status: "incomplete" | "complete" | "failed";
+  startedAt: string;
+  finishedAt: string | null;
+  destination: string;
+  destinationDescription: string;
+  manifestKey: string | null;
+  manifestSha256: string | null;
+  plainSize: number;
+  storedSize: number;
+  artifacts: ArtifactRecord[];
+}
+
+interface SnapshotRow {
+  id: string;
+  host: string;
+  status: SnapshotView["status"];
+  started_at: string;
+  finished_at: string | null;
+  destination: string;
+  destination_description: string;
+  manifest_key: string | null;
+  manifest_sha256: string | null;
+}
+
+interface ArtifactRow {
+  plugin: string;
+  instance: string;
+  name: string;
+  object_key: string;
+  plain_size: number;
+  stored_size: number;
+  sha256: string;
+  compression: ArtifactRecord["compression"];
+  metadata: string;
+}
+
+const now = () => new Date().toISOString();
+
+/** The ledger. Callers pass only redacted text: it stores what it is given. */
+export class Ledger {
+  private constructor(private readonly db: Database.Database) {}
+
+  /** Opens (creating it 0600 if needed) and migrates the ledger at `file`. */
+  static open(file: string): Ledger {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, "a", 0o600));
+    fs.chmodSync(file, 0o600);
+    const db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    db.pragma("foreign_keys = ON");
+    db.pragma("busy_timeout = 5000");
+    migrate(db, file);
+    return new Ledger(db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Records that a host answered, with its agent version and runtime. */
+  touchHost(name: string, agentVersion: string, runtime: string): void {
+    const t = now();
+    this.db
+      .prepare("INSERT INTO hosts(name, first_seen, last_seen, agent_version, runtime) VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET last_seen = excluded.last_seen, agent_version = excluded.agent_version, runtime = excluded.runtime")
+      .run(name, t, t, agentVersion, runtime);
+  }
+
+  /** A new run; returns its id. */
+  startRun(run: { kind: "backup" | "restore"; trigger: string; hosts: string[] }): string {
+    const id = `run-${crypto.randomBytes(6).toString("hex")}`;
+    this.db.prepare("INSERT INTO runs(id, kind, trigger, hosts, started_at) VALUES (?, ?, ?, ?, ?)").run(id, run.kind, run.trigger, JSON.stringify(run.hosts), now());
+    return id;
+  }
+
+  finishRun(runId: string, status: "ok" | "partial" | "failed"): void {
+    this.db.prepare("UPDATE runs SET finished_at = ?, status = ? WHERE id = ?").run(now(), status, runId);
+  }
+
+  startJob(job: { runId: string; jobId: string; host: string; kind: "backup" | "restore"; snapshotId: string }): void {
+    this.db.prepare("INSERT INTO jobs(id, run_id, host, kind, snapshot_id, started_at) VALUES (?, ?, ?, ?, ?, ?)").run(job.jobId, job.runId, job.host, job.kind, job.snapshotId, now());
+  }
+
+  /** Closes a job with its outcome (sizes, duration, first error). */
+  finishJob(jobId: string, outcome: HostOutcome): void {
+    this.db
+      .prepare("UPDATE jobs SET finished_at = ?, status = ?, duration_ms = ?, bytes_plain = ?, bytes_stored = ?, error_code = ?, error_message = ? WHERE id = ?")
+      .run(now(), outcome.status, outcome.durationMs, outcome.plainBytes, outcome.storedBytes, outcome.error?.code ?? null, outcome.error?.message ?? null, jobId);
+  }
+
+  /** A snapshot the agent is about to write (incomplete until its manifest is stored). */
+  startSnapshot(s: { host: string; snapshotId: string; jobId: string; destination: string; destinationDescription: string }): void {
+    this.db
+      .prepare("INSERT INTO snapshots(host, id, job_id, started_at, destination, destination_description) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(s.host, s.snapshotId, s.jobId, now(), s.destination, s.destinationDescription);
+  }
+
+  recordArtifact(host: string, snapshotId: string, a: ArtifactRecord): void {
+    this.db
+      .prepare("INSERT OR REPLACE INTO artifacts(host, snapshot_id, plugin, instance, name, object_key, plain_size, stored_size, sha256, compression, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(host, snapshotId, a.plugin, a.instance, a.name, a.key, a.plainSize, a.storedSize, a.sha256, a.compression, JSON.stringify(a.metadata ?? {}));
+  }
+
+  /** The manifest is stored: the snapshot counts as a backup. */
+  completeSnapshot(host: string, snapshotId: string, m: { manifestKey: string; manifestSha256: string; manifestSize: number }): void {
+    this.db
+      .prepare("UPDATE snapshots SET status = 'complete', finished_at = ?, manifest_key = ?, manifest_sha256 = ?, manifest_size = ? WHERE host = ? AND id = ?")
+      .run(now(), m.manifestKey, m.manifestSha256, m.manifestSize, host, snapshotId);
+  }
+
+  /** The job ended without a manifest. */
+  failSnapshot(host: string, snapshotId: string): void {
+    this.db.prepare("UPDATE snapshots SET status = 'failed', finished_at = ? WHERE host = ? AND id = ? AND status = 'incomplete'").run(now(), host, snapshotId);
+  }
+
+  recordError(e: { runId: string; jobId?: string; host?: string; plugin?: string; code: string; message: string; hint?: string }): void {
+    this.db
+      .prepare("INSERT INTO events(time, level, run_id, job_id, host, plugin, code, message, hint) VALUES (?, 'error', ?, ?, ?, ?, ?, ?, ?)")
+      .run(now(), e.runId, e.jobId ?? null, e.host ?? null, e.plugin ?? null, e.code, e.message, e.hint ?? null);
+  }
+
+  recordWarning(w: { runId: string; jobId?: string; host?: string; plugin?: string; message: string }): void {
+    this.db
+      .prepare("INSERT INTO events(time, level, run_id, job_id, host, plugin, message) VALUES (?, 'warning', ?, ?, ?, ?, ?)")
+      .run(now(), w.runId, w.jobId ?? null, w.host ?? null, w.plugin ?? null, w.message);
+  }
+
+  /** Errors of a run, oldest first. */
+  runErrors(runId: string): { host: string | null; plugin: string | null; code: string; message: string; hint: string | null }[] {
+    return this.db.prepare("SELECT host, plugin, code, message, hint FROM events WHERE run_id = ? AND level = 'error' ORDER BY id").all(runId) as never;
+  }
+
+  private view(row: SnapshotRow): SnapshotView {
+    const artifacts = (this.db.prepare("SELECT * FROM artifacts WHERE host = ? AND snapshot_id = ? ORDER BY instance, name").all(row.host, row.id) as ArtifactRow[]).map(
+      (a): ArtifactRecord => ({
+        plugin: a.plugin,
+        instance: a.instance,
+        name: a.name,
+        key: a.object_key,
+        plainSize: a.plain_size,
+        storedSize: a.stored_size,
+        sha256: a.sha256,
+        compression: a.compression,
+        metadata: JSON.parse(a.metadata) as Record<string, unknown>,
+      }),
+    );
+    return {
+      id: row.id,
+      host: row.host,
+      status: row.status,
+      startedAt: row.started_at,
+      finishedAt: row.finished_at,
+      destination: row.destination,
+      destinationDescription: row.destination_description,
+      manifestKey: row.manifest_key,
+      manifestSha256: row.manifest_sha256,
+      plainSize: artifacts.reduce((n, a) => n + a.plainSize, 0),
+      storedSize: artifacts.reduce((n, a) => n + a.storedSize, 0),
+      artifacts,
+    };
+  }
+
+  /** Snapshots, newest first, optionally of one host. */
+  listSnapshots(filter: { host?: string } = {}): SnapshotView[] {
+    const rows = (
+      filter.host
+        ? this.db.prepare("SELECT * FROM snapshots WHERE host = ? ORDER BY started_at DESC, id DESC").all(filter.host)
+        : this.db.prepare("SELECT * FROM snapshots ORDER BY started_at DESC, id DESC").all()
+    ) as SnapshotRow[];
+    return rows.map((r) => this.view(r));
+  }
+
+  /** A complete snapshot of `host` by id, or the newest complete one for "latest"; undefined if none. */
+  getSnapshot(host: string, idOrLatest: string): SnapshotView | undefined {
+    const row = (
+      idOrLatest === "latest"
+        ? this.db.prepare("SELECT * FROM snapshots WHERE host = ? AND status = 'complete' ORDER BY finished_at DESC, id DESC LIMIT 1").get(host)
+        : this.db.prepare("SELECT * FROM snapshots WHERE host = ? AND id = ? AND status = 'complete'").get(host, idOrLatest)
+    ) as SnapshotRow | undefined;
+    return row ? this.view(row) : undefined;
+  }
+
+  /** Each host's newest complete snapshot. */
+  lastGoodSnapshots(): { host: string; snapshotId: string; finishedAt: string }[] {
+    return this.db
+      .prepare("SELECT host, id AS snapshotId, max(finished_at) AS finishedAt FROM snapshots WHERE status = 'complete' GROUP BY host ORDER BY host")
+      .all() as never;
+  }
+}

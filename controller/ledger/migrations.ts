@@ -1,0 +1,120 @@
+/** @module The ledger's schema, as an ordered list of migrations (tracked in `PRAGMA user_version`). */
+import type Database from "better-sqlite3";
+import { LifeboatError } from "../../agent/errors";
+
+/** Migration N (1-based) brings the schema from version N-1 to N. Never edit a released one; append. */
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE hosts (
+    name TEXT PRIMARY KEY,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    agent_version TEXT,
+    runtime TEXT
+  );
+  CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('backup','restore','verify','prune')),
+    trigger TEXT NOT NULL,
+    hosts TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running','ok','partial','failed'))
+  );
+  CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    host TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    snapshot_id TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running','ok','partial','failed')),
+    duration_ms INTEGER,
+    bytes_plain INTEGER,
+    bytes_stored INTEGER,
+    error_code TEXT,
+    error_message TEXT
+  );
+  CREATE INDEX jobs_by_run ON jobs(run_id);
+  CREATE TABLE snapshots (
+    host TEXT NOT NULL,
+    id TEXT NOT NULL,
+    job_id TEXT REFERENCES jobs(id),
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL DEFAULT 'incomplete' CHECK (status IN ('incomplete','complete','failed')),
+    destination TEXT NOT NULL,
+    destination_description TEXT NOT NULL,
+    manifest_key TEXT,
+    manifest_sha256 TEXT,
+    manifest_size INTEGER,
+    PRIMARY KEY (host, id)
+  );
+  CREATE INDEX snapshots_by_status ON snapshots(host, status, finished_at);
+  CREATE TABLE artifacts (
+    host TEXT NOT NULL,
+    snapshot_id TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    name TEXT NOT NULL,
+    object_key TEXT NOT NULL,
+    plain_size INTEGER NOT NULL,
+    stored_size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    compression TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    PRIMARY KEY (host, snapshot_id, instance, name),
+    FOREIGN KEY (host, snapshot_id) REFERENCES snapshots(host, id) ON DELETE CASCADE
+  );
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    level TEXT NOT NULL CHECK (level IN ('error','warning')),
+    run_id TEXT,
+    job_id TEXT,
+    host TEXT,
+    plugin TEXT,
+    code TEXT,
+    message TEXT NOT NULL,
+    hint TEXT
+  );
+  CREATE INDEX events_by_run ON events(run_id);
+  CREATE TABLE verifications (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    snapshot_id TEXT NOT NULL,
+    level TEXT NOT NULL,
+    result TEXT NOT NULL,
+    time TEXT NOT NULL,
+    details TEXT
+  );
+  CREATE TABLE deletions (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    snapshot_id TEXT NOT NULL,
+    object_key TEXT,
+    rule TEXT NOT NULL,
+    time TEXT NOT NULL
+  );
+  `,
+];
+
+/**
+ * Brings `db` to the newest schema, one transaction per migration.
+ * @throws LifeboatError("CONFIG") for a ledger written by a newer Lifeboat.
+ */
+export function migrate(db: Database.Database, file: string): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new LifeboatError("CONFIG", `Cannot open the ledger "${file}": it has schema version ${current}, this Lifeboat knows up to ${MIGRATIONS.length}`, {
+      hint: "upgrade Lifeboat on this controller",
+    });
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,209 @@
+/** @module From parsed YAML to a validated {@link Inventory}; errors are `field.path: problem` (the loader adds file:line). */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { isLifeboatError, LifeboatError } from "../agent/errors";
+import { describe, FieldReader } from "../agent/validate";
+import { parseDuration } from "./durations";
+import type { DestinationConfig, HostConfig, Inventory, PluginInstance, SshSettings } from "./schema";
+import { resolveSshAlias } from "./ssh-config";
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const RECIPIENT = /^age1[02-9ac-hj-np-z]{20,}$/;
+
+interface BuildContext {
+  file: string;
+  secrets: Set<string>;
+  homedir: string;
+  sshConfigFile?: string;
+  validatePlugin?: (plugin: string, raw: unknown, where: string) => void;
+}
+
+interface SshDefaults {
+  user?: string;
+  port?: number;
+  identityFiles: string[];
+  knownHostsFiles: string[];
+  connectTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  useAgent?: boolean;
+}
+
+function expandHome(p: string, home: string): string {
+  return p === "~" ? home : p.startsWith("~/") ? path.join(home, p.slice(2)) : p;
+}
+
+function duration(r: FieldReader, name: string): number | undefined {
+  const v = r.value(name);
+  if (v === undefined) return undefined;
+  const ms = parseDuration(v);
+  if (ms === null) throw r.fail(name, `expected a duration such as 15s, 5m or 1h, got ${describe(v)}`);
+  return ms;
+}
+
+/** Reads an ssh settings mapping (defaults.ssh or hosts.X.ssh). */
+function sshFields(r: FieldReader, home: string): SshDefaults & { host?: string } {
+  const identityFiles = [...r.stringList("identityFiles", { optional: true })];
+  const single = r.string("identityFile", true);
+  if (single) identityFiles.unshift(single);
+  const known = r.string("knownHostsFile", true);
+  const port = r.number("port", true);
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw r.fail("port", `expected a port number 1-65535, got ${port}`);
+  const useAgent = r.value("useAgent");
+  if (useAgent !== undefined && typeof useAgent !== "boolean") throw r.fail("useAgent", `expected true or false, got ${describe(useAgent)}`);
+  const fields = {
+    host: r.string("host", true),
+    user: r.string("user", true),
+    port,
+    identityFiles: identityFiles.map((f) => expandHome(f, home)),
+    knownHostsFiles: known ? [expandHome(known, home)] : [],
+    connectTimeoutMs: duration(r, "connectTimeout"),
+    idleTimeoutMs: duration(r, "idleTimeout"),
+    useAgent: useAgent as boolean | undefined,
+  };
+  r.rejectUnknown();
+  return fields;
+}
+
+function destination(r: FieldReader, ctx: BuildContext): DestinationConfig {
+  const type = r.oneOf("type", ["local", "s3", "rclone"] as const);
+  let d: DestinationConfig;
+  if (type === "local") {
+    const p = r.string("path");
+    if (!p.startsWith("/")) throw r.fail("path", `must be an absolute path on the host, got "${p}"`);
+    d = { type, path: p };
+  } else if (type === "s3") {
+    d = {
+      type,
+      endpoint: r.string("endpoint", true),
+      region: r.string("region", true) ?? "us-east-1",
+      bucket: r.string("bucket"),
+      prefix: r.string("prefix", true),
+      accessKeyId: r.string("accessKeyId"),
+      secretAccessKey: r.string("secretAccessKey"),
+      sessionToken: r.string("sessionToken", true),
+      forcePathStyle: r.value("forcePathStyle") as boolean | undefined,
+      partSizeMiB: r.number("partSizeMiB", true),
+    };
+    if (d.endpoint && !/^https?:\/\//.test(d.endpoint)) throw r.fail("endpoint", `expected an http(s) URL, got "${d.endpoint}"`);
+    for (const s of [d.accessKeyId, d.secretAccessKey, d.sessionToken]) if (s) ctx.secrets.add(s);
+  } else {
+    const remote = r.string("remote");
+    if (!/^[A-Za-z0-9_-]+:/.test(remote)) throw r.fail("remote", `expected "name:path" (an rclone remote), got "${remote}"`);
+    const env = r.stringMap("env");
+    for (const [k, v] of Object.entries(env)) if (!/_(TYPE|PROVIDER|REGION|ENDPOINT|HOST|PORT|USER)$/.test(k)) ctx.secrets.add(v);
+    d = { type, remote, env, binary: r.string("binary", true) };
+  }
+  r.rejectUnknown();
+  return d;
+}
+
+function defaultIdentityFiles(home: string): string[] {
+  return ["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => path.join(home, ".ssh", n)).filter((f) => fs.existsSync(f));
+}
+
+/** Validates the parsed document and resolves every host's SSH settings. */
+export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
+  const top = FieldReader.of(raw, "inventory");
+  const home = ctx.homedir;
+
+  const destinations = new Map<string, DestinationConfig>();
+  const rawDestinations = top.value("destinations");
+  if (rawDestinations !== undefined) {
+    const dr = FieldReader.of(rawDestinations, "destinations");
+    for (const name of dr.keys()) {
+      if (!NAME.test(name)) throw dr.fail(name, "destination names are letters, digits, '.', '_' and '-'");
+      destinations.set(name, destination(FieldReader.of(dr.value(name), `destinations.${name}`), ctx));
+    }
+  }
+
+  const recipients = top.stringList("recipients", { optional: true });
+  recipients.forEach((rcp, i) => {
+    if (!RECIPIENT.test(rcp)) throw top.fail(`recipients[${i}]`, `expected an age recipient (age1...), got ${describe(rcp)}`);
+  });
+
+  let defaultDestination: string | undefined;
+  let sshDefaults: SshDefaults = { identityFiles: [], knownHostsFiles: [] };
+  let agentDir = "~/.lifeboat";
+  let runtime = "node";
+  const rawDefaults = top.value("defaults");
+  if (rawDefaults !== undefined) {
+    const d = FieldReader.of(rawDefaults, "defaults");
+    defaultDestination = d.string("destination", true);
+    if (d.value("ssh") !== undefined) sshDefaults = sshFields(FieldReader.of(d.value("ssh"), "defaults.ssh"), home);
+    agentDir = d.string("agentDir", true) ?? agentDir;
+    runtime = d.string("runtime", true) ?? runtime;
+    d.rejectUnknown();
+    if (defaultDestination && !destinations.has(defaultDestination)) throw d.fail("destination", `no destination "${defaultDestination}" under destinations:`);
+  }
+
+  const hosts = new Map<string, HostConfig>();
+  const rawHosts = top.value("hosts");
+  const hr = rawHosts === undefined ? undefined : FieldReader.of(rawHosts, "hosts");
+  for (const name of hr?.keys() ?? []) {
+    if (!NAME.test(name)) throw hr!.fail(name, "host names are letters, digits, '.', '_' and '-', starting with a letter or digit");
+    const where = `hosts.${name}`;
+    const h = FieldReader.of(hr!.value(name), where);
+    const rawSsh = h.value("ssh");
+    let alias = name;
+    let explicit: SshDefaults & { host?: string } = { identityFiles: [], knownHostsFiles: [] };
+    if (typeof rawSsh === "string") alias = rawSsh;
+    else if (rawSsh !== undefined) explicit = sshFields(FieldReader.of(rawSsh, `${where}.ssh`), home);
+    const fromConfig = explicit.host ? { identityFiles: [] as string[] } : resolveSshAlias(alias, { file: ctx.sshConfigFile, homedir: home });
+    const cfg = fromConfig as ReturnType<typeof resolveSshAlias>;
+    const identityFiles = [...explicit.identityFiles, ...cfg.identityFiles, ...sshDefaults.identityFiles];
+    const ssh: SshSettings = {
+      hostname: explicit.host ?? cfg.hostname ?? alias,
+      port: explicit.port ?? cfg.port ?? sshDefaults.port ?? 22,
+      user: explicit.user ?? cfg.user ?? sshDefaults.user ?? os.userInfo().username,
+      identityFiles: identityFiles.length > 0 ? [...new Set(identityFiles)] : defaultIdentityFiles(home),
+      knownHostsFiles: explicit.knownHostsFiles.length ? explicit.knownHostsFiles : (cfg.userKnownHostsFiles ?? (sshDefaults.knownHostsFiles.length ? sshDefaults.knownHostsFiles : [path.join(home, ".ssh", "known_hosts")])),
+      useAgent: explicit.useAgent ?? sshDefaults.useAgent ?? true,
+      connectTimeoutMs: explicit.connectTimeoutMs ?? (cfg.connectTimeoutSec ? cfg.connectTimeoutSec * 1000 : undefined) ?? sshDefaults.connectTimeoutMs ?? 15_000,
+      idleTimeoutMs: explicit.idleTimeoutMs ?? sshDefaults.idleTimeoutMs ?? 300_000,
+    };
+    const dest = h.string("destination", true) ?? defaultDestination;
+    if (!dest) throw h.fail("destination", "no destination for this host", "set destination: here or defaults.destination");
+    if (!destinations.has(dest)) throw h.fail("destination", `no destination "${dest}" under destinations:`, `known destinations: ${[...destinations.keys()].join(", ") || "none"}`);
+    const plugins: PluginInstance[] = [];
+    const rawPlugins = h.value("plugins");
+    if (rawPlugins !== undefined) {
+      const pr = FieldReader.of(rawPlugins, `${where}.plugins`);
+      for (const instance of pr.keys()) {
+        if (!NAME.test(instance)) throw pr.fail(instance, "plugin instance names are letters, digits, '.', '_' and '-'");
+        const pWhere = `${where}.plugins.${instance}`;
+        const body = FieldReader.of(pr.value(instance) ?? {}, pWhere);
+        const plugin = body.string("plugin", true) ?? instance;
+        const { plugin: _drop, ...config } = (pr.value(instance) ?? {}) as Record<string, unknown>;
+        try {
+          ctx.validatePlugin?.(plugin, config, pWhere);
+        } catch (err) {
+          if (isLifeboatError(err) && !err.message.startsWith(pWhere)) {
+            throw new LifeboatError("CONFIG", `${pWhere}: ${err.message}`, err.hint ? { hint: err.hint } : {});
+          }
+          throw err;
+        }
+        plugins.push({ instance, plugin, config, where: pWhere });
+      }
+    }
+    hosts.set(name, { name, ssh, destination: dest, agentDir: h.string("agentDir", true) ?? agentDir, runtime: h.string("runtime", true) ?? runtime, plugins });
+    h.rejectUnknown();
+  }
+
+  const groups = new Map<string, string[]>();
+  const rawGroups = top.value("groups");
+  if (rawGroups !== undefined) {
+    const gr = FieldReader.of(rawGroups, "groups");
+    for (const name of gr.keys()) {
+      if (hosts.has(name)) throw gr.fail(name, `a group cannot have the name of host "${name}"`);
+      const members = gr.stringList(name);
+      members.forEach((m, i) => {
+        if (!hosts.has(m)) throw gr.fail(`${name}[${i}]`, `no host "${m}" under hosts:`);
+      });
+      groups.set(name, members);
+    }
+  }
+  top.rejectUnknown();
+  const secrets = ctx.secrets;
+  return { file: ctx.file, hosts, groups, destinations, recipients, secrets: () => [...secrets] };
+}

@@ -1,0 +1,54 @@
+/** @module The inventory model: what the loader produces from `inventory/*.yaml`. */
+import type { DestinationSpec } from "../agent/destinations/types";
+
+/** How the controller reaches a host, fully resolved (inventory > ~/.ssh/config > defaults). */
+export interface SshSettings {
+  hostname: string;
+  port: number;
+  user: string;
+  identityFiles: string[];
+  knownHostsFiles: string[];
+  useAgent: boolean;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+/** One plugin instance of a host. */
+export interface PluginInstance {
+  /** The key in the host's `plugins` map; names the storage folder. */
+  instance: string;
+  /** The plugin that implements it (`plugin:` or the key itself). */
+  plugin: string;
+  /** The raw configuration, validated by the plugin's parseConfig. */
+  config: unknown;
+  /** Where it was configured, e.g. `hosts.aidset.plugins.files`. */
+  where: string;
+}
+
+/** One host of the fleet. */
+export interface HostConfig {
+  name: string;
+  ssh: SshSettings;
+  /** Name of an entry in `destinations`. */
+  destination: string;
+  /** Where the agent lives on the host (`~` is the remote home). */
+  agentDir: string;
+  /** The runtime that runs the agent: `node` (default), `deno`, or a path. */
+  runtime: string;
+  plugins: PluginInstance[];
+}
+
+/** A destination as configured (the same shape the agent receives). */
+export type DestinationConfig = DestinationSpec;
+
+/** A loaded, validated inventory. */
+export interface Inventory {
+  file: string;
+  hosts: Map<string, HostConfig>;
+  groups: Map<string, string[]>;
+  destinations: Map<string, DestinationConfig>;
+  /** Extra age recipients added to every backup (e.g. an offline escrow key). */
+  recipients: string[];
+  /** Every value that must never be printed: credentials and `${ENV}`-interpolated values. */
+  secrets(): string[];
+}
