@@ -173,7 +173,7 @@ async function extract(ctx: PluginContext, input: RestoreInput, paths: string[],
     const name = segments.join("/");
     const owner = paths.find((p) => name === p.slice(1) || name.startsWith(`${p.slice(1)}/`));
     if (!owner) throw new LifeboatError("RESTORE", `Refusing archive entry "${header.name}" of ${what}: it is outside the configured paths`);
-    const rest = name.slice(owner.length); // "" or "/sub/path"
+    const rest = name.slice(owner.length - 1); // "" or "/sub/path" (owner has a leading "/", name does not)
     const dest = `${staged.get(owner)!}${rest}`;
     for (const link of symlinks) {
       if (dest.startsWith(`${link}/`)) throw new LifeboatError("RESTORE", `Refusing archive entry "${header.name}" of ${what}: it would be written through a symlink`);

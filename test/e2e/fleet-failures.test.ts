@@ -49,7 +49,7 @@ describe("fleet failures", () => {
     const result = await fleet.controller(["run", "--all", "--json"]);
     expect(result.code).toBe(1);
     const summaries = Object.fromEntries(jsonLines(result.stdout).filter((l) => l.type === "host-summary").map((s) => [s.host, s]));
-    expect(summaries.gamma?.status).toBe("ok");
+    expect(summaries.gamma?.status, result.stdout).toBe("ok");
     expect(summaries.ghost?.status).toBe("failed");
     const error = (summaries.ghost as { error: { code: string; message: string } }).error;
     expect(error.code).toBe("SSH");
