@@ -158,7 +158,7 @@ async function main(): Promise<void> {
   console.log("| pipeline | data | seconds | MB/s | peak RSS MiB | stored MiB |");
   console.log("| --- | --- | ---: | ---: | ---: | ---: |");
   for (const r of results) {
-    console.log(`| ${r.name} | ${r.data} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(1)} | ${r.peakRssMiB?.toFixed(0) ?? "-"} | ${r.storedMiB.toFixed(0)} |`);
+    console.log(`| ${r.name.replace(/\|/g, "\\|")} | ${r.data} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(1)} | ${r.peakRssMiB?.toFixed(0) ?? "-"} | ${r.storedMiB.toFixed(0)} |`);
   }
   for (const data of ["incompressible", "text dump"]) {
     const agent = results.find((r) => r.data === data && r.name.startsWith("lifeboat"))!;

@@ -7,7 +7,7 @@ import { writeTar } from "../agent/tar/writer";
 import { FieldReader } from "../agent/validate";
 import { compileExcludes, type ExcludeSet } from "./exclude";
 import { baseName, reroot, safeSegments } from "./safe-path";
-import { stagingDirFor, swapIn } from "./staging";
+import { removeStaging, stagingDirFor, swapIn, type Staging } from "./staging";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext, RestoreInput, RestoreReport, RestoreTarget } from "./types";
 
 /** Configuration of a `files` plugin instance. */
@@ -144,21 +144,24 @@ export const filesPlugin: Plugin<FilesConfig> = {
 async function restoreFiles(ctx: PluginContext, paths: string[], inputs: RestoreInput[], target: RestoreTarget): Promise<RestoreReport> {
   const platform = ctx.platform;
   const staged = new Map<string, string>(); // configured path → its staged copy
-  const stagingDirs: string[] = [];
+  const stagings: Staging[] = [];
+  let failed = true;
   try {
     for (const path of paths) {
-      const dir = await stagingDirFor(platform, reroot(path, target.into), ctx.jobId);
-      stagingDirs.push(dir);
-      staged.set(path, `${dir}/${baseName(path)}`);
+      const staging = await stagingDirFor(platform, reroot(path, target.into), ctx.jobId);
+      stagings.push(staging);
+      staged.set(path, `${staging.dir}/${baseName(path)}`);
     }
     for (const input of inputs) await extract(ctx, input, paths, staged);
     for (const path of paths) {
       if (!(await platform.exists(staged.get(path)!))) throw new LifeboatError("RESTORE", `Cannot restore "${path}": the archive does not contain it`);
     }
+    // From here on parents hold restored data: never remove them.
+    failed = false;
     for (const path of paths) await swapIn(platform, staged.get(path)!, reroot(path, target.into), ctx.jobId);
     return { restored: paths.map((p) => reroot(p, target.into)) };
   } finally {
-    for (const dir of stagingDirs) await platform.remove(dir);
+    for (const staging of stagings) await removeStaging(platform, staging, failed);
   }
 }
 

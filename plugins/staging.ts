@@ -2,16 +2,30 @@
 import type { Platform } from "../agent/platform";
 import { baseName, parentOf } from "./safe-path";
 
+/** A staging directory, and the topmost directory created for it (to remove on failure). */
+export interface Staging {
+  dir: string;
+  createdRoot?: string;
+}
+
 /**
  * A staging directory beside `target` (same file system, so the swap is a rename):
- * `<parent>/.lifeboat-staging-<jobId>`. The parent is created if missing.
+ * `<parent>/.lifeboat-staging-<jobId>`. Missing parents are created and reported.
  */
-export async function stagingDirFor(platform: Platform, target: string, jobId: string): Promise<string> {
+export async function stagingDirFor(platform: Platform, target: string, jobId: string): Promise<Staging> {
   const parent = parentOf(target);
+  let createdRoot: string | undefined;
+  for (let p = parent; p !== "/" && !(await platform.exists(p)); p = parentOf(p)) createdRoot = p;
   await platform.mkdir(parent, 0o755);
   const dir = `${parent}/.lifeboat-staging-${jobId}`;
   await platform.mkdir(dir, 0o700);
-  return dir;
+  return createdRoot ? { dir, createdRoot } : { dir };
+}
+
+/** Removes a staging directory and, after a failure, the parents created for it. */
+export async function removeStaging(platform: Platform, staging: Staging, failed: boolean): Promise<void> {
+  await platform.remove(staging.dir);
+  if (failed && staging.createdRoot) await platform.remove(staging.createdRoot);
 }
 
 /**

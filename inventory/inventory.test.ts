@@ -1,0 +1,110 @@
+// Loading inventories: errors with file, line and field; ssh config aliases; interpolation.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { getPlugin } from "../plugins/registry";
+import { loadInventory } from "./load";
+import { selectHosts } from "./resolve";
+import { resolveSshAlias } from "./ssh-config";
+
+const validatePlugin = (plugin: string, raw: unknown, where: string) => void getPlugin(plugin).parseConfig(raw, where);
+
+describe("inventory", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-inv-"));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  function load(text: string, env: Record<string, string> = {}) {
+    const file = path.join(dir, "fleet.yaml");
+    fs.writeFileSync(file, text);
+    return { file, load: () => loadInventory(file, { env, homedir: dir, sshConfigFile: path.join(dir, "ssh_config"), validatePlugin }) };
+  }
+
+  const base = ["destinations:", "  usb: { type: local, path: /mnt/usb }", "hosts:", "  web:", "    ssh: { host: 10.0.0.1 }", "    destination: usb"];
+
+  const cases: [string, string[], number, string][] = [
+    ["a wrong type in a plugin", [...base, "    plugins:", "      files:", "        paths: data"], 9, "hosts.web.plugins.files.paths: expected a list of strings"],
+    ["a relative plugin path", [...base, "    plugins:", "      files:", "        paths: [/ok, rel]"], 9, 'hosts.web.plugins.files.paths[1]: must be an absolute path, got "rel"'],
+    ["an unknown field", [...base, "    destinaton: usb"], 7, "hosts.web.destinaton: unknown field"],
+    ["a missing destination", ["destinations:", "  usb: { type: local, path: /mnt/usb }", "hosts:", "  web:", "    ssh: { host: a }", "    destination: b2"], 6, 'hosts.web.destination: no destination "b2"'],
+    ["an unknown plugin", [...base, "    plugins:", "      nope: {}"], 8, 'hosts.web.plugins.nope: Cannot use plugin "nope"'],
+    ["a group member that is no host", [...base, "groups:", "  ai: [web, ghost]"], 8, 'groups.ai[1]: no host "ghost"'],
+    ["an S3 destination without a bucket", ["destinations:", "  s3:", "    type: s3", "    accessKeyId: a", "    secretAccessKey: b", "hosts: {}"], 3, "destinations.s3.bucket"],
+    ["an unset environment variable", ["destinations:", "  s3: { type: s3, bucket: b, accessKeyId: a, secretAccessKey: '${B2_SECRET}' }"], 2, "environment variable B2_SECRET is not set"],
+    ["invalid YAML", ["hosts:", "  web: [unclosed"], 3, "invalid YAML"],
+  ];
+  for (const [name, lines, line, message] of cases) {
+    it(`reports ${name} with file:line and field`, () => {
+      const { file, load: run } = load(lines.join("\n") + "\n");
+      let error: unknown;
+      try {
+        run();
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toMatchObject({ code: "CONFIG" });
+      const text = (error as Error).message;
+      expect(text).toContain(message);
+      expect(text.startsWith(`${file}:${line}:`), text).toBe(true);
+    });
+  }
+
+  it("reports a missing file with the fix", () => {
+    expect(() => loadInventory(path.join(dir, "none.yaml"))).toThrow(/no such file/);
+  });
+
+  it("interpolates ${VAR} and ${VAR:-default}, keeps $${ literal, and lists interpolated values as secrets", () => {
+    const inv = load(
+      ["destinations:", "  s3: { type: s3, bucket: '${BUCKET:-dflt}', accessKeyId: '${KEY}', secretAccessKey: 'x$${y}', region: r }", "hosts: {}"].join("\n"),
+      { KEY: "AKIA-from-env" },
+    ).load();
+    const d = inv.destinations.get("s3") as { bucket: string; accessKeyId: string; secretAccessKey: string };
+    expect(d).toMatchObject({ bucket: "dflt", accessKeyId: "AKIA-from-env", secretAccessKey: "x${y}" });
+    expect(inv.secrets()).toContain("AKIA-from-env");
+    expect(inv.secrets()).toContain("x${y}");
+  });
+
+  it("resolves ~/.ssh/config aliases as OpenSSH does: first value wins, IdentityFile accumulates, patterns and negation", () => {
+    fs.mkdirSync(path.join(dir, ".ssh"));
+    fs.writeFileSync(path.join(dir, ".ssh", "extra.conf"), "Host aidset\n  Port 2200\n");
+    fs.writeFileSync(
+      path.join(dir, "ssh_config"),
+      [
+        "Include extra.conf",
+        "Host aidset",
+        "  HostName 192.0.2.10",
+        "  User deploy",
+        "  Port 2222",
+        "  IdentityFile ~/.ssh/aidset_%h",
+        "Host *.internal !secret.internal",
+        "  User ops",
+        "Host *",
+        "  User fallback",
+        "  IdentityFile ~/.ssh/id_default",
+        "Match host foo",
+        "  User ignored",
+      ].join("\n"),
+    );
+    const file = path.join(dir, "ssh_config");
+    const a = resolveSshAlias("aidset", { file, homedir: dir });
+    expect(a).toMatchObject({ hostname: "192.0.2.10", user: "deploy", port: 2200 });
+    expect(a.identityFiles).toEqual([path.join(dir, ".ssh/aidset_192.0.2.10"), path.join(dir, ".ssh/id_default")]);
+    expect(resolveSshAlias("db.internal", { file, homedir: dir }).user).toBe("ops");
+    expect(resolveSshAlias("secret.internal", { file, homedir: dir }).user).toBe("fallback");
+    const inv = load(["destinations:", "  usb: { type: local, path: /mnt/usb }", "defaults: { destination: usb, ssh: { user: root } }", "hosts:", "  aidset: { ssh: aidset }", "  other: { ssh: { host: 10.1.1.1, port: 2022 } }"].join("\n")).load();
+    expect(inv.hosts.get("aidset")!.ssh).toMatchObject({ hostname: "192.0.2.10", user: "deploy", port: 2200 });
+    expect(inv.hosts.get("other")!.ssh).toMatchObject({ hostname: "10.1.1.1", user: "root", port: 2022 });
+  });
+
+  it("loads the documented example", () => {
+    const inv = loadInventory(path.resolve("inventory/example.yaml"), { env: { B2_KEY_ID: "k", B2_APP_KEY: "s", NAS_SSH_KEY: "pem" }, homedir: dir, validatePlugin });
+    expect([...inv.hosts.keys()]).toEqual(["aidset", "gpu1", "fresh-vps"]);
+    expect(inv.hosts.get("aidset")!.plugins.map((p) => `${p.instance}:${p.plugin}`)).toEqual(["files:files", "webui-db:sqlite"]);
+    expect(selectHosts(inv, { group: ["ai"] }).map((h) => h.name)).toEqual(["aidset", "gpu1"]);
+    expect(() => selectHosts(inv, { host: ["nope"] })).toThrow(/known hosts: aidset, gpu1, fresh-vps/);
+    expect(() => selectHosts(inv, {})).toThrow(/No hosts selected/);
+  });
+});

@@ -1,0 +1,122 @@
+/** @module The contract every destination passes (local, s3, rclone): one suite, run per implementation. */
+import * as crypto from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Destination } from "../agent/destinations/types";
+
+/** What a destination test provides: a fresh destination, and a way to see raw leftovers. */
+export interface DestinationUnderTest {
+  destination: Destination;
+  /** Every raw name stored (including partial uploads), to prove failures leave nothing. */
+  rawNames(): Promise<string[]>;
+  /** Secret strings that must never appear in errors. */
+  secrets: string[];
+  cleanup(): Promise<void>;
+}
+
+async function* chunked(data: Buffer, size = 1024 * 1024): AsyncIterable<Uint8Array> {
+  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+}
+
+async function* failingAfter(bytes: number): AsyncIterable<Uint8Array> {
+  yield crypto.randomBytes(bytes);
+  throw new Error("source failed midway");
+}
+
+async function read(d: Destination, key: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of d.get(key)) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+/** Registers the contract suite for one destination. */
+export function describeDestinationContract(name: string, make: () => Promise<DestinationUnderTest>): void {
+  describe(`destination contract: ${name}`, () => {
+    let t: DestinationUnderTest;
+    beforeAll(async () => {
+      t = await make();
+    });
+    afterAll(async () => {
+      await t?.destination.close();
+      await t?.cleanup();
+    });
+
+    it("stores and returns objects of 0 bytes, a few bytes and 40 MiB streamed in chunks", async () => {
+      for (const [key, size] of [
+        ["h/s1/p/empty.age", 0],
+        ["h/s1/p/small.age", 100],
+        ["h/s1/p/big.age", 40 * 1024 * 1024],
+      ] as const) {
+        const data = crypto.randomBytes(size);
+        expect(await t.destination.put(key, chunked(data))).toBe(size);
+        expect((await read(t.destination, key)).equals(data)).toBe(true);
+        expect(await t.destination.head(key)).toBe(size);
+      }
+    });
+
+    it("overwrites an object", async () => {
+      await t.destination.put("h/s2/p/a.age", chunked(Buffer.from("first")));
+      await t.destination.put("h/s2/p/a.age", chunked(Buffer.from("second")));
+      expect((await read(t.destination, "h/s2/p/a.age")).toString()).toBe("second");
+    });
+
+    it("lists exactly the complete objects under a prefix", async () => {
+      await t.destination.put("list/a/x.age", chunked(Buffer.from("1")));
+      await t.destination.put("list/a/y/z.age", chunked(Buffer.from("22")));
+      await t.destination.put("list/b/x.age", chunked(Buffer.from("333")));
+      const listed: string[] = [];
+      for await (const o of t.destination.list("list/a/")) listed.push(`${o.key}:${o.size}`);
+      expect(listed.sort()).toEqual(["list/a/x.age:1", "list/a/y/z.age:2"]);
+    });
+
+    it("reports a missing object as NOT_FOUND, head as null", async () => {
+      await expect(read(t.destination, "nothing/here.age")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      expect(await t.destination.head("nothing/here.age")).toBeNull();
+    });
+
+    it("deletes objects, and deleting a missing one is fine", async () => {
+      await t.destination.put("del/a.age", chunked(Buffer.from("x")));
+      await t.destination.delete("del/a.age");
+      expect(await t.destination.head("del/a.age")).toBeNull();
+      await t.destination.delete("del/a.age");
+    });
+
+    it("leaves nothing behind when the source fails midway", async () => {
+      const before = await t.rawNames();
+      await expect(t.destination.put("fail/obj.age", failingAfter(3 * 1024 * 1024))).rejects.toThrow(/source failed midway/);
+      expect(await t.destination.head("fail/obj.age")).toBeNull();
+      expect(await t.rawNames()).toEqual(before);
+    });
+
+    it("leaves nothing behind when the upload is aborted", async () => {
+      const before = await t.rawNames();
+      const controller = new AbortController();
+      async function* slow(): AsyncIterable<Uint8Array> {
+        yield crypto.randomBytes(1024 * 1024);
+        controller.abort();
+        yield crypto.randomBytes(1024 * 1024);
+        yield crypto.randomBytes(1024 * 1024);
+      }
+      await expect(t.destination.put("abort/obj.age", slow(), controller.signal)).rejects.toThrow();
+      expect(await t.destination.head("abort/obj.age")).toBeNull();
+      expect(await t.rawNames()).toEqual(before);
+    });
+
+    it("refuses keys that could escape the prefix", async () => {
+      for (const key of ["../x.age", "/abs.age", "a//b.age", "a/./b.age", ""]) {
+        await expect(t.destination.put(key, chunked(Buffer.from("x")))).rejects.toMatchObject({ code: "DESTINATION" });
+      }
+    });
+
+    it("never shows a credential in an error", async () => {
+      const errors: string[] = [];
+      for (const attempt of [() => read(t.destination, "nothing/here.age"), () => t.destination.put("../bad", chunked(Buffer.from("x")))]) {
+        try {
+          await attempt();
+        } catch (err) {
+          errors.push(`${(err as Error).message} ${(err as { hint?: string }).hint ?? ""}`);
+        }
+      }
+      for (const secret of t.secrets) for (const e of errors) expect(e).not.toContain(secret);
+    });
+  });
+}

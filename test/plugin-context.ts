@@ -1,0 +1,49 @@
+/** @module A real PluginContext for plugin tests: the Node platform, a scratch dir, collected logs and warnings. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { currentPlatform } from "../agent/platform";
+import type { ArtifactRecord, PluginContext, RestoreInput } from "../plugins/types";
+
+/** A context plus what the plugin said. */
+export interface TestContext extends PluginContext {
+  warnings: string[];
+  logs: string[];
+  cleanup(): void;
+}
+
+/** A fresh plugin context with its own scratch directory. */
+export function pluginContext(jobId = `job-${Date.now().toString(36)}`): TestContext {
+  const scratchDir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-scratch-"));
+  const warnings: string[] = [];
+  const logs: string[] = [];
+  return {
+    platform: currentPlatform(),
+    jobId,
+    scratchDir,
+    warnings,
+    logs,
+    log: (m) => logs.push(m),
+    warn: (m) => warnings.push(m),
+    cleanup: () => fs.rmSync(scratchDir, { recursive: true, force: true }),
+  };
+}
+
+/** Reads a stream completely. */
+export async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+/** A restore input replaying `bytes`, optionally failing (like a hash mismatch) after the last byte. */
+export function restoreInput(bytes: Buffer, metadata: Record<string, unknown>, failAtEnd = false): RestoreInput {
+  const record: ArtifactRecord = { plugin: "test", instance: "test", name: "a", key: "h/s/test/a.age", plainSize: bytes.length, storedSize: 0, sha256: "0".repeat(64), compression: "none", metadata };
+  return {
+    record,
+    async *open() {
+      for (let i = 0; i < bytes.length; i += 64 * 1024) yield bytes.subarray(i, i + 64 * 1024);
+      if (failAtEnd) throw Object.assign(new Error("Cannot trust stored object: hash mismatch"), { name: "LifeboatError", code: "INTEGRITY" });
+    },
+  };
+}
