@@ -104,7 +104,7 @@ describe("inventory", () => {
     expect([...inv.hosts.keys()]).toEqual(["aidset", "gpu1", "fresh-vps"]);
     expect(inv.hosts.get("aidset")!.plugins.map((p) => `${p.instance}:${p.plugin}`)).toEqual(["files:files", "webui-db:sqlite"]);
     expect(selectHosts(inv, { group: ["ai"] }).map((h) => h.name)).toEqual(["aidset", "gpu1"]);
-    expect(() => selectHosts(inv, { host: ["nope"] })).toThrow(/known hosts: aidset, gpu1, fresh-vps/);
+    expect(() => selectHosts(inv, { host: ["nope"] })).toThrow(expect.objectContaining({ code: "USAGE", hint: "known hosts: aidset, gpu1, fresh-vps" }));
     expect(() => selectHosts(inv, {})).toThrow(/No hosts selected/);
   });
 });

@@ -90,6 +90,7 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
         };
       } finally {
         await ctx.platform.remove(copy);
+        await removeSidecars(ctx, copy);
       }
     }
   },
@@ -130,7 +131,14 @@ async function stage(ctx: PluginContext, cli: SqliteCli, input: RestoreInput, in
   } catch (err) {
     await ctx.platform.remove(staged);
     throw err;
+  } finally {
+    // Opening the staged copy (WAL mode) leaves -wal/-shm beside it; the copy itself is complete.
+    await removeSidecars(ctx, staged);
   }
+}
+
+async function removeSidecars(ctx: PluginContext, file: string): Promise<void> {
+  for (const suffix of ["-wal", "-shm", "-journal"]) await ctx.platform.remove(`${file}${suffix}`);
 }
 
 /** Moves the old database and its -wal/-shm aside, the staged copy in, then removes the old files. */

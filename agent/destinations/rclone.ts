@@ -30,7 +30,9 @@ export class RcloneDestination implements Destination {
     this.binary = spec.binary ?? "rclone";
     this.base = spec.remote.replace(/\/+$/, "");
     this.description = `rclone ${this.base}`;
-    this.env = { RCLONE_CONFIG: "/dev/null", ...(spec.env ?? {}) };
+    // rclone's S3 backend fails on any AWS_CA_BUNDLE it inherits ("unsupported transport");
+    // a remote that needs one sets it in its own env.
+    this.env = { RCLONE_CONFIG: "/dev/null", AWS_CA_BUNDLE: "", ...(spec.env ?? {}) };
     this.secrets = destinationSecrets(spec);
   }
 

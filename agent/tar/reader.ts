@@ -55,6 +55,16 @@ class ByteReader {
     }
   }
 
+  /** Reads and discards everything left, so that checks at the end of the stream (hashes) run. */
+  async drain(): Promise<void> {
+    while (await this.fill(this.buffered + 1)) {
+      this.chunks = [];
+      this.buffered = 0;
+    }
+    this.chunks = [];
+    this.buffered = 0;
+  }
+
   async skip(n: number): Promise<void> {
     for await (const _ of this.stream(n)) {
       // discard
@@ -72,7 +82,10 @@ export interface TarReadEntry {
   body: ByteStream;
 }
 
-/** Reads a tar stream entry by entry. @throws LifeboatError("INTEGRITY") for bad checksums and truncation. */
+/**
+ * Reads a tar stream entry by entry, and the stream to its very end.
+ * @throws LifeboatError("INTEGRITY") for bad checksums and truncation; rethrows the stream's own errors.
+ */
 export async function* readTar(data: ByteStream): AsyncIterable<TarReadEntry> {
   const reader = new ByteReader(data[Symbol.asyncIterator]());
   let pax: Record<string, string> = {};
@@ -82,7 +95,11 @@ export async function* readTar(data: ByteStream): AsyncIterable<TarReadEntry> {
     const block = await reader.read(BLOCK);
     if (!block) throw truncated();
     const decoded = decodeBlock(block);
-    if (!decoded) return;
+    if (!decoded) {
+      // End of archive: read the padding to the end, so a failure at the stream's end still surfaces.
+      await reader.drain();
+      return;
+    }
     const { header, typeFlag } = decoded;
     if (typeFlag === "x" || typeFlag === "g" || typeFlag === "L" || typeFlag === "K") {
       const body = await reader.read(padded(header.size));
