@@ -3,7 +3,7 @@
 // "fresh-vps"), each its own sshd and user; an S3 server (s3rver) and an SFTP vault.
 // Then runs the real controller: init, run --all, snapshots, restore onto the fresh host.
 // Needs root (it creates the simulated hosts' users); everything is removed at the end.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createApp, startWriter } from "../test/harness/app-data";
@@ -31,21 +31,24 @@ async function main(): Promise<number> {
       },
       "fresh-vps": { destination: "sftp", plugins: {} },
     });
-    const controller = (...args: string[]) => {
-      console.log(`\n${bold(`$ controller ${args.join(" ")}`)}`);
-      const bundle = fileURLToPath(new URL("../dist/controller.mjs", import.meta.url));
-      return spawnSync(process.execPath, [bundle, ...args], { stdio: "inherit", env: { ...process.env, ...fleet.env } }).status ?? 1;
-    };
+    // Async on purpose: the S3 server runs in this process and must keep answering.
+    const controller = (...args: string[]) =>
+      new Promise<number>((resolve) => {
+        console.log(`\n${bold(`$ controller ${args.join(" ")}`)}`);
+        const bundle = fileURLToPath(new URL("../dist/controller.mjs", import.meta.url));
+        const child = spawn(process.execPath, [bundle, ...args], { stdio: "inherit", env: { ...process.env, ...fleet.env } });
+        child.on("close", (code) => resolve(code ?? 1));
+      });
     console.log(`inventory: ${fleet.inventory}\nstate:     ${fleet.state}`);
-    if (controller("init") !== 0) return 1;
-    controller("hosts");
+    if ((await controller("init")) !== 0) return 1;
+    await controller("hosts");
     const writer = startWriter(fleet.hosts.aidset!, app);
-    const backed = controller("run", "--host", "aidset");
+    const backed = await controller("run", "--host", "aidset");
     await writer.stop();
     if (backed !== 0) return 1;
-    controller("snapshots");
+    await controller("snapshots");
     const into = path.join(fleet.hosts["fresh-vps"]!.home, "restored");
-    if (controller("restore", "--from", "aidset", "--snapshot", "latest", "--to", "fresh-vps", "--into", into, "--yes") !== 0) return 1;
+    if ((await controller("restore", "--from", "aidset", "--snapshot", "latest", "--to", "fresh-vps", "--into", into, "--yes")) !== 0) return 1;
     const excluded = (rel: string) => rel === "cache" || rel.startsWith("cache/") || rel === "audit.log";
     const same = JSON.stringify(listTree(path.join(into, app.data.slice(1)))) === JSON.stringify(listTree(app.data, excluded));
     console.log(`\n${bold(same ? "✔ fresh-vps now holds aidset's data, byte for byte (cache/ and audit.log excluded as configured)" : "✘ restored tree differs")}`);

@@ -3,6 +3,7 @@
  * 127.0.0.1, started as a child process of the tests (needs root: useradd).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -41,12 +42,13 @@ function userExists(user: string): boolean {
   }
 }
 
-/** Starts a simulated host named `name` (user `lbt-<name>`). */
+/** Starts a simulated host named `name` (user `lbt-<name>-<random>`). */
 export async function startSimulatedHost(name: string): Promise<SimulatedHost> {
   need("/usr/sbin/sshd", "openssh-server");
   need("/usr/bin/ssh-keygen", "openssh-client");
   if (process.getuid?.() !== 0) throw new Error("simulated hosts need root (useradd, sshd): run the tests as root");
-  const user = `lbt-${name}`.slice(0, 31);
+  // Unique per instance: test files run in parallel and may each start a host of the same name.
+  const user = `lbt-${name.slice(0, 16)}-${crypto.randomBytes(3).toString("hex")}`;
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `lifeboat-host-${name}-`));
   fs.chmodSync(base, 0o755);
   const home = path.join(base, "home");
