@@ -2,6 +2,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { readDestination } from "../agent/destinations/parse";
+import { destinationSecrets } from "../agent/destinations/types";
 import { isLifeboatError, LifeboatError } from "../agent/errors";
 import { describe, FieldReader } from "../agent/validate";
 import { parseDuration } from "./durations";
@@ -65,39 +67,6 @@ function sshFields(r: FieldReader, home: string): SshDefaults & { host?: string 
   return fields;
 }
 
-function destination(r: FieldReader, ctx: BuildContext): DestinationConfig {
-  const type = r.oneOf("type", ["local", "s3", "rclone"] as const);
-  let d: DestinationConfig;
-  if (type === "local") {
-    const p = r.string("path");
-    if (!p.startsWith("/")) throw r.fail("path", `must be an absolute path on the host, got "${p}"`);
-    d = { type, path: p };
-  } else if (type === "s3") {
-    d = {
-      type,
-      endpoint: r.string("endpoint", true),
-      region: r.string("region", true) ?? "us-east-1",
-      bucket: r.string("bucket"),
-      prefix: r.string("prefix", true),
-      accessKeyId: r.string("accessKeyId"),
-      secretAccessKey: r.string("secretAccessKey"),
-      sessionToken: r.string("sessionToken", true),
-      forcePathStyle: r.value("forcePathStyle") as boolean | undefined,
-      partSizeMiB: r.number("partSizeMiB", true),
-    };
-    if (d.endpoint && !/^https?:\/\//.test(d.endpoint)) throw r.fail("endpoint", `expected an http(s) URL, got "${d.endpoint}"`);
-    for (const s of [d.accessKeyId, d.secretAccessKey, d.sessionToken]) if (s) ctx.secrets.add(s);
-  } else {
-    const remote = r.string("remote");
-    if (!/^[A-Za-z0-9_-]+:/.test(remote)) throw r.fail("remote", `expected "name:path" (an rclone remote), got "${remote}"`);
-    const env = r.stringMap("env");
-    for (const [k, v] of Object.entries(env)) if (!/_(TYPE|PROVIDER|REGION|ENDPOINT|HOST|PORT|USER)$/.test(k)) ctx.secrets.add(v);
-    d = { type, remote, env, binary: r.string("binary", true) };
-  }
-  r.rejectUnknown();
-  return d;
-}
-
 function defaultIdentityFiles(home: string): string[] {
   return ["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => path.join(home, ".ssh", n)).filter((f) => fs.existsSync(f));
 }
@@ -113,7 +82,9 @@ export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
     const dr = FieldReader.of(rawDestinations, "destinations");
     for (const name of dr.keys()) {
       if (!NAME.test(name)) throw dr.fail(name, "destination names are letters, digits, '.', '_' and '-'");
-      destinations.set(name, destination(FieldReader.of(dr.value(name), `destinations.${name}`), ctx));
+      const d = readDestination(FieldReader.of(dr.value(name), `destinations.${name}`));
+      for (const secret of destinationSecrets(d)) if (secret) ctx.secrets.add(secret);
+      destinations.set(name, d);
     }
   }
 

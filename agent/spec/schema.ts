@@ -1,4 +1,5 @@
 /** @module Schema check of a job spec the agent received (after its signature was verified). */
+import { readDestination } from "../destinations/parse";
 import type { DestinationSpec } from "../destinations/types";
 import { LifeboatError } from "../errors";
 import { FieldReader } from "../validate";
@@ -89,27 +90,5 @@ function artifactList(raw: unknown): ArtifactRecord[] {
 }
 
 function destination(raw: unknown): DestinationSpec {
-  const r = FieldReader.of(raw, "spec.destination", "SPEC_REJECTED");
-  const type = r.oneOf("type", ["local", "s3", "rclone"] as const);
-  let spec: DestinationSpec;
-  if (type === "local") {
-    spec = { type, path: r.string("path") };
-  } else if (type === "s3") {
-    spec = {
-      type,
-      endpoint: r.string("endpoint", true),
-      region: r.string("region"),
-      bucket: r.string("bucket"),
-      prefix: r.string("prefix", true),
-      accessKeyId: r.string("accessKeyId"),
-      secretAccessKey: r.string("secretAccessKey"),
-      sessionToken: r.string("sessionToken", true),
-      forcePathStyle: r.value("forcePathStyle") as boolean | undefined,
-      partSizeMiB: r.number("partSizeMiB", true),
-    };
-  } else {
-    spec = { type, remote: r.string("remote"), env: r.stringMap("env"), binary: r.string("binary", true) };
-  }
-  r.rejectUnknown();
-  return spec;
+  return readDestination(FieldReader.of(raw, "spec.destination", "SPEC_REJECTED"));
 }

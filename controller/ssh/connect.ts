@@ -2,21 +2,14 @@
 import * as fs from "node:fs";
 import ssh2, { type AuthenticationType, type ConnectConfig } from "ssh2";
 import { LifeboatError, messageOf } from "../../agent/errors";
+import type { SshSettings } from "../../inventory/schema";
 import { addKnownHost, checkKnownHost, fingerprint, hostPattern, keyTypeOf } from "./known-hosts";
 import { SshConnection } from "./session";
 
-/** Where and how to connect, resolved from the inventory. */
-export interface SshTarget {
+/** Where and how to connect: a host's resolved SSH settings plus who it is and whether a new key may be recorded. */
+export interface SshTarget extends SshSettings {
   /** The inventory name, used in every message. */
   host: string;
-  hostname: string;
-  port: number;
-  user: string;
-  identityFiles: string[];
-  knownHostsFiles: string[];
-  useAgent: boolean;
-  connectTimeoutMs: number;
-  idleTimeoutMs: number;
   /** Record an unknown host key instead of refusing it (never a changed one). */
   acceptNewHostKey: boolean;
 }
