@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type AppData } from "../harness/app-data";
-import { jsonLines } from "../harness/controller-cli";
+import { controller, jsonLines } from "../harness/controller-cli";
 import { freePort } from "../harness/free-port";
 import { startFleet, type Fleet, type HostEntry } from "../harness/fleet";
 
@@ -38,6 +38,25 @@ describe("fleet failures", () => {
 
     const again = await fleet.controller(["run", "--host", "gamma"]);
     expect(again.code, again.stdout + again.stderr).toBe(0);
+  });
+
+  it("upgrades the agent when its bundle changes, and refuses a host pinned to another controller", async () => {
+    fleet.writeInventory({ gamma: files() });
+    const bundle = path.join(fleet.dir, "agent-next.mjs");
+    fs.writeFileSync(bundle, `${fs.readFileSync(path.resolve("dist/agent.mjs"), "utf8")}\n// next release\n`);
+    const upgraded = await controller(["run", "--host", "gamma", "--accept-new-host-key"], { ...fleet.env, LIFEBOAT_AGENT_BUNDLE: bundle });
+    expect(upgraded.code, upgraded.stdout + upgraded.stderr).toBe(0);
+    expect(upgraded.stdout).toContain("agent upgrade");
+    expect(fs.readFileSync(path.join(fleet.hosts.gamma!.home, ".lifeboat", "agent.mjs"), "utf8")).toContain("// next release");
+
+    const otherState = path.join(fleet.dir, "other-controller");
+    expect((await controller(["init", "--state", otherState], fleet.env)).code).toBe(0);
+    const refused = await controller(["run", "--host", "gamma", "--json", "--state", otherState], fleet.env);
+    expect(refused.code).toBe(1);
+    const summary = jsonLines(refused.stdout).find((l) => l.type === "host-summary") as { error: { code: string; message: string; hint: string } };
+    expect(summary.error.code).toBe("KEYS");
+    expect(summary.error.message).toContain("pinned to another controller");
+    expect(summary.error.hint).toContain("pinned.json");
   });
 
   it("reports an unreachable host clearly while the other hosts finish", async () => {
@@ -80,14 +99,12 @@ describe("fleet failures", () => {
   it("keeps secrets out of output when the S3 credentials are wrong", async () => {
     fleet.writeInventory({ gamma: { destination: "s3", plugins: { files: { paths: [app.data] } } } });
     const secret = "wrong-secret-key-value-1234";
-    const result = await (async () => {
-      const { controller } = await import("../harness/controller-cli");
-      return controller(["run", "--host", "gamma", "--json"], { ...fleet.env, TEST_S3_SECRET: secret, TEST_S3_KEY: "WRONGKEYID1234" });
-    })();
+    const result = await controller(["run", "--host", "gamma", "--json"], { ...fleet.env, TEST_S3_SECRET: secret, TEST_S3_KEY: "WRONGKEYID1234" });
     expect(result.code).toBe(1);
     expect(result.stdout + result.stderr).not.toContain(secret);
     expect(result.stdout + result.stderr).not.toContain("WRONGKEYID1234");
-    const ledger = fs.readFileSync(path.join(fleet.state, "ledger.db"));
-    expect(ledger.includes(Buffer.from(secret))).toBe(false);
+    for (const file of fs.readdirSync(fleet.state).filter((f) => f.startsWith("ledger.db"))) {
+      expect(fs.readFileSync(path.join(fleet.state, file)).includes(Buffer.from(secret)), file).toBe(false);
+    }
   });
 });
