@@ -42,7 +42,7 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig["options"
     return { globals, values: values as { [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : O[K] extends { multiple: true } ? string[] : string }, help: v.help === true };
   } catch (err) {
     if (err instanceof LifeboatError) throw err;
-    throw new LifeboatError("USAGE", `Cannot parse the command line: ${(err as Error).message}`, { hint: usage.split("\n")[0] });
+    throw new LifeboatError("USAGE", `Cannot parse the command line: ${(err as Error).message.split(". ")[0]}`, { hint: usage.split("\n")[0] });
   }
 }
 

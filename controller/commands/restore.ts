@@ -31,8 +31,8 @@ export const restoreCommand: Command = {
       },
       usage,
     );
-    if (!values.from) throw new LifeboatError("USAGE", "controller restore needs --from HOST", { hint: usage.split("\n")[0] });
-    if (!values.snapshot) throw new LifeboatError("USAGE", "controller restore needs --snapshot ID (or --snapshot latest)", { hint: "list snapshots with: controller snapshots --host " + values.from });
+    if (!values.from) throw new LifeboatError("USAGE", "--from HOST is required", { hint: usage.split("\n")[0] });
+    if (!values.snapshot) throw new LifeboatError("USAGE", "--snapshot is required: a snapshot id, or latest", { hint: "list snapshots with: controller snapshots --host " + values.from });
     if (values.into !== undefined && !values.into.startsWith("/")) throw new LifeboatError("USAGE", `--into must be an absolute path on the target host, got "${values.into}"`);
     const ctx = await ControllerContext.open(globals);
     try {

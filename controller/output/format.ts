@@ -33,5 +33,6 @@ export function formatDuration(ms: number): string {
 export function formatAge(iso: string, now = new Date()): string {
   const ms = now.getTime() - Date.parse(iso);
   if (ms < 0) return "in the future";
+  if (ms < 60_000) return "just now";
   return `${formatDuration(ms).replace(/\.\d+s$/, "s")} ago`;
 }

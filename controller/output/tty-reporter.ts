@@ -69,7 +69,7 @@ export class TtyReporter implements Reporter {
     if (!force && now - this.lastDraw < REDRAW_MS) return;
     this.lastDraw = now;
     this.clear();
-    const width = Math.max(20, (this.stream.columns ?? 100) - 1);
+    const width = Math.max(40, (this.stream.columns || 100) - 1);
     const lines = [...this.live].map(([host, l]) => `  \x1b[36m${host}\x1b[0m ${l.text}`.slice(0, width + 9));
     if (lines.length > 0) this.stream.write(`${lines.join("\n")}\n`);
     this.drawn = lines.length;
