@@ -1,129 +1,133 @@
-/** @module Opening SSH connections with ssh2: strict host-key checking, identity files and ssh-agent, timeouts; every error names the host. */
-import * as fs from "node:fs";
-import ssh2, { type AuthenticationType, type ConnectConfig } from "ssh2";
+/**
+ * @module Opening SSH connections with ssh2: strict host-key checking against
+ * known_hosts, identity files and ssh-agent, connect and idle timeouts. Every
+ * failure is a LifeboatError ("SSH" or "HOST_KEY") that names the inventory host.
+ */
+import ssh2, { type ConnectConfig, type ServerHostKeyAlgorithm } from "ssh2";
 import { LifeboatError, messageOf } from "../../agent/errors";
-import type { SshSettings } from "../../inventory/schema";
-import { addKnownHost, checkKnownHost, fingerprint, hostPattern, keyTypeOf } from "./known-hosts";
+import { planAuthentication, type AuthPlan } from "./auth";
+import { checkHostKey, preferredHostKeyAlgorithms } from "./host-key";
 import { SshConnection } from "./session";
 
-/** Where and how to connect: a host's resolved SSH settings plus who it is and whether a new key may be recorded. */
-export interface SshTarget extends SshSettings {
+/** Where and how to connect, resolved from the inventory (and `~/.ssh/config`). */
+export interface SshTarget {
   /** The inventory name, used in every message. */
   host: string;
-  /** Record an unknown host key instead of refusing it (never a changed one). */
+  hostname: string;
+  port: number;
+  user: string;
+  /** Private keys to offer, in order; missing files are skipped. */
+  identityFiles: string[];
+  /** Searched in order; a newly accepted key is recorded in the first. */
+  knownHostsFiles: string[];
+  /** Offer the keys of the ssh-agent at SSH_AUTH_SOCK (when set) before the identity files. */
+  useAgent: boolean;
+  /** Limit for TCP connect, handshake and authentication together. */
+  connectTimeoutMs: number;
+  /** A connection whose keepalives go unanswered this long counts as dead. */
+  idleTimeoutMs: number;
+  /** Record an unknown host key instead of refusing it (a changed key is refused regardless). */
   acceptNewHostKey: boolean;
 }
 
-const { Client, utils } = ssh2;
+/** Unanswered keepalives before the connection counts as dead; with the interval below this spans `idleTimeoutMs`. */
+const KEEPALIVE_COUNT_MAX = 3;
 
-type AuthMethod = { type: "agent"; username: string; agent: string } | { type: "publickey"; username: string; key: ReturnType<typeof utils.parseKey> };
-
-function authMethods(target: SshTarget): { methods: AuthMethod[]; tried: string[] } {
-  const methods: AuthMethod[] = [];
-  const tried: string[] = [];
-  const sock = process.env.SSH_AUTH_SOCK;
-  if (target.useAgent && sock) {
-    methods.push({ type: "agent", username: target.user, agent: sock });
-    tried.push("ssh-agent");
-  }
-  for (const file of target.identityFiles) {
-    if (!fs.existsSync(file)) continue;
-    const key = utils.parseKey(fs.readFileSync(file));
-    if (key instanceof Error) {
-      const encrypted = /encrypted|passphrase/i.test(key.message);
-      throw new LifeboatError("SSH", `Cannot use identity file "${file}" for "${target.host}": ${encrypted ? "it is protected by a passphrase" : key.message}`, {
-        hint: encrypted ? `load it into ssh-agent (ssh-add ${file}) and keep useAgent on` : "check that the file is an OpenSSH private key",
-      });
-    }
-    methods.push({ type: "publickey", username: target.user, key });
-    tried.push(file);
-  }
-  return { methods, tried };
+function keepaliveIntervalMs(idleTimeoutMs: number): number {
+  return Math.max(100, Math.floor(idleTimeoutMs / (KEEPALIVE_COUNT_MAX + 1)));
 }
 
-function describeFailure(target: SshTarget, err: Error & { code?: string; level?: string }, tried: string[]): LifeboatError {
-  const where = `${target.user}@${target.hostname}:${target.port}`;
-  const base = `Cannot connect to "${target.host}" (${where})`;
+/** `12s`, or `800 ms` below a second. */
+export function humanDuration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)}s`;
+}
+
+type Ssh2Error = Error & { code?: string; level?: string };
+
+function describeFailure(target: SshTarget, err: Ssh2Error, auth: AuthPlan): LifeboatError {
+  const base = `Cannot connect to "${target.host}" (${target.user}@${target.hostname}:${target.port})`;
+  const fail = (details: string, hint: string) => new LifeboatError("SSH", `${base}: ${details}`, { hint, cause: err });
   if (err.level === "client-authentication") {
-    return new LifeboatError("SSH", `${base}: authentication failed (tried ${tried.join(", ") || "nothing"})`, {
-      hint: `check the user and that one of these keys is in ~${target.user}/.ssh/authorized_keys on the host`,
-    });
+    return fail(`authentication failed (${auth.describe()})`, `check ssh.user, and that one of these keys is in ~${target.user}/.ssh/authorized_keys on the host`);
   }
   if (err.level === "client-timeout" || err.code === "ETIMEDOUT") {
-    return new LifeboatError("SSH", `${base}: timed out after ${Math.round(target.connectTimeoutMs / 1000)}s`, { hint: "check that the host is up and its SSH port is reachable; raise ssh.connectTimeout if the link is slow" });
+    return fail(`timed out after ${humanDuration(target.connectTimeoutMs)}`, "check that the host is up and its SSH port is reachable (firewall?); raise ssh.connectTimeout if the link is slow");
   }
-  if (err.code === "ECONNREFUSED") return new LifeboatError("SSH", `${base}: connection refused`, { hint: "is sshd running on the host, and is the port right?" });
-  if (err.code === "ENOTFOUND" || err.code === "EAI_AGAIN") return new LifeboatError("SSH", `${base}: the name "${target.hostname}" does not resolve`, { hint: "fix ssh.host in the inventory or HostName in ~/.ssh/config" });
-  if (err.code === "EHOSTUNREACH" || err.code === "ENETUNREACH") return new LifeboatError("SSH", `${base}: host unreachable`, { hint: "check the network path to the host" });
-  return new LifeboatError("SSH", `${base}: ${messageOf(err)}`);
+  switch (err.code) {
+    case "ECONNREFUSED":
+      return fail("connection refused", "check that sshd is running on the host and that ssh.port is right");
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return fail(`the name "${target.hostname}" does not resolve (${err.code})`, "fix ssh.host in the inventory or HostName in ~/.ssh/config, or check DNS");
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return fail(`the host is unreachable (${err.code})`, "check the network route to the host");
+    case "ECONNRESET":
+      return fail("the connection was reset during the SSH handshake", "check the host's sshd log (MaxStartups, firewall, fail2ban)");
+  }
+  if (err.level === "handshake" || err.level === "protocol") {
+    return fail(`the SSH handshake failed: ${messageOf(err)}`, "check that the port belongs to an OpenSSH server with current algorithms");
+  }
+  return fail(messageOf(err), "check the host's sshd log");
 }
 
 /**
- * Connects and authenticates. Refuses unknown host keys (unless
- * `acceptNewHostKey`, which records them) and always refuses changed ones.
- * @throws LifeboatError("HOST_KEY" | "SSH") naming the inventory host.
+ * Connects and authenticates to `target`. Unknown host keys are refused unless
+ * `acceptNewHostKey` (then recorded in the first known_hosts file); changed or
+ * revoked keys are always refused. Keepalives detect a connection that dies
+ * while idle (after about `idleTimeoutMs`).
+ * @throws LifeboatError "HOST_KEY" for host-key problems, "SSH" for everything
+ *   else (refused, timeout, DNS, authentication, ...); messages name `target.host`.
  */
 export function connectSsh(target: SshTarget): Promise<SshConnection> {
-  const { methods, tried } = authMethods(target);
-  if (methods.length === 0) {
-    return Promise.reject(
-      new LifeboatError("SSH", `Cannot connect to "${target.host}": no SSH identity available (no readable identity file${target.useAgent ? " and no SSH_AUTH_SOCK" : ""})`, {
-        hint: "set ssh.identityFile in the inventory, or start ssh-agent and add a key",
-      }),
-    );
+  let auth: AuthPlan;
+  try {
+    auth = planAuthentication(target);
+  } catch (err) {
+    return Promise.reject(err);
   }
   return new Promise((resolve, reject) => {
-    const client = new Client();
+    const client = new ssh2.Client();
     let hostKeyProblem: LifeboatError | undefined;
     let settled = false;
-    const verify = (blob: Buffer): boolean => {
-      const result = checkKnownHost(target.knownHostsFiles, target.hostname, target.port, blob);
-      const print = `${keyTypeOf(blob)} ${fingerprint(blob)}`;
-      if (result.status === "match") return true;
-      if (result.status === "unknown") {
-        if (target.acceptNewHostKey) {
-          addKnownHost(target.knownHostsFiles[0]!, target.hostname, target.port, blob);
-          return true;
-        }
-        hostKeyProblem = new LifeboatError("HOST_KEY", `Cannot connect to "${target.host}": its SSH host key is not known (${print})`, {
-          hint: `verify the fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then rerun with --accept-new-host-key, or add it to ${target.knownHostsFiles[0]} (ssh-keyscan -p ${target.port} ${target.hostname})`,
-        });
-        return false;
-      }
-      const at = `${result.file}:${result.line}`;
-      hostKeyProblem =
-        result.status === "revoked"
-          ? new LifeboatError("HOST_KEY", `Cannot connect to "${target.host}": its SSH host key (${print}) is marked @revoked at ${at}`)
-          : new LifeboatError("HOST_KEY", `Cannot connect to "${target.host}": its SSH host key CHANGED — it now offers ${print}, but ${at} records a different key`, {
-              hint: `this may be a man-in-the-middle attack; if the host was reinstalled, verify the new fingerprint and remove the old entry: ssh-keygen -R '${hostPattern(target.hostname, target.port)}' -f ${result.file}`,
-            });
-      return false;
-    };
-    client.on("ready", () => {
-      settled = true;
-      resolve(new SshConnection(client, target.host));
-    });
-    client.on("error", (err: Error & { code?: string; level?: string }) => {
+    const fail = (err: LifeboatError) => {
       if (settled) return;
       settled = true;
       client.end();
-      reject(hostKeyProblem ?? describeFailure(target, err, tried));
-    });
-    client.on("close", () => {
+      reject(err);
+    };
+    client.on("ready", () => {
       if (settled) return;
       settled = true;
-      reject(hostKeyProblem ?? new LifeboatError("SSH", `Cannot connect to "${target.host}": the connection closed during the handshake`));
+      resolve(new SshConnection(client, target.host));
     });
+    client.on("error", (err: Ssh2Error) => {
+      // ssh2 reports a failing agent and goes on with the next method.
+      if (err.level === "agent") return auth.noteAgentError(err);
+      fail(hostKeyProblem ?? describeFailure(target, err, auth));
+    });
+    client.on("close", () => {
+      fail(hostKeyProblem ?? new LifeboatError("SSH", `Cannot connect to "${target.host}": the connection closed during the SSH handshake`, { hint: "check the host's sshd log" }));
+    });
+    const preferred = preferredHostKeyAlgorithms(target) as ServerHostKeyAlgorithm[];
     const config: ConnectConfig = {
       host: target.hostname,
       port: target.port,
       username: target.user,
       readyTimeout: target.connectTimeoutMs,
-      keepaliveInterval: Math.max(1000, Math.floor(target.idleTimeoutMs / 3)),
-      keepaliveCountMax: 3,
-      hostVerifier: verify,
-      authHandler: methods as unknown as AuthenticationType[],
+      keepaliveInterval: keepaliveIntervalMs(target.idleTimeoutMs),
+      keepaliveCountMax: KEEPALIVE_COUNT_MAX,
+      hostVerifier: (blob: Buffer) => {
+        hostKeyProblem = checkHostKey(target, blob);
+        return hostKeyProblem === undefined;
+      },
+      authHandler: auth.handler,
+      ...(preferred.length ? { algorithms: { serverHostKey: { remove: preferred, prepend: preferred, append: [] } } } : {}),
     };
-    client.connect(config);
+    try {
+      client.connect(config);
+    } catch (err) {
+      fail(new LifeboatError("SSH", `Cannot connect to "${target.host}": ${messageOf(err)}`, { cause: err }));
+    }
   });
 }

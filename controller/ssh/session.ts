@@ -1,116 +1,197 @@
-/** @module An open SSH connection: commands with stdin and line-by-line stdout, atomic SFTP uploads. */
-import type { Client, SFTPWrapper } from "ssh2";
+/**
+ * @module An open, authenticated SSH connection: commands with stdin and
+ * line-by-line stdout (for the agent's NDJSON events), cancellation, and
+ * atomic SFTP uploads. Get one from `connectSsh` (./connect).
+ */
+import * as os from "node:os";
+import type { Client, ClientChannel } from "ssh2";
 import { LifeboatError, messageOf } from "../../agent/errors";
+import { RemoteFiles, sftpReason } from "./remote-files";
 
 /** Options of {@link SshConnection.exec}. */
 export interface ExecOptions {
   /** Written to the command's stdin, which is then closed (secrets go here, never in argv). */
   stdin?: string | Buffer;
-  /** Called for each complete stdout line, as it arrives. */
+  /** Called with each complete stdout line (without `\n`), as it arrives; a last unterminated line comes at the end. */
   onStdoutLine?(line: string): void;
+  /** Called with each stderr chunk as it arrives. */
   onStderr?(chunk: string): void;
+  /** Aborting sends SIGTERM to the remote command, closes its channel and rejects. */
+  signal?: AbortSignal;
 }
 
-const STDERR_TAIL = 64 * 1024;
+/** How a command ended. */
+export interface ExecResult {
+  /** The exit status; 128 + n when the command was killed by signal n. */
+  code: number;
+  /** All of stdout; with `onStdoutLine`, only the last {@link STREAMED_STDOUT_TAIL} characters. */
+  stdout: string;
+  /** The last {@link STDERR_TAIL} characters of stderr. */
+  stderr: string;
+}
+
+/** How much stderr {@link ExecResult} keeps. */
+export const STDERR_TAIL = 64 * 1024;
+/** How much stdout {@link ExecResult} keeps when lines are streamed (they were delivered already). */
+export const STREAMED_STDOUT_TAIL = 1024 * 1024;
+
+function exitCode(code: number | null | undefined, signal: string | undefined): number | undefined {
+  if (typeof code === "number") return code;
+  if (signal) return 128 + (os.constants.signals[signal as keyof typeof os.constants.signals] ?? 0);
+  return undefined;
+}
 
 /** One authenticated connection to a host. Close it when done. */
 export class SshConnection {
-  private sftpSession?: Promise<SFTPWrapper>;
+  private files?: Promise<RemoteFiles>;
+  /** Why the connection is gone, once it is. */
+  private lost?: string;
 
+  /** Takes over a ready ssh2 client; `host` is the inventory name used in messages. */
   constructor(
     private readonly client: Client,
-    /** The inventory name, for messages. */
     readonly host: string,
-  ) {}
-
-  /** Runs `command` through the login shell; resolves with its exit code, full stdout and stderr tail. */
-  exec(command: string, options: ExecOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      this.client.exec(command, (err, stream) => {
-        if (err) {
-          reject(new LifeboatError("SSH", `Cannot run a command on "${this.host}": ${messageOf(err)}`));
-          return;
-        }
-        let stdout = "";
-        let partial = "";
-        let stderr = "";
-        stream.setEncoding("utf8");
-        stream.on("data", (chunk: string) => {
-          stdout += chunk;
-          if (!options.onStdoutLine) return;
-          partial += chunk;
-          let nl = partial.indexOf("\n");
-          while (nl >= 0) {
-            options.onStdoutLine(partial.slice(0, nl));
-            partial = partial.slice(nl + 1);
-            nl = partial.indexOf("\n");
-          }
-        });
-        stream.stderr.setEncoding("utf8");
-        stream.stderr.on("data", (chunk: string) => {
-          options.onStderr?.(chunk);
-          stderr = (stderr + chunk).slice(-STDERR_TAIL);
-        });
-        stream.on("close", (code: number | null, signal?: string) => {
-          if (partial && options.onStdoutLine) options.onStdoutLine(partial);
-          resolve({ code: code ?? (signal ? 128 : 255), stdout, stderr });
-        });
-        stream.on("error", (e: Error) => reject(new LifeboatError("SSH", `Lost the command on "${this.host}": ${messageOf(e)}`)));
-        if (options.stdin !== undefined) stream.end(options.stdin);
-        else stream.end();
-      });
+  ) {
+    client.on("error", (err: Error & { level?: string }) => {
+      this.lost ??= err.level === "client-timeout" ? "the host stopped answering keepalives" : messageOf(err);
+    });
+    client.on("close", () => {
+      this.lost ??= "the connection closed";
     });
   }
 
-  private sftp(): Promise<SFTPWrapper> {
-    this.sftpSession ??= new Promise((resolve, reject) =>
-      this.client.sftp((err, sftp) => (err ? reject(new LifeboatError("SSH", `Cannot open SFTP on "${this.host}": ${messageOf(err)}`, { hint: "enable the sftp subsystem in the host's sshd_config" })) : resolve(sftp))),
-    );
-    return this.sftpSession;
-  }
-
-  private async resolve(path: string): Promise<string> {
-    if (!path.startsWith("~")) return path;
-    const sftp = await this.sftp();
-    const home = await new Promise<string>((resolve, reject) => sftp.realpath(".", (err, p) => (err ? reject(err) : resolve(p))));
-    return path === "~" ? home : `${home}/${path.slice(2)}`;
-  }
-
-  private async mkdirs(sftp: SFTPWrapper, dir: string): Promise<void> {
-    const parts = dir.split("/").filter(Boolean);
-    let current = "";
-    for (const part of parts) {
-      current += `/${part}`;
-      const exists = await new Promise<boolean>((resolve) => sftp.stat(current, (err) => resolve(!err)));
-      if (!exists) {
-        await new Promise<void>((resolve, reject) => sftp.mkdir(current, { mode: 0o700 }, (err) => (err ? reject(err) : resolve())));
+  /**
+   * Runs `command` through the remote user's shell. Resolves with its exit code
+   * (a non-zero code is not an error here), stdout and a stderr tail.
+   * @throws LifeboatError("SSH") when the command cannot be started, when the
+   *   connection is lost before it exits, or when `signal` aborts it.
+   */
+  exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const { signal } = options;
+    return new Promise((resolve, reject) => {
+      const failure = (details: string, hint?: string, cause?: unknown) =>
+        new LifeboatError("SSH", `Cannot run a command on "${this.host}": ${details}`, { ...(hint ? { hint } : {}), ...(cause === undefined ? {} : { cause }) });
+      if (signal?.aborted) return reject(failure("it was cancelled", undefined, signal.reason));
+      if (this.lost) return reject(failure(`the connection is gone (${this.lost})`, "reconnect and retry"));
+      let channel: ClientChannel | undefined;
+      let settled = false;
+      const onAbort = () => {
+        if (channel) {
+          try {
+            channel.signal("TERM");
+          } catch {
+            // the channel is closing already
+          }
+          channel.close();
+        }
+        settle(() => reject(failure("it was cancelled", undefined, signal?.reason)));
+      };
+      const settle = (finish: () => void) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener("abort", onAbort);
+        finish();
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const started = (err: Error | undefined, stream: ClientChannel) => {
+        if (err) return settle(() => reject(failure(messageOf(err), "check the host's sshd log (MaxSessions?)", err)));
+        if (settled) return stream.close(); // cancelled while the channel opened
+        channel = stream;
+        this.collect(stream, options, (code, stdout, stderr) =>
+          settle(() =>
+            code === undefined
+              ? reject(failure(`the connection was lost before the command finished (${this.lost ?? "no exit status"})`, "check the host and the network, then retry"))
+              : resolve({ code, stdout, stderr }),
+          ),
+        );
+        stream.on("error", (e: Error) => settle(() => reject(failure(messageOf(e), undefined, e))));
+        stream.end(options.stdin ?? "");
+      };
+      try {
+        this.client.exec(command, started);
+      } catch (err) {
+        settle(() => reject(failure(`the connection is gone (${messageOf(err)})`, "reconnect and retry", err)));
       }
-    }
+    });
   }
 
-  /** Uploads `data` to `remotePath` (`~/` = remote home) atomically: temp file, then rename over. */
-  async sftpPut(data: Buffer, remotePath: string, mode: number): Promise<void> {
+  /** Gathers a channel's output; `done` gets `undefined` as code when no exit status arrived. */
+  private collect(stream: ClientChannel, options: ExecOptions, done: (code: number | undefined, stdout: string, stderr: string) => void): void {
+    let stdout = "";
+    let partial = "";
+    let stderr = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      if (!options.onStdoutLine) {
+        stdout += chunk;
+        return;
+      }
+      stdout = (stdout + chunk).slice(-STREAMED_STDOUT_TAIL);
+      partial += chunk;
+      let nl = partial.indexOf("\n");
+      while (nl >= 0) {
+        options.onStdoutLine(partial.slice(0, nl).replace(/\r$/, ""));
+        partial = partial.slice(nl + 1);
+        nl = partial.indexOf("\n");
+      }
+    });
+    stream.stderr.setEncoding("utf8");
+    stream.stderr.on("data", (chunk: string) => {
+      options.onStderr?.(chunk);
+      stderr = (stderr + chunk).slice(-STDERR_TAIL);
+    });
+    stream.on("close", (code?: number | null, signal?: string) => {
+      if (partial && options.onStdoutLine) options.onStdoutLine(partial);
+      done(exitCode(code, signal), stdout, stderr);
+    });
+  }
+
+  private remoteFiles(): Promise<RemoteFiles> {
+    this.files ??= new Promise<RemoteFiles>((resolve, reject) => {
+      try {
+        this.client.sftp((err, sftp) => (err ? reject(err) : resolve(new RemoteFiles(sftp))));
+      } catch (err) {
+        reject(err);
+      }
+    }).catch((err: unknown) => {
+      this.files = undefined;
+      throw new LifeboatError("SSH", `Cannot open SFTP on "${this.host}": ${messageOf(err)}`, { hint: "enable the sftp subsystem in the host's sshd_config (Subsystem sftp ...)", cause: err });
+    });
+    return this.files;
+  }
+
+  /**
+   * Uploads a local file (path) or bytes to `remotePath` (`~/...` = remote home)
+   * with `mode`, atomically: temp name beside it, then rename over. Missing
+   * parent directories are created with mode 0700.
+   * @throws LifeboatError("SSH") naming the host and the remote path.
+   */
+  async sftpPut(source: string | Buffer, remotePath: string, mode: number): Promise<void> {
+    const files = await this.remoteFiles();
     try {
-      const sftp = await this.sftp();
-      const target = await this.resolve(remotePath);
-      await this.mkdirs(sftp, target.slice(0, target.lastIndexOf("/")));
-      const temp = `${target}.upload-${process.pid}-${Date.now()}`;
-      await new Promise<void>((resolve, reject) => sftp.writeFile(temp, data, { mode }, (err) => (err ? reject(err) : resolve())));
-      await new Promise<void>((resolve, reject) => sftp.chmod(temp, mode, (err) => (err ? reject(err) : resolve())));
-      await new Promise<void>((resolve, reject) => sftp.ext_openssh_rename(temp, target, (err) => (err ? reject(err) : resolve())));
+      await files.putAtomic(source, await files.resolve(remotePath), mode);
     } catch (err) {
-      if (err instanceof LifeboatError) throw err;
-      throw new LifeboatError("SSH", `Cannot upload "${remotePath}" to "${this.host}": ${messageOf(err)}`, { hint: "check free space and permissions of the agent directory on the host" });
+      throw new LifeboatError("SSH", `Cannot upload "${remotePath}" to "${this.host}": ${sftpReason(err)}`, {
+        hint: "check free space and the permissions of the directory on the host",
+        cause: err,
+      });
     }
   }
 
-  /** Downloads a remote file. */
+  /**
+   * Downloads `remotePath` (`~/...` = remote home) whole.
+   * @throws LifeboatError("SSH") naming the host and the path, e.g. "no such file or directory".
+   */
   async sftpGet(remotePath: string): Promise<Buffer> {
-    const sftp = await this.sftp();
-    const target = await this.resolve(remotePath);
-    return new Promise((resolve, reject) => sftp.readFile(target, (err, data) => (err ? reject(new LifeboatError("SSH", `Cannot download "${remotePath}" from "${this.host}": ${messageOf(err)}`)) : resolve(data))));
+    const files = await this.remoteFiles();
+    try {
+      return await files.get(await files.resolve(remotePath));
+    } catch (err) {
+      throw new LifeboatError("SSH", `Cannot download "${remotePath}" from "${this.host}": ${sftpReason(err)}`, { cause: err });
+    }
   }
 
+  /** Closes the connection (running commands lose their channel). Safe to call twice. */
   close(): void {
     this.client.end();
   }

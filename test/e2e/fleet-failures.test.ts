@@ -49,6 +49,12 @@ describe("fleet failures", () => {
     expect(upgraded.stdout).toContain("agent upgrade");
     expect(fs.readFileSync(path.join(fleet.hosts.gamma!.home, ".lifeboat", "agent.mjs"), "utf8")).toContain("// next release");
 
+    const install = await controller(["install", "--host", "gamma", "--json"], fleet.env);
+    expect(install.code, install.stderr).toBe(0);
+    expect(jsonLines(install.stdout)[0]).toMatchObject({ type: "install", host: "gamma", installed: true, reason: "upgrade" });
+    const again = await controller(["install", "--host", "gamma", "--json"], fleet.env);
+    expect(jsonLines(again.stdout)[0]).toMatchObject({ type: "install", host: "gamma", installed: false });
+
     const otherState = path.join(fleet.dir, "other-controller");
     expect((await controller(["init", "--state", otherState], fleet.env)).code).toBe(0);
     const refused = await controller(["run", "--host", "gamma", "--json", "--state", otherState], fleet.env);
