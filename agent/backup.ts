@@ -1,10 +1,10 @@
 /** @module Runs a backup job: plugins → compression → age → hash → destination, manifest last. */
 import { getPlugin } from "../plugins/registry";
-import type { ArtifactRecord, PluginContext } from "../plugins/types";
+import { splitHooks } from "../plugins/hooks";
+import type { ArtifactRecord, Plugin, PluginContext } from "../plugins/types";
 import { encryptStream } from "./crypto/age-encrypt";
 import type { Destination } from "./destinations/types";
 import { isLifeboatError, LifeboatError, messageOf } from "./errors";
-import type { EventSink } from "./event-sink";
 import { chooseCompression } from "./pipeline/compression";
 import { counted, hashed, throttle } from "./pipeline/measure";
 import type { BackupJob, PluginSpec } from "./spec/types";
@@ -77,9 +77,14 @@ async function* single(bytes: Uint8Array) {
 
 async function backupPlugin(job: BackupJob, jc: JobContext, destination: Destination, spec: PluginSpec): Promise<ArtifactRecord[]> {
   const plugin = getPlugin(spec.plugin);
-  const config = plugin.parseConfig(spec.config, `plugins.${spec.instance}`);
+  const { hooks, config: raw } = splitHooks(spec.config, `plugins.${spec.instance}`);
+  const config = plugin.parseConfig(raw, `plugins.${spec.instance}`);
   const ctx: PluginContext = jc.pluginContext(spec.instance);
   await plugin.check(ctx, config);
+  return jc.withHooks(spec.instance, hooks, () => storeArtifacts(job, jc, destination, spec, plugin, config, ctx));
+}
+
+async function storeArtifacts(job: BackupJob, jc: JobContext, destination: Destination, spec: PluginSpec, plugin: Plugin, config: unknown, ctx: PluginContext): Promise<ArtifactRecord[]> {
   const records: ArtifactRecord[] = [];
   const names = new Set<string>();
   for await (const artifact of plugin.backup(ctx, config)) {

@@ -37,6 +37,16 @@ export interface PluginDoneEvent {
   details?: Record<string, unknown>;
 }
 
+/** A hook command ran (its output is part of the run's log). */
+export interface HookEvent {
+  type: "hook";
+  plugin: string;
+  phase: "before" | "after";
+  command: string;
+  code: number;
+  output: string;
+}
+
 export interface WarningEvent {
   type: "warning";
   plugin?: string;
@@ -64,4 +74,4 @@ export interface DoneEvent {
 }
 
 /** Every event the agent writes. */
-export type AgentEvent = StartEvent | ProgressEvent | ArtifactEvent | PluginDoneEvent | WarningEvent | ErrorEvent | DoneEvent;
+export type AgentEvent = StartEvent | ProgressEvent | ArtifactEvent | PluginDoneEvent | HookEvent | WarningEvent | ErrorEvent | DoneEvent;

@@ -1,4 +1,5 @@
 /** @module What one job carries through the agent: platform, events, scratch space, errors. */
+import { runHooks, type Hooks } from "../plugins/hooks";
 import type { PluginContext } from "../plugins/types";
 import { isLifeboatError, messageOf, redact } from "./errors";
 import type { EventSink } from "./event-sink";
@@ -28,6 +29,33 @@ export class JobContext {
       log: (message) => this.events.log(`[${instance}] ${message}`),
       warn: (message) => this.events.emit({ type: "warning", plugin: instance, message: redact(message, this.secrets) }),
     };
+  }
+
+  /**
+   * Runs `work` between the instance's `before` and `after` hooks. `after`
+   * always runs, also when `before` or `work` failed; the first failure is thrown.
+   */
+  async withHooks<T>(instance: string, hooks: Hooks, work: () => Promise<T>): Promise<T> {
+    const report = (run: { phase: "before" | "after"; command: string; code: number; output: string }) => {
+      this.events.emit({ type: "hook", plugin: instance, ...run, command: redact(run.command, this.secrets), output: redact(run.output, this.secrets) });
+      this.events.log(`[${instance}] ${run.phase} hook "${run.command}" exited ${run.code}${run.output ? `:\n${run.output}` : ""}`);
+    };
+    let failure: unknown;
+    let result: T | undefined;
+    try {
+      await runHooks(this.platform, hooks, "before", report);
+      result = await work();
+    } catch (err) {
+      failure = err;
+    }
+    try {
+      await runHooks(this.platform, hooks, "after", report);
+    } catch (err) {
+      if (failure === undefined) failure = err;
+      else this.reportError(err, instance);
+    }
+    if (failure !== undefined) throw failure;
+    return result as T;
   }
 
   /** Emits an `error` event for `err` (code, message, hint), secrets removed. */

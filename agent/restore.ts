@@ -1,5 +1,6 @@
 /** @module Runs a restore job: download → verify hash → decrypt → decompress → plugin stages, checks, swaps. */
 import { getPlugin } from "../plugins/registry";
+import { splitHooks } from "../plugins/hooks";
 import type { ArtifactRecord, RestoreInput } from "../plugins/types";
 import { decryptStream } from "./crypto/age-decrypt";
 import type { Destination } from "./destinations/types";
@@ -27,9 +28,12 @@ export async function runRestore(job: RestoreJob, jc: JobContext, destination: D
       const spec = job.plugins.find((p) => p.instance === instance);
       if (!spec) throw new LifeboatError("SPEC_REJECTED", `Cannot restore "${instance}": the spec has no plugin configuration for it`);
       const plugin = getPlugin(spec.plugin);
-      const config = plugin.parseConfig(spec.config, `plugins.${instance}`);
+      const { hooks, config: raw } = splitHooks(spec.config, `plugins.${instance}`);
+      const config = plugin.parseConfig(raw, `plugins.${instance}`);
       const inputs = records.map((record) => restoreInput(job, jc, destination, record));
-      const report = await plugin.restore(jc.pluginContext(instance), config, inputs, job.into === undefined ? {} : { into: job.into });
+      const target = job.into === undefined ? {} : { into: job.into };
+      // Restoring under --into leaves the running service alone: no hooks.
+      const report = job.into === undefined ? await jc.withHooks(instance, hooks, () => plugin.restore(jc.pluginContext(instance), config, inputs, target)) : await plugin.restore(jc.pluginContext(instance), config, inputs, target);
       for (const record of records) jc.events.emit({ type: "artifact", ...record });
       jc.events.emit({
         type: "plugin-done",

@@ -4,7 +4,7 @@ import { LifeboatError } from "../agent/errors";
 import type { DestinationSpec } from "../agent/destinations/types";
 import { loadInventory } from "../inventory/load";
 import type { HostConfig, Inventory } from "../inventory/schema";
-import { getPlugin } from "../plugins/registry";
+import { validatePluginConfig } from "../plugins/registry";
 import type { GlobalOptions } from "./cli-args";
 import { loadKeys, statePaths, type ControllerKeys } from "./keys";
 import { Ledger } from "./ledger/ledger";
@@ -13,9 +13,7 @@ import { Ledger } from "./ledger/ledger";
 export function loadFleet(file: string): Inventory {
   return loadInventory(file, {
     env: process.env,
-    validatePlugin: (plugin, raw, where) => {
-      getPlugin(plugin).parseConfig(raw, where);
-    },
+    validatePlugin: validatePluginConfig,
   });
 }
 

@@ -26,6 +26,9 @@ export function recordAgentEvent(ledger: Ledger, ids: JobIds, event: AgentEvent)
     case "error":
       ledger.recordError({ runId: ids.runId, jobId: ids.jobId, host: ids.host, plugin: event.plugin, code: event.code, message: event.message, hint: event.hint });
       break;
+    case "hook":
+      ledger.recordHook({ runId: ids.runId, jobId: ids.jobId, host: ids.host, plugin: event.plugin, phase: event.phase, command: event.command, code: event.code, output: event.output });
+      break;
     case "warning":
       ledger.recordWarning({ runId: ids.runId, jobId: ids.jobId, host: ids.host, plugin: event.plugin, message: event.message });
       break;

@@ -6,7 +6,7 @@ import { readDestination } from "../agent/destinations/parse";
 import { destinationSecrets } from "../agent/destinations/types";
 import { isLifeboatError, LifeboatError } from "../agent/errors";
 import { describe, FieldReader } from "../agent/validate";
-import { parseDuration } from "./durations";
+import { parseDuration } from "../agent/durations";
 import type { DestinationConfig, HostConfig, Inventory, PluginInstance, SshSettings } from "./schema";
 import { resolveSshAlias } from "./ssh-config";
 

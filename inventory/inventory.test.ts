@@ -3,12 +3,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { getPlugin } from "../plugins/registry";
+import { validatePluginConfig as validatePlugin } from "../plugins/registry";
 import { loadInventory } from "./load";
 import { selectHosts } from "./resolve";
 import { resolveSshAlias } from "./ssh-config";
 
-const validatePlugin = (plugin: string, raw: unknown, where: string) => void getPlugin(plugin).parseConfig(raw, where);
 
 describe("inventory", () => {
   let dir: string;
@@ -34,6 +33,7 @@ describe("inventory", () => {
     ["a group member that is no host", [...base, "groups:", "  ai: [web, ghost]"], 8, 'groups.ai[1]: no host "ghost"'],
     ["an S3 destination without a bucket", ["destinations:", "  s3:", "    type: s3", "    accessKeyId: a", "    secretAccessKey: b", "hosts: {}"], 3, "destinations.s3.bucket"],
     ["an unset environment variable", ["destinations:", "  s3: { type: s3, bucket: b, accessKeyId: a, secretAccessKey: '${B2_SECRET}' }"], 2, "environment variable B2_SECRET is not set"],
+    ["a hook that is not a command", [...base, "    plugins:", "      files:", "        paths: [/a]", "        hooks: { before: 3 }"], 10, "hosts.web.plugins.files.hooks.before: expected a command or a list of commands"],
     ["invalid YAML", ["hosts:", "  web: [unclosed"], 3, "invalid YAML"],
   ];
   for (const [name, lines, line, message] of cases) {

@@ -30,7 +30,12 @@ interface Counts {
 
 async function* walk(ctx: PluginContext, root: string, excludes: ExcludeSet, oneFileSystem: boolean, counts: Counts): AsyncIterable<TarEntry> {
   const platform = ctx.platform;
-  const rootInfo = await platform.lstat(root);
+  let rootInfo: FileInfo;
+  try {
+    rootInfo = await platform.lstat(root);
+  } catch (err) {
+    throw new LifeboatError("SOURCE", `Cannot back up "${root}": ${messageOf(err)}`, { hint: "fix the path in the inventory, or check what removed it" });
+  }
   async function* visit(path: string, rel: string, info: FileInfo): AsyncIterable<TarEntry> {
     const name = path.slice(1);
     const base = { name, mode: info.mode, uid: info.uid, gid: info.gid, mtime: Math.floor(info.mtimeMs / 1000), linkname: "", size: 0 };

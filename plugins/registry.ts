@@ -2,6 +2,7 @@
 import { LifeboatError } from "../agent/errors";
 import { filesPlugin } from "./files";
 import { sqlitePlugin } from "./sqlite";
+import { splitHooks } from "./hooks";
 import type { Plugin } from "./types";
 
 const registry = new Map<string, Plugin>();
@@ -27,4 +28,9 @@ export function getPlugin(name: string): Plugin {
 /** Names of all registered plugins. */
 export function pluginNames(): string[] {
   return [...registry.keys()].sort();
+}
+
+/** Validates a plugin instance's raw inventory config: its hooks, then the plugin's own fields. */
+export function validatePluginConfig(plugin: string, raw: unknown, where: string): void {
+  getPlugin(plugin).parseConfig(splitHooks(raw, where).config, where);
 }

@@ -137,6 +137,18 @@ export class Ledger {
       .run(now(), w.runId, w.jobId ?? null, w.host ?? null, w.plugin ?? null, w.message);
   }
 
+  /** A hook command that ran on a host, with its output (the run's log). */
+  recordHook(h: { runId: string; jobId: string; host: string; plugin: string; phase: "before" | "after"; command: string; code: number; output: string }): void {
+    this.db
+      .prepare("INSERT INTO hook_runs(time, run_id, job_id, host, plugin, phase, command, exit_code, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(now(), h.runId, h.jobId, h.host, h.plugin, h.phase, h.command, h.code, h.output);
+  }
+
+  /** Hook runs of a job, in order. */
+  jobHooks(jobId: string): { plugin: string; phase: string; command: string; exitCode: number; output: string }[] {
+    return this.db.prepare("SELECT plugin, phase, command, exit_code AS exitCode, output FROM hook_runs WHERE job_id = ? ORDER BY id").all(jobId) as never;
+  }
+
   /** Errors of a run, oldest first. */
   runErrors(runId: string): { host: string | null; plugin: string | null; code: string; message: string; hint: string | null }[] {
     return this.db.prepare("SELECT host, plugin, code, message, hint FROM events WHERE run_id = ? AND level = 'error' ORDER BY id").all(runId) as never;

@@ -98,6 +98,21 @@ export const MIGRATIONS: string[] = [
     time TEXT NOT NULL
   );
   `,
+  `
+  CREATE TABLE hook_runs (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    phase TEXT NOT NULL CHECK (phase IN ('before','after')),
+    command TEXT NOT NULL,
+    exit_code INTEGER NOT NULL,
+    output TEXT NOT NULL
+  );
+  CREATE INDEX hook_runs_by_job ON hook_runs(job_id);
+  `,
 ];
 
 /**

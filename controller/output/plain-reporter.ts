@@ -13,6 +13,7 @@ export class PlainReporter implements Reporter {
 
   event(host: string, event: AgentEvent): void {
     if (event.type === "plugin-done" && event.status === "ok") this.out(`  ${host}: ${event.plugin} done`);
+    if (event.type === "hook") this.out(`  ${host}: ${event.plugin} ${event.phase} hook \`${event.command}\` exited ${event.code}`);
   }
 
   hostDone(outcome: HostOutcome): void {

@@ -35,6 +35,8 @@ export class TtyReporter implements Reporter {
       this.update(host, `${event.plugin} ${event.artifact}  ${formatBytes(event.bytes)}  ${formatRate(event.bytes, elapsed)}`);
     } else if (event.type === "start") {
       this.update(host, `${event.kind} ${event.snapshotId} started (agent ${event.agentVersion}, ${event.runtime})`);
+    } else if (event.type === "hook") {
+      this.update(host, `${event.plugin} ${event.phase} hook \`${event.command}\` exited ${event.code}`);
     } else if (event.type === "plugin-done") {
       this.update(host, `${event.plugin} ${event.status}`);
     }

@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonLines } from "../harness/controller-cli";
 import { createApp, rowCount, startWriter, type AppData } from "../harness/app-data";
@@ -155,6 +156,37 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     expect(errors[0]?.code).toBe("INTEGRITY");
     expect(listTree(apps.alpha!.root)).toEqual(before);
     expect(fs.readdirSync(path.dirname(apps.alpha!.data)).filter((n) => n.includes("lifeboat"))).toEqual([]);
+  });
+
+  it("runs before and after hooks around a plugin, runs after even when the backup fails, and keeps their output in the ledger", async () => {
+    const log = path.join(fleet.hosts.beta!.home, "hooks.log");
+    const doomed = path.join(fleet.hosts.beta!.home, "doomed");
+    fs.mkdirSync(doomed);
+    fs.writeFileSync(path.join(doomed, "a"), "a");
+    execFileSync("chown", ["-R", `${fleet.hosts.beta!.user}:${fleet.hosts.beta!.user}`, doomed]);
+    const hooks = (extra: string) => ({ before: [`echo stopping app >> ${log}`, extra], after: `echo starting app >> ${log}` });
+    fleet.writeInventory({
+      alpha: entry("alpha", "s3"),
+      beta: { destination: "local", plugins: { files: { paths: [apps.beta!.data], hooks: hooks("true") }, doomed: { plugin: "files", paths: [doomed], hooks: hooks(`rm -rf ${doomed}`) } } },
+    });
+    const result = await fleet.controller(["run", "--host", "beta", "--json"]);
+    expect(result.code).toBe(1);
+    expect(fs.readFileSync(log, "utf8")).toBe("stopping app\nstarting app\nstopping app\nstarting app\n");
+    const events = jsonLines(result.stdout);
+    expect(events.filter((e) => e.type === "hook").map((e) => `${e.plugin} ${e.phase} ${e.code}`)).toEqual([
+      "files before 0",
+      "files before 0",
+      "files after 0",
+      "doomed before 0",
+      "doomed before 0",
+      "doomed after 0",
+    ]);
+    expect(events.find((e) => e.type === "error"), result.stdout).toMatchObject({ plugin: "doomed", code: "SOURCE" });
+    const db = new Database(path.join(fleet.state, "ledger.db"), { readonly: true });
+    const rows = db.prepare("SELECT plugin, phase, command, exit_code FROM hook_runs WHERE host = 'beta' ORDER BY id").all() as { command: string }[];
+    db.close();
+    expect(rows).toHaveLength(6);
+    expect(rows[5]!.command).toBe(`echo starting app >> ${log}`);
   });
 
   it("lists snapshots with their artifacts, keys, sizes and hashes", async () => {

@@ -1,128 +1,233 @@
 /**
- * @module Simulated hosts: each its own Unix user, home, host key and `sshd` on
- * 127.0.0.1, started as a child process of the tests (needs root: useradd).
+ * @module Simulated hosts for tests: each its own Unix user and home, client
+ * key, host key(s) and a real OpenSSH `sshd` on 127.0.0.1 and a free port,
+ * started as a child process of the tests. Needs root (useradd) and
+ * openssh-server; without them it throws, so tests fail instead of skipping.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import type { SshTarget } from "../../controller/ssh/connect";
 import { freePort, waitForPort } from "./free-port";
+
+/** Host key types a simulated host can have. */
+export type HostKeyType = "ed25519" | "ecdsa" | "rsa";
+
+/** Options of {@link startSimulatedHost}. */
+export interface SimulatedHostOptions {
+  /** The host's keys, in sshd's order of preference; default `["ed25519"]`. */
+  hostKeyTypes?: HostKeyType[];
+}
 
 /** A running simulated host. */
 export interface SimulatedHost {
   name: string;
+  /** The Unix user the controller logs in as: `lbt-<name>-<random>`. */
   user: string;
-  hostname: string;
+  hostname: "127.0.0.1";
   port: number;
+  /** The user's home (inside the host's own temp dir). */
   home: string;
-  /** The private key the controller logs in with. */
+  /** The passphrase-less ed25519 private key the controller logs in with (its `.pub` is beside it). */
   clientKeyPath: string;
-  /** `[127.0.0.1]:port ssh-ed25519 AAAA...` for a known_hosts file. */
+  /** The first host key as in its `.pub` file: `ssh-ed25519 AAAA...`. */
+  hostPublicKeyLine: string;
+  /** The first host key as a known_hosts line: `[127.0.0.1]:port ssh-ed25519 AAAA...`. */
   knownHostsLine: string;
-  /** sshd's log so far. */
+  /** One known_hosts line per host key, in the order of `hostKeyTypes`. */
+  knownHostsLines: string[];
+  /** sshd's log (stderr, LogLevel VERBOSE) so far. */
   log(): string;
+  /** Stops sshd and the user's processes, deletes the user and the temp dir. Safe to call twice. */
   stop(): Promise<void>;
 }
 
-function need(binary: string, pkg: string): void {
-  if (!fs.existsSync(binary)) throw new Error(`${binary} is missing: install ${pkg} (apt-get install ${pkg}); scripts/setup.sh does`);
-}
+const SSHD = "/usr/sbin/sshd";
+const SSH_KEYGEN = "/usr/bin/ssh-keygen";
 
 function run(command: string, args: string[]): string {
   return execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
-function userExists(user: string): boolean {
-  try {
-    run("id", ["-u", user]);
-    return true;
-  } catch {
-    return false;
+/** Runs a user-database command, retrying while another test worker holds /etc/passwd's lock. */
+async function runLocked(command: string, args: string[]): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return run(command, args);
+    } catch (err) {
+      const stderr = String((err as { stderr?: unknown }).stderr ?? "");
+      if (attempt >= 20 || !/lock|try again/i.test(stderr)) throw new Error(`${command} ${args.join(" ")} failed: ${stderr.trim()}`, { cause: err });
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
   }
 }
 
-/** Starts a simulated host named `name` (user `lbt-<name>-<random>`). */
-export async function startSimulatedHost(name: string): Promise<SimulatedHost> {
-  need("/usr/sbin/sshd", "openssh-server");
-  need("/usr/bin/ssh-keygen", "openssh-client");
+function checkPrerequisites(): void {
+  for (const tool of [SSHD, SSH_KEYGEN]) {
+    if (!fs.existsSync(tool)) throw new Error(`${tool} is missing: install openssh-server (apt-get install openssh-server; scripts/setup.sh does)`);
+  }
   if (process.getuid?.() !== 0) throw new Error("simulated hosts need root (useradd, sshd): run the tests as root");
-  // Unique per instance: test files run in parallel and may each start a host of the same name.
-  const user = `lbt-${name.slice(0, 16)}-${crypto.randomBytes(3).toString("hex")}`;
+}
+
+function sshdConfig(base: string, port: number, user: string, hostKeys: string[]): string {
+  // sshd gives sessions a fixed PATH; make sure it finds the node running the tests.
+  const nodeDir = path.dirname(process.execPath);
+  return [
+    `Port ${port}`,
+    "ListenAddress 127.0.0.1",
+    ...hostKeys.map((k) => `HostKey ${k}`),
+    `PidFile ${path.join(base, "sshd.pid")}`,
+    "UsePAM no",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "PubkeyAuthentication yes",
+    "AuthorizedKeysFile .ssh/authorized_keys",
+    "StrictModes yes",
+    `AllowUsers ${user}`,
+    "Subsystem sftp internal-sftp",
+    `SetEnv PATH=${nodeDir}:/usr/local/bin:/usr/bin:/bin`,
+    "LogLevel VERBOSE",
+    "",
+  ].join("\n");
+}
+
+/** Starts sshd on a free port; retries with another port if one was taken in between. */
+async function startSshd(base: string, user: string, hostKeys: string[], logFile: string): Promise<{ sshd: ChildProcess; port: number; exited: Promise<void> }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const config = path.join(base, "sshd_config");
+    fs.writeFileSync(config, sshdConfig(base, port, user, hostKeys));
+    const logFd = fs.openSync(logFile, "a");
+    const sshd = spawn(SSHD, ["-D", "-e", "-f", config], { stdio: ["ignore", logFd, logFd] });
+    fs.closeSync(logFd);
+    let gone = false;
+    const exited = new Promise<void>((resolve) => sshd.once("exit", () => ((gone = true), resolve())));
+    const died = exited.then(() => Promise.reject(new Error("sshd exited")));
+    try {
+      await Promise.race([waitForPort(port), died]);
+      died.catch(() => undefined);
+      return { sshd, port, exited };
+    } catch (err) {
+      died.catch(() => undefined);
+      if (!gone) sshd.kill("SIGKILL");
+      const log = fs.readFileSync(logFile, "utf8");
+      if (attempt < 3 && /Address already in use/i.test(log)) continue;
+      throw new Error(`sshd on 127.0.0.1:${port} did not start: ${log.trim() || messageOf(err)}`, { cause: err });
+    }
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Kills every process of `uid` (the simulated host's own throwaway user), by pid. */
+function killUserProcesses(uid: number): void {
+  let pids: string[] = [];
+  try {
+    pids = run("pgrep", ["-U", String(uid)]).split("\n").filter(Boolean);
+  } catch {
+    return; // pgrep exits 1 when there are none
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Starts a simulated host called `name`: creates user `lbt-<name>-<random>`
+ * (unique, so parallel test files may use the same name) with /bin/bash and a
+ * home in a fresh temp dir, a client key in its authorized_keys, host key(s),
+ * and `sshd -D -e` as a child process; resolves once the port accepts connections.
+ * @throws Error when not root, when openssh-server is missing, or when sshd does not start.
+ */
+export async function startSimulatedHost(name: string, options: SimulatedHostOptions = {}): Promise<SimulatedHost> {
+  checkPrerequisites();
+  const user = `lbt-${name.replace(/[^a-z0-9-]/gi, "").toLowerCase().slice(0, 16)}-${crypto.randomBytes(3).toString("hex")}`;
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `lifeboat-host-${name}-`));
   fs.chmodSync(base, 0o755);
   const home = path.join(base, "home");
-  if (userExists(user)) run("userdel", ["-f", user]);
-  run("useradd", ["--home-dir", home, "--create-home", "--shell", "/bin/bash", "--user-group", user]);
-  run("usermod", ["-p", "*", user]);
-  fs.chmodSync(home, 0o755);
-
-  const sshDir = path.join(home, ".ssh");
-  fs.mkdirSync(sshDir, { mode: 0o700 });
-  const clientKeyPath = path.join(base, "client_ed25519");
-  run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `controller@${name}`, "-f", clientKeyPath]);
-  fs.writeFileSync(path.join(sshDir, "authorized_keys"), fs.readFileSync(`${clientKeyPath}.pub`), { mode: 0o600 });
-  run("chown", ["-R", `${user}:${user}`, sshDir]);
-
-  const hostKey = path.join(base, "ssh_host_ed25519_key");
-  run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
-  const port = await freePort();
-  const config = path.join(base, "sshd_config");
-  fs.writeFileSync(
-    config,
-    [
-      `Port ${port}`,
-      "ListenAddress 127.0.0.1",
-      `HostKey ${hostKey}`,
-      `PidFile ${path.join(base, "sshd.pid")}`,
-      "UsePAM no",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "PubkeyAuthentication yes",
-      "AuthorizedKeysFile .ssh/authorized_keys",
-      "StrictModes yes",
-      `AllowUsers ${user}`,
-      "Subsystem sftp internal-sftp",
-      "LogLevel VERBOSE",
-      "",
-    ].join("\n"),
-  );
-  fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-  const logFile = path.join(base, "sshd.log");
-  const logFd = fs.openSync(logFile, "a");
-  const sshd: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config], { stdio: ["ignore", logFd, logFd] });
-  fs.closeSync(logFd);
-  const exited = new Promise<void>((resolve) => sshd.once("exit", () => resolve()));
+  await runLocked("useradd", ["--home-dir", home, "--create-home", "--shell", "/bin/bash", "--user-group", user]);
+  const uid = Number(run("id", ["-u", user]).trim());
+  let sshd: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    process.removeListener("exit", killOnExit);
+    sshd?.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    killUserProcesses(uid); // its sessions (and anything tests started as the user)
+    await runLocked("userdel", ["--force", "--remove", user]).catch(() => undefined);
+    fs.rmSync(base, { recursive: true, force: true });
+  };
+  const killOnExit = () => sshd?.kill("SIGKILL");
+  process.once("exit", killOnExit);
   try {
-    await waitForPort(port);
+    // sshd refuses locked accounts ("!" in shadow) even for key logins when UsePAM is off.
+    await runLocked("usermod", ["-p", "*", user]);
+    fs.chmodSync(home, 0o755);
+    const sshDir = path.join(home, ".ssh");
+    fs.mkdirSync(sshDir, { mode: 0o700 });
+    const clientKeyPath = path.join(base, "client_ed25519");
+    run(SSH_KEYGEN, ["-q", "-t", "ed25519", "-N", "", "-C", `controller@${name}`, "-f", clientKeyPath]);
+    fs.writeFileSync(path.join(sshDir, "authorized_keys"), fs.readFileSync(`${clientKeyPath}.pub`), { mode: 0o600 });
+    run("chown", ["-R", `${user}:${user}`, sshDir]);
+
+    const hostKeys = (options.hostKeyTypes ?? ["ed25519"]).map((type) => {
+      const file = path.join(base, `ssh_host_${type}_key`);
+      run(SSH_KEYGEN, ["-q", "-t", type, "-N", "", "-C", `host@${name}`, "-f", file]);
+      return file;
+    });
+    fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory
+    const logFile = path.join(base, "sshd.log");
+    const started = await startSshd(base, user, hostKeys, logFile);
+    sshd = started.sshd;
+    exited = started.exited;
+    const publicLines = hostKeys.map((k) => fs.readFileSync(`${k}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" "));
+    const knownHostsLines = publicLines.map((line) => `[127.0.0.1]:${started.port} ${line}`);
+    return {
+      name,
+      user,
+      hostname: "127.0.0.1",
+      port: started.port,
+      home,
+      clientKeyPath,
+      hostPublicKeyLine: publicLines[0]!,
+      knownHostsLine: knownHostsLines[0]!,
+      knownHostsLines,
+      log: () => fs.readFileSync(logFile, "utf8"),
+      stop,
+    };
   } catch (err) {
-    sshd.kill();
-    throw new Error(`sshd for ${name} did not start: ${fs.readFileSync(logFile, "utf8")}`, { cause: err });
+    await stop();
+    throw err;
   }
-  const hostPub = fs.readFileSync(`${hostKey}.pub`, "utf8").trim().split(/\s+/);
+}
+
+/**
+ * An SSH target for logging in to `host` with its client key, checking host
+ * keys against `knownHostsFile`; `overrides` replace single fields.
+ */
+export function sshTargetOf(host: SimulatedHost, knownHostsFile: string, overrides: Partial<SshTarget> = {}): SshTarget {
   return {
-    name,
-    user,
-    hostname: "127.0.0.1",
-    port,
-    home,
-    clientKeyPath,
-    knownHostsLine: `[127.0.0.1]:${port} ${hostPub[0]} ${hostPub[1]}`,
-    log: () => fs.readFileSync(logFile, "utf8"),
-    async stop() {
-      sshd.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      try {
-        run("pkill", ["-u", user]);
-      } catch {
-        // nothing left running
-      }
-      try {
-        run("userdel", ["-f", user]);
-      } catch {
-        // already gone
-      }
-      fs.rmSync(base, { recursive: true, force: true });
-    },
+    host: host.name,
+    hostname: host.hostname,
+    port: host.port,
+    user: host.user,
+    identityFiles: [host.clientKeyPath],
+    knownHostsFiles: [knownHostsFile],
+    useAgent: false,
+    connectTimeoutMs: 10_000,
+    idleTimeoutMs: 60_000,
+    acceptNewHostKey: false,
+    ...overrides,
   };
 }
