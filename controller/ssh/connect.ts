@@ -38,7 +38,7 @@ function keepaliveIntervalMs(idleTimeoutMs: number): number {
 }
 
 /** `12s`, or `800 ms` below a second. */
-export function humanDuration(ms: number): string {
+function humanDuration(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)}s`;
 }
 

@@ -41,6 +41,35 @@ function exitCode(code: number | null | undefined, signal: string | undefined): 
   return undefined;
 }
 
+/** The parts of ssh2's channel internals that {@link sendSignal} needs. */
+interface ChannelInternals {
+  outgoing?: { id: number; state: string };
+  _client?: { _protocol?: { signal(channel: number, signal: string): void } };
+}
+
+/**
+ * Sends a signal request (RFC 4254 6.9; OpenSSH >= 7.9 delivers it to the
+ * command's process group). ssh2's `channel.signal()` silently does nothing
+ * once stdin was closed, which `exec` always does, so this goes one level
+ * down, to the same protocol call, while the channel is still open.
+ */
+function sendSignal(channel: ClientChannel, name: string): void {
+  const internals = channel as unknown as ChannelInternals;
+  const state = internals.outgoing?.state;
+  if (state !== "open" && state !== "eof") return;
+  try {
+    internals._client?._protocol?.signal(internals.outgoing!.id, name);
+  } catch {
+    // the connection is going away; closing the channel is all that is left
+  }
+}
+
+/** Asks the remote command to stop and closes its channel. */
+function terminate(channel: ClientChannel): void {
+  sendSignal(channel, "TERM");
+  channel.close();
+}
+
 /** One authenticated connection to a host. Close it when done. */
 export class SshConnection {
   private files?: Promise<RemoteFiles>;
@@ -64,7 +93,8 @@ export class SshConnection {
    * Runs `command` through the remote user's shell. Resolves with its exit code
    * (a non-zero code is not an error here), stdout and a stderr tail.
    * @throws LifeboatError("SSH") when the command cannot be started, when the
-   *   connection is lost before it exits, or when `signal` aborts it.
+   *   connection is lost before it exits, or when `signal` aborts it; what an
+   *   `onStdoutLine`/`onStderr` callback throws, unchanged (the command is stopped).
    */
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const { signal } = options;
@@ -75,17 +105,12 @@ export class SshConnection {
       if (this.lost) return reject(failure(`the connection is gone (${this.lost})`, "reconnect and retry"));
       let channel: ClientChannel | undefined;
       let settled = false;
-      const onAbort = () => {
-        if (channel) {
-          try {
-            channel.signal("TERM");
-          } catch {
-            // the channel is closing already
-          }
-          channel.close();
-        }
-        settle(() => reject(failure("it was cancelled", undefined, signal?.reason)));
+      /** Stops the remote command (SIGTERM, then the channel closes) and rejects with `err`. */
+      const stop = (err: unknown) => {
+        if (channel) terminate(channel);
+        settle(() => reject(err));
       };
+      const onAbort = () => stop(failure("it was cancelled", undefined, signal?.reason));
       const settle = (finish: () => void) => {
         if (settled) return;
         settled = true;
@@ -95,9 +120,9 @@ export class SshConnection {
       signal?.addEventListener("abort", onAbort, { once: true });
       const started = (err: Error | undefined, stream: ClientChannel) => {
         if (err) return settle(() => reject(failure(messageOf(err), "check the host's sshd log (MaxSessions?)", err)));
-        if (settled) return stream.close(); // cancelled while the channel opened
+        if (settled) return terminate(stream); // cancelled while the command started
         channel = stream;
-        this.collect(stream, options, (code, stdout, stderr) =>
+        this.collect(stream, options, { active: () => !settled, callbackFailed: stop }, (code, stdout, stderr) =>
           settle(() =>
             code === undefined
               ? reject(failure(`the connection was lost before the command finished (${this.lost ?? "no exit status"})`, "check the host and the network, then retry"))
@@ -115,8 +140,25 @@ export class SshConnection {
     });
   }
 
-  /** Gathers a channel's output; `done` gets `undefined` as code when no exit status arrived. */
-  private collect(stream: ClientChannel, options: ExecOptions, done: (code: number | undefined, stdout: string, stderr: string) => void): void {
+  /**
+   * Gathers a channel's output; `done` gets `undefined` as code when no exit
+   * status arrived. Callbacks are called only while `active()`;
+   * `callbackFailed` gets what one of them threw.
+   */
+  private collect(
+    stream: ClientChannel,
+    options: ExecOptions,
+    control: { active(): boolean; callbackFailed(err: unknown): void },
+    done: (code: number | undefined, stdout: string, stderr: string) => void,
+  ): void {
+    const deliver = <T>(callback: ((value: T) => void) | undefined, value: T) => {
+      if (!callback || !control.active()) return;
+      try {
+        callback(value);
+      } catch (err) {
+        control.callbackFailed(err);
+      }
+    };
     let stdout = "";
     let partial = "";
     let stderr = "";
@@ -130,18 +172,18 @@ export class SshConnection {
       partial += chunk;
       let nl = partial.indexOf("\n");
       while (nl >= 0) {
-        options.onStdoutLine(partial.slice(0, nl).replace(/\r$/, ""));
+        deliver(options.onStdoutLine, partial.slice(0, nl).replace(/\r$/, ""));
         partial = partial.slice(nl + 1);
         nl = partial.indexOf("\n");
       }
     });
     stream.stderr.setEncoding("utf8");
     stream.stderr.on("data", (chunk: string) => {
-      options.onStderr?.(chunk);
+      deliver(options.onStderr, chunk);
       stderr = (stderr + chunk).slice(-STDERR_TAIL);
     });
     stream.on("close", (code?: number | null, signal?: string) => {
-      if (partial && options.onStdoutLine) options.onStdoutLine(partial);
+      if (partial) deliver(options.onStdoutLine, partial);
       done(exitCode(code, signal), stdout, stderr);
     });
   }

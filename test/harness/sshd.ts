@@ -140,6 +140,36 @@ function killUserProcesses(uid: number): void {
   }
 }
 
+/** True while process `pid` exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Deletes the users and temp dirs that simulated hosts of test processes that
+ * died (killed before `stop()`) left behind: those whose temp dir is gone, or
+ * whose owner process (recorded in `owner.pid`) no longer runs.
+ */
+async function removeStaleSimulatedHosts(): Promise<void> {
+  const homePattern = new RegExp(`^${os.tmpdir().replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/lifeboat-host-[^/]+/home$`);
+  for (const entry of fs.readFileSync("/etc/passwd", "utf8").split("\n")) {
+    const [user, , uid, , , home] = entry.split(":");
+    if (!user?.startsWith("lbt-") || !home || !homePattern.test(home)) continue;
+    const base = path.dirname(home);
+    const ownerFile = path.join(base, "owner.pid");
+    const stale = !fs.existsSync(base) || (fs.existsSync(ownerFile) && !alive(Number(fs.readFileSync(ownerFile, "utf8"))));
+    if (!stale) continue;
+    killUserProcesses(Number(uid));
+    await runLocked("userdel", ["--force", "--remove", user]).catch(() => undefined);
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+}
+
 /**
  * Starts a simulated host called `name`: creates user `lbt-<name>-<random>`
  * (unique, so parallel test files may use the same name) with /bin/bash and a
@@ -149,11 +179,18 @@ function killUserProcesses(uid: number): void {
  */
 export async function startSimulatedHost(name: string, options: SimulatedHostOptions = {}): Promise<SimulatedHost> {
   checkPrerequisites();
+  await removeStaleSimulatedHosts();
   const user = `lbt-${name.replace(/[^a-z0-9-]/gi, "").toLowerCase().slice(0, 16)}-${crypto.randomBytes(3).toString("hex")}`;
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `lifeboat-host-${name}-`));
   fs.chmodSync(base, 0o755);
+  fs.writeFileSync(path.join(base, "owner.pid"), String(process.pid));
   const home = path.join(base, "home");
-  await runLocked("useradd", ["--home-dir", home, "--create-home", "--shell", "/bin/bash", "--user-group", user]);
+  try {
+    await runLocked("useradd", ["--home-dir", home, "--create-home", "--shell", "/bin/bash", "--user-group", user]);
+  } catch (err) {
+    fs.rmSync(base, { recursive: true, force: true });
+    throw err;
+  }
   const uid = Number(run("id", ["-u", user]).trim());
   let sshd: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
