@@ -1,6 +1,7 @@
 /** @module Every plugin Lifeboat knows, one line each. */
 import { LifeboatError } from "../agent/errors";
 import { filesPlugin } from "./files";
+import { redisPlugin } from "./redis";
 import { sqlitePlugin } from "./sqlite";
 import { splitHooks } from "./hooks";
 import type { Plugin } from "./types";
@@ -15,6 +16,7 @@ function register(plugin: Plugin<any>): void {
 
 register(filesPlugin);
 register(sqlitePlugin);
+register(redisPlugin);
 
 /** The plugin called `name`. @throws LifeboatError("CONFIG") listing the known plugins. */
 export function getPlugin(name: string): Plugin {

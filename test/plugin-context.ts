@@ -37,8 +37,8 @@ export async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer
 }
 
 /** A restore input replaying `bytes`, optionally failing (like a hash mismatch) after the last byte. */
-export function restoreInput(bytes: Buffer, metadata: Record<string, unknown>, failAtEnd = false): RestoreInput {
-  const record: ArtifactRecord = { plugin: "test", instance: "test", name: "a", key: "h/s/test/a.age", plainSize: bytes.length, storedSize: 0, sha256: "0".repeat(64), compression: "none", metadata };
+export function restoreInput(bytes: Buffer, metadata: Record<string, unknown>, failAtEnd = false, name = "a"): RestoreInput {
+  const record: ArtifactRecord = { plugin: "test", instance: "test", name, key: "h/s/test/a.age", plainSize: bytes.length, storedSize: 0, sha256: "0".repeat(64), compression: "none", metadata };
   return {
     record,
     async *open() {

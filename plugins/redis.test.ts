@@ -1,0 +1,79 @@
+// The redis plugin against a real redis-server: BGSAVE + LASTSAVE, redis-check-rdb, stop/place/start restore.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRedis, fillRedis, type RedisServer } from "../test/harness/redis";
+import { collect, pluginContext, restoreInput, type TestContext } from "../test/plugin-context";
+import { redisPlugin } from "./redis";
+
+describe("redis plugin", () => {
+  let redis: RedisServer;
+  let ctx: TestContext;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    fillRedis(redis, 5000);
+    ctx = pluginContext();
+  });
+  afterAll(async () => {
+    ctx?.cleanup();
+    await redis?.stop();
+  });
+
+  const config = (extra: Record<string, unknown> = {}) =>
+    redisPlugin.parseConfig({ port: redis.port, password: redis.password, stop: redis.stopCommand, start: redis.startCommand, ...extra }, "hosts.h.plugins.redis");
+
+  async function backup(cfg = config()) {
+    await redisPlugin.check(ctx, cfg);
+    const out: { name: string; bytes: Buffer; metadata: Record<string, unknown> }[] = [];
+    for await (const a of redisPlugin.backup(ctx, cfg)) out.push({ name: a.name, bytes: await collect(a.data), metadata: a.metadata() });
+    return out;
+  }
+
+  it("saves with BGSAVE, waits for LASTSAVE, and stores an RDB that redis-check-rdb accepts, with the keyspace", async () => {
+    const [rdb] = await backup();
+    expect(rdb!.name).toBe("dump.rdb");
+    expect(rdb!.metadata).toMatchObject({ rdbPath: path.join(redis.dir, "dump.rdb"), keyspace: { db0: 5000, db1: 2 } });
+    expect(rdb!.bytes.subarray(0, 5).toString()).toBe("REDIS");
+  });
+
+  it("restores in place: stop, place the file, start, and the keys are back", async () => {
+    const [rdb] = await backup();
+    redis.cli("FLUSHALL");
+    redis.cli("SET", "after-backup", "1");
+    const report = await redisPlugin.restore(ctx, config(), [restoreInput(rdb!.bytes, rdb!.metadata, false, "dump.rdb")], {});
+    expect(report.restored).toEqual([path.join(redis.dir, "dump.rdb")]);
+    expect(redis.cli("DBSIZE")).toBe("5000");
+    expect(redis.cli("GET", "after-backup")).toBe("");
+    expect(redis.cli("HGET", "hash:1", "b")).toBe("x y");
+    expect(redis.cli("-n", "1", "GET", "other:2")).toBe("two");
+  });
+
+  it("refuses a damaged RDB before stopping the server", async () => {
+    const [rdb] = await backup();
+    const damaged = Buffer.from(rdb!.bytes);
+    damaged.fill(0x7a, 100, 400);
+    redis.cli("SET", "still-here", "yes");
+    await expect(redisPlugin.restore(ctx, config(), [restoreInput(damaged, rdb!.metadata, false, "dump.rdb")], {})).rejects.toMatchObject({ code: "INTEGRITY" });
+    expect(redis.cli("GET", "still-here")).toBe("yes");
+    expect(fs.readdirSync(redis.dir).filter((n) => n.includes("lifeboat"))).toEqual([]);
+  });
+
+  it("gives up on a BGSAVE that does not finish in time, with a clear message", async () => {
+    redis.cli("CONFIG", "SET", "rdb-key-save-delay", "100000");
+    try {
+      await expect(backup(config({ saveTimeout: "2s" }))).rejects.toMatchObject({ code: "SOURCE", message: expect.stringContaining("BGSAVE did not finish within 2s") });
+    } finally {
+      redis.cli("CONFIG", "SET", "rdb-key-save-delay", "0");
+      // The slow save's child would run for minutes: end it.
+      execFileSync("pkill", ["-P", fs.readFileSync(path.join(redis.dir, "redis.pid"), "utf8").trim()]);
+      for (let i = 0; i < 100 && redis.cli("INFO", "persistence").includes("rdb_bgsave_in_progress:1"); i++) await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  it("names the problem when the server is down or the password is wrong", async () => {
+    await expect(redisPlugin.check(ctx, config({ port: 1 }))).rejects.toMatchObject({ code: "SOURCE", hint: expect.stringContaining("redis-server running") });
+    await expect(redisPlugin.check(ctx, config({ password: "wrong" }))).rejects.toMatchObject({ code: "SOURCE", message: expect.not.stringContaining("wrong") });
+  });
+});
