@@ -142,11 +142,22 @@ export const filesPlugin: Plugin<FilesConfig> = {
 
   async restore(ctx, config, inputs, target) {
     const paths = (inputs[0]?.record.metadata.paths as string[] | undefined) ?? config.paths;
-    return restoreFiles(ctx, paths, inputs, target);
+    return restoreTrees(ctx, paths, inputs, target);
   },
 };
 
-async function restoreFiles(ctx: PluginContext, paths: string[], inputs: RestoreInput[], target: RestoreTarget): Promise<RestoreReport> {
+/**
+ * Restores the trees at `paths` from tar inputs: extract everything into
+ * staging beside each target, run `check` on the staged copies (path → staged
+ * path), and only then swap each into place. On any failure the targets are untouched.
+ */
+export async function restoreTrees(
+  ctx: PluginContext,
+  paths: string[],
+  inputs: RestoreInput[],
+  target: RestoreTarget,
+  check: (staged: Map<string, string>) => Promise<void> = async () => {},
+): Promise<RestoreReport> {
   const platform = ctx.platform;
   const staged = new Map<string, string>(); // configured path → its staged copy
   const stagings: Staging[] = [];
@@ -161,6 +172,7 @@ async function restoreFiles(ctx: PluginContext, paths: string[], inputs: Restore
     for (const path of paths) {
       if (!(await platform.exists(staged.get(path)!))) throw new LifeboatError("RESTORE", `Cannot restore "${path}": the archive does not contain it`);
     }
+    await check(staged);
     // From here on parents hold restored data: never remove them.
     failed = false;
     for (const path of paths) await swapIn(platform, staged.get(path)!, reroot(path, target.into), ctx.jobId);

@@ -1,6 +1,7 @@
 /** @module Every plugin Lifeboat knows, one line each. */
 import { LifeboatError } from "../agent/errors";
 import { filesPlugin } from "./files";
+import { nginxPlugin } from "./nginx";
 import { redisPlugin } from "./redis";
 import { sqlitePlugin } from "./sqlite";
 import { splitHooks } from "./hooks";
@@ -17,6 +18,7 @@ function register(plugin: Plugin<any>): void {
 register(filesPlugin);
 register(sqlitePlugin);
 register(redisPlugin);
+register(nginxPlugin);
 
 /** The plugin called `name`. @throws LifeboatError("CONFIG") listing the known plugins. */
 export function getPlugin(name: string): Plugin {
