@@ -1,6 +1,7 @@
 /** @module Every plugin Lifeboat knows, one line each. */
 import { LifeboatError } from "../agent/errors";
 import { filesPlugin } from "./files";
+import { letsencryptPlugin } from "./letsencrypt";
 import { nginxPlugin } from "./nginx";
 import { redisPlugin } from "./redis";
 import { sqlitePlugin } from "./sqlite";
@@ -19,6 +20,7 @@ register(filesPlugin);
 register(sqlitePlugin);
 register(redisPlugin);
 register(nginxPlugin);
+register(letsencryptPlugin);
 
 /** The plugin called `name`. @throws LifeboatError("CONFIG") listing the known plugins. */
 export function getPlugin(name: string): Plugin {

@@ -256,5 +256,30 @@ export const nodePlatform: Platform = {
         },
       }
     : null,
+  certificate: (pem) => {
+    let cert: crypto.X509Certificate;
+    try {
+      cert = new crypto.X509Certificate(pem);
+    } catch {
+      return null;
+    }
+    const names = (cert.subjectAltName ?? "")
+      .split(",")
+      .map((n) => n.trim())
+      .filter((n) => n.startsWith("DNS:"))
+      .map((n) => n.slice(4));
+    return {
+      names: names.length ? names : [cert.subject.replace(/^.*CN=/s, "").split("\n")[0]!],
+      notAfter: new Date(cert.validTo).toISOString(),
+      fingerprint: cert.fingerprint256,
+      matchesKey: (keyPem) => {
+        try {
+          return cert.checkPrivateKey(crypto.createPrivateKey(keyPem));
+        } catch {
+          return false;
+        }
+      },
+    };
+  },
   hkdfSha256: (ikm, salt, info, length) => new Uint8Array(crypto.hkdfSync("sha256", ikm, salt, info, length)),
 };

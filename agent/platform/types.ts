@@ -134,6 +134,8 @@ export interface Platform {
     /** Returns null when authentication fails. */
     open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null;
   };
+  /** Parses a PEM certificate; null when it does not parse. */
+  certificate(pem: string): null | { names: string[]; notAfter: string; fingerprint: string; matchesKey(keyPem: string): boolean };
   /** HMAC-SHA-256 and HKDF-SHA-256, used by the age header. */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Uint8Array;
 }

@@ -1,5 +1,6 @@
 /** @module `controller snapshots`: what is stored, when, how big. */
 import { listOption, parseCommandArgs } from "../cli-args";
+import { certificateWarnings } from "../certificate-warnings";
 import { ControllerContext } from "../context";
 import { formatAge, formatBytes } from "../output/format";
 import { table } from "../output/table";
@@ -8,7 +9,8 @@ import { emit, type Command } from "./command";
 const usage = `usage: controller snapshots [--host H[,H2]] [--json]
 Lists the snapshots in the ledger, newest first. Only "complete" snapshots (manifest stored) count as backups.
 With --json: {"type":"snapshots","snapshots":[{id, host, status, startedAt, finishedAt, destination,
-manifestKey, plainSize, storedSize, artifacts:[{plugin, instance, name, key, plainSize, storedSize, sha256, compression, metadata}]}]}`;
+manifestKey, plainSize, storedSize, warnings, artifacts:[{plugin, instance, name, key, plainSize, storedSize, sha256, compression, metadata}]}]}
+warnings lists certificates (letsencrypt plugin) that expire within 14 days (the plugin's warnDays).`;
 
 export const snapshotsCommand: Command = {
   name: "snapshots",
@@ -21,6 +23,11 @@ export const snapshotsCommand: Command = {
       const hosts = listOption(values.host);
       for (const h of hosts ?? []) ctx.host(h);
       const snapshots = ctx.ledger.listSnapshots({}).filter((s) => !hosts || hosts.includes(s.host));
+      const withWarnings = snapshots.map((s) => ({ ...s, warnings: certificateWarnings(s) }));
+      // A host's certificate warnings matter for its newest complete snapshot.
+      const latest = new Map<string, (typeof withWarnings)[number]>();
+      for (const s of withWarnings) if (s.status === "complete" && !latest.has(s.host)) latest.set(s.host, s);
+      const warningLines = [...latest.values()].flatMap((s) => s.warnings.map((w) => `warning: ${s.host} ${s.id}: ${w}`));
       emit(
         globals,
         () =>
@@ -38,8 +45,8 @@ export const snapshotsCommand: Command = {
                   formatBytes(s.storedSize),
                   s.artifacts.map((a) => `${a.instance}/${a.name}`).join(", ") || "-",
                 ]),
-              ),
-        () => ({ type: "snapshots", snapshots }),
+              ) + (warningLines.length ? `\n\n${warningLines.join("\n")}` : ""),
+        () => ({ type: "snapshots", snapshots: withWarnings }),
       );
       return 0;
     } finally {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonLines } from "../harness/controller-cli";
 import { createApp, rowCount, startWriter, type AppData } from "../harness/app-data";
 import { startFleet, type Fleet, type HostEntry } from "../harness/fleet";
+import { addCertificate } from "../harness/letsencrypt-tree";
 import { listTree } from "../harness/tree";
 import { decryptWithAgeCli, readStored, writeStored } from "./stored-object";
 
@@ -187,6 +188,22 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     db.close();
     expect(rows).toHaveLength(6);
     expect(rows[5]!.command).toBe(`echo starting app >> ${log}`);
+  });
+
+  it("warns about a certificate that expires within 14 days, in the run and in controller snapshots", async () => {
+    const root = path.join(fleet.hosts.beta!.home, "letsencrypt");
+    addCertificate(root, "beta.example", ["beta.example"], 90);
+    addCertificate(root, "soon.example", ["soon.example", "www.soon.example"], 3);
+    execFileSync("chown", ["-R", `${fleet.hosts.beta!.user}:${fleet.hosts.beta!.user}`, root]);
+    fleet.writeInventory({ alpha: entry("alpha", "s3"), beta: { destination: "sftp", plugins: { certs: { plugin: "letsencrypt", root } } } });
+    const run = await fleet.controller(["run", "--host", "beta"]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/warning: \[certs\] certificate "soon.example" \(soon.example, www.soon.example\) expires .* \(in 2 days\)/);
+    const text = await fleet.controller(["snapshots", "--host", "beta"]);
+    expect(text.stdout).toMatch(/warning: beta \S+: \[certs\] certificate "soon.example"/);
+    expect(text.stdout).not.toMatch(/"beta.example".*expires/);
+    const [latest] = await snapshots("beta");
+    expect((latest as unknown as { warnings: string[] }).warnings).toHaveLength(1);
   });
 
   it("lists snapshots with their artifacts, keys, sizes and hashes", async () => {

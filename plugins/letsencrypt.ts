@@ -1,0 +1,101 @@
+/** @module The `letsencrypt` plugin: /etc/letsencrypt exactly (live/ symlinks into archive/, renewal/, key modes), with certificate facts and expiry warnings. */
+import { LifeboatError } from "../agent/errors";
+import type { Platform } from "../agent/platform";
+import { FieldReader } from "../agent/validate";
+import { filesPlugin, restoreTrees } from "./files";
+import type { ArtifactSource, CompressionHint, Plugin, PluginContext } from "./types";
+
+/** Configuration of a `letsencrypt` plugin instance. */
+export interface LetsencryptConfig {
+  root: string;
+  /** Warn about certificates that expire within this many days. */
+  warnDays: number;
+  compression: CompressionHint;
+}
+
+/** What the manifest records about one certificate under live/. */
+export interface CertificateFacts {
+  name: string;
+  names: string[];
+  notAfter: string;
+  fingerprint: string;
+  keyMatches: boolean;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Reads every `live/<name>/` of a tree: the certificate must parse, and whether
+ * it matches `privkey.pem` is recorded. @throws INTEGRITY for a certificate that does not parse.
+ */
+export async function inspectLive(platform: Platform, root: string): Promise<CertificateFacts[]> {
+  const live = `${root}/live`;
+  const names = (await platform.readdir(live).catch(() => [] as string[])).sort();
+  const facts: CertificateFacts[] = [];
+  for (const name of names) {
+    const dir = `${live}/${name}`;
+    if ((await platform.stat(dir).catch(() => null))?.kind !== "directory") continue;
+    const certFile = (await platform.exists(`${dir}/cert.pem`)) ? `${dir}/cert.pem` : `${dir}/fullchain.pem`;
+    const cert = platform.certificate(await platform.readText(certFile).catch(() => ""));
+    if (!cert) throw new LifeboatError("INTEGRITY", `Cannot read the certificate "${certFile}": it does not parse as PEM X.509`, { hint: "check live/ symlinks point into archive/" });
+    const key = await platform.readText(`${dir}/privkey.pem`).catch(() => "");
+    facts.push({ name, names: cert.names, notAfter: cert.notAfter, fingerprint: cert.fingerprint, keyMatches: key !== "" && cert.matchesKey(key) });
+  }
+  return facts;
+}
+
+/** Warnings for certificates that expire within `days` of `now` (or have expired). */
+export function expiryWarnings(certificates: CertificateFacts[], days: number, now = new Date()): string[] {
+  return certificates
+    .filter((c) => Date.parse(c.notAfter) - now.getTime() < days * DAY_MS)
+    .map((c) => {
+      const left = Math.floor((Date.parse(c.notAfter) - now.getTime()) / DAY_MS);
+      return `certificate "${c.name}" (${c.names.join(", ")}) ${left < 0 ? "expired" : "expires"} ${c.notAfter.slice(0, 10)}${left < 0 ? "" : ` (in ${left} day${left === 1 ? "" : "s"})`}`;
+    });
+}
+
+export const letsencryptPlugin: Plugin<LetsencryptConfig> = {
+  name: "letsencrypt",
+
+  parseConfig(raw, where) {
+    const r = FieldReader.of(raw ?? {}, where);
+    const root = r.string("root", true) ?? "/etc/letsencrypt";
+    if (!root.startsWith("/")) throw r.fail("root", `must be an absolute path, got "${root}"`);
+    const warnDays = r.number("warnDays", true) ?? 14;
+    const config: LetsencryptConfig = { root: root.replace(/(.)\/$/, "$1"), warnDays, compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "none") };
+    r.rejectUnknown();
+    return config;
+  },
+
+  async check(ctx, config) {
+    if (!(await ctx.platform.exists(`${config.root}/live`))) {
+      throw new LifeboatError("SOURCE", `Cannot back up Let's Encrypt: "${config.root}/live" does not exist on this host`, { hint: "set root: to the certbot configuration directory" });
+    }
+  },
+
+  async *backup(ctx, config): AsyncIterable<ArtifactSource> {
+    const certificates = await inspectLive(ctx.platform, config.root);
+    for (const c of certificates) if (!c.keyMatches) ctx.warn(`certificate "${c.name}" does not match its privkey.pem`);
+    for (const w of expiryWarnings(certificates, config.warnDays)) ctx.warn(w);
+    const files = { paths: [config.root], exclude: [], oneFileSystem: false, compression: config.compression };
+    for await (const artifact of filesPlugin.backup(ctx, files)) {
+      yield { ...artifact, name: "letsencrypt.tar", metadata: () => ({ ...artifact.metadata(), root: config.root, warnDays: config.warnDays, certificates }) };
+    }
+  },
+
+  async restore(ctx: PluginContext, config, inputs, target) {
+    const root = (inputs[0]?.record.metadata.root as string | undefined) ?? config.root;
+    const recorded = (inputs[0]?.record.metadata.certificates ?? []) as CertificateFacts[];
+    return restoreTrees(ctx, [root], inputs, target, async (staged) => {
+      const found = await inspectLive(ctx.platform, staged.get(root)!);
+      for (const want of recorded) {
+        const got = found.find((c) => c.name === want.name);
+        if (!got || got.fingerprint !== want.fingerprint || got.keyMatches !== want.keyMatches) {
+          throw new LifeboatError("INTEGRITY", `Refusing to restore "${root}": certificate "${want.name}" in the snapshot ${got ? "differs from what was recorded" : "is missing"}`, {
+            hint: "the stored archive does not match its manifest; restore another snapshot",
+          });
+        }
+      }
+    });
+  },
+};
