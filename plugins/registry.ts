@@ -3,6 +3,7 @@ import { LifeboatError } from "../agent/errors";
 import { filesPlugin } from "./files";
 import { letsencryptPlugin } from "./letsencrypt";
 import { nginxPlugin } from "./nginx";
+import { postgresPlugin } from "./postgres";
 import { redisPlugin } from "./redis";
 import { sqlitePlugin } from "./sqlite";
 import { splitHooks } from "./hooks";
@@ -21,6 +22,7 @@ register(sqlitePlugin);
 register(redisPlugin);
 register(nginxPlugin);
 register(letsencryptPlugin);
+register(postgresPlugin);
 
 /** The plugin called `name`. @throws LifeboatError("CONFIG") listing the known plugins. */
 export function getPlugin(name: string): Plugin {

@@ -52,6 +52,28 @@ export class ServiceTool {
     return this.platform.spawn(command, argv, options);
   }
 
+  /**
+   * Streams a tool's stdout; at the end checks its exit code and throws
+   * LifeboatError("SOURCE") with its stderr when it failed (never a silent short stream).
+   */
+  async *stream(tool: string, args: string[], options: SpawnOptions = {}): AsyncIterable<Uint8Array> {
+    const child = this.spawn(tool, args, options);
+    let done = false;
+    try {
+      yield* child.stdout;
+      let result;
+      try {
+        result = await child.exited;
+      } catch (err) {
+        throw this.missing(this.location.container ? this.location.docker : tool, err);
+      }
+      done = true;
+      if (result.code !== 0) throw new LifeboatError("SOURCE", `Cannot complete ${tool}: it exited with code ${result.code}: ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+    } finally {
+      if (!done) child.kill();
+    }
+  }
+
   missing(command: string, err: unknown): LifeboatError {
     return new LifeboatError("TOOL_MISSING", `Cannot run "${command}"${this.location.container ? ` for container "${this.location.container}"` : ""}: ${messageOf(err)}`, {
       hint: this.location.container ? "check that docker is installed and the container runs" : `install ${command} on the host`,

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(openssh-server openssh-client age rclone sqlite3 zstd restic redis-server redis-tools nginx ca-certificates)
+debian_packages=(openssh-server openssh-client age rclone sqlite3 zstd restic redis-server redis-tools nginx postgresql postgresql-client ca-certificates)
 missing=()
 for p in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,89 @@
+// The postgres plugin against a real cluster (initdb + pg_ctl), under concurrent writes.
+import { spawn } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seedShop, startPostgres, type PostgresServer } from "../test/harness/postgres";
+import { collect, pluginContext, restoreInput, type TestContext } from "../test/plugin-context";
+import { postgresPlugin } from "./postgres";
+
+describe("postgres plugin", () => {
+  let pg: PostgresServer;
+  let ctx: TestContext;
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    seedShop(pg, "shop", 20000);
+    ctx = pluginContext();
+  });
+  afterAll(async () => {
+    ctx?.cleanup();
+    await pg?.stop();
+  });
+
+  const config = (extra: Record<string, unknown> = {}) =>
+    postgresPlugin.parseConfig({ port: pg.port, password: pg.password, databases: ["shop"], excludeTableData: ["huge_log"], ...extra }, "hosts.h.plugins.pg");
+
+  async function backup(cfg = config()) {
+    await postgresPlugin.check(ctx, cfg);
+    const out: { name: string; bytes: Buffer; metadata: Record<string, unknown> }[] = [];
+    for await (const a of postgresPlugin.backup(ctx, cfg)) out.push({ name: a.name, bytes: await collect(a.data), metadata: a.metadata() });
+    return out;
+  }
+
+  it("dumps globals and each database in one snapshot, with row counts of that snapshot, while writers keep writing", async () => {
+    const env = { ...process.env, PGPASSWORD: pg.password };
+    const writer = spawn("bash", ["-c", `for i in $(seq 1 100000); do echo "INSERT INTO history (tid, bid, aid, delta) VALUES (1, 1, $i, 5); UPDATE accounts SET abalance = abalance + 1 WHERE aid = $((i % 20000 + 1));"; done | psql -q -h 127.0.0.1 -p ${pg.port} -U postgres -d shop >/dev/null 2>&1`], { env, stdio: "ignore", detached: true });
+    await new Promise((r) => setTimeout(r, 500));
+    let artifacts;
+    try {
+      artifacts = await backup();
+    } finally {
+      process.kill(-writer.pid!, "SIGTERM");
+    }
+    expect(artifacts.map((a) => a.name)).toEqual(["globals.sql", "shop.dump"]);
+    expect(artifacts[0]!.bytes.toString()).toContain("CREATE ROLE postgres");
+    const shop = artifacts[1]!;
+    const tables = shop.metadata.tables as Record<string, number>;
+    expect(tables["public.accounts"]).toBe(20000);
+    expect(tables["public.documents"]).toBe(500);
+    expect(tables["public.history"]).toBeGreaterThan(0);
+    expect(tables["public.huge_log"]).toBeUndefined();
+    expect(shop.metadata).toMatchObject({ database: "shop", dataExcluded: ["public.huge_log"] });
+    expect(shop.bytes.subarray(0, 5).toString()).toBe("PGDMP");
+
+    // A restore into a new database checks the counts recorded in the same snapshot.
+    pg.sql("postgres", "CREATE DATABASE placeholder");
+    const report = await postgresPlugin.restore(ctx, config(), [restoreInput(shop.bytes, { ...shop.metadata, database: "shop_copy" }, false, "shop.dump")], {});
+    expect(report.restored).toEqual(["database shop_copy"]);
+    expect(Number(pg.sql("shop_copy", "SELECT count(*) FROM history"))).toBe(tables["public.history"]);
+    expect(pg.sql("shop_copy", "SELECT title FROM documents WHERE id = 7")).toBe("Grüße 日本 7");
+    expect(pg.sql("shop_copy", "SELECT body->'tags'->>1 FROM documents WHERE id = 7")).toBe("ü");
+    expect(pg.sql("shop_copy", "SELECT count(*) FROM huge_log")).toBe("0");
+  });
+
+  it("refuses to restore over an existing database unless replace is set, then replaces it", async () => {
+    const [, shop] = await backup();
+    pg.sql("shop", "DELETE FROM documents WHERE id > 10");
+    await expect(postgresPlugin.restore(ctx, config(), [restoreInput(shop!.bytes, shop!.metadata, false, "shop.dump")], {})).rejects.toMatchObject({ code: "RESTORE", hint: expect.stringContaining("replace: true") });
+    expect(pg.sql("shop", "SELECT count(*) FROM documents")).toBe("10");
+    await postgresPlugin.restore(ctx, config({ restore: { replace: true } }), [restoreInput(shop!.bytes, shop!.metadata, false, "shop.dump")], {});
+    expect(pg.sql("shop", "SELECT count(*) FROM documents")).toBe("500");
+    expect(pg.sql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE '%_lb_%'")).toBe("0");
+  });
+
+  it("refuses a damaged dump and leaves the live database and no scratch database behind", async () => {
+    const [, shop] = await backup();
+    const damaged = shop!.bytes.subarray(0, Math.floor(shop!.bytes.length / 2));
+    pg.sql("shop", "INSERT INTO documents (title) VALUES ('after')");
+    await expect(postgresPlugin.restore(ctx, config({ restore: { replace: true } }), [restoreInput(damaged, shop!.metadata, false, "shop.dump")], {})).rejects.toMatchObject({ code: expect.stringMatching(/INTEGRITY|RESTORE/) });
+    expect(pg.sql("shop", "SELECT count(*) FROM documents WHERE title = 'after'")).toBe("1");
+    expect(pg.sql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE '%_lb_%'")).toBe("0");
+  });
+
+  it("names the problem: server down, wrong password, a role without rights, pg_dump missing", async () => {
+    await expect(postgresPlugin.check(ctx, config({ port: 1 }))).rejects.toMatchObject({ code: "SOURCE", hint: expect.stringContaining("PostgreSQL running") });
+    await expect(postgresPlugin.check(ctx, config({ password: "nope-wrong" }))).rejects.toMatchObject({ code: "SOURCE", message: expect.not.stringContaining("nope-wrong") });
+    pg.sql("postgres", "CREATE ROLE weak LOGIN PASSWORD 'weakpw'");
+    await expect(backup(config({ user: "weak", password: "weakpw", globals: false }))).rejects.toMatchObject({ code: "SOURCE", hint: expect.stringContaining("pg_read_all_data") });
+    await expect(postgresPlugin.check(ctx, config({ pgDump: "/nonexistent/pg_dump" }))).rejects.toMatchObject({ code: "TOOL_MISSING" });
+  });
+});

@@ -1,0 +1,227 @@
+/**
+ * @module The `postgres` plugin: pg_dump (custom format) per database inside one
+ * exported snapshot, with per-table row counts taken in that same snapshot, plus
+ * globals; restore into a scratch database, check, then rename into place.
+ */
+import { LifeboatError } from "../agent/errors";
+import { FieldReader } from "../agent/validate";
+import { postgresHint, PsqlSession } from "./psql-session";
+import { reroot } from "./safe-path";
+import { readLocation, ServiceTool, type ServiceLocation } from "./service-tool";
+import type { ArtifactSource, CompressionHint, Plugin, PluginContext, RestoreInput } from "./types";
+
+/** Configuration of a `postgres` plugin instance. */
+export interface PostgresConfig {
+  host: string;
+  port: number;
+  user: string;
+  /** Sent as PGPASSWORD in the tools' environment, never in argv. */
+  password?: string;
+  databases: "all" | string[];
+  globals: boolean;
+  /** Tables whose data is left out (schema kept), pg_dump patterns. */
+  excludeTableData: string[];
+  schemaOnly: boolean;
+  restore: { replace: boolean; noOwner: boolean; noPrivileges: boolean; jobs: number; tables: string[] };
+  tools: { psql: string; pgDump: string; pgDumpall: string; pgRestore: string };
+  location: ServiceLocation;
+  compression: CompressionHint;
+}
+
+const IDENT = /^[A-Za-z0-9_][A-Za-z0-9_$-]*$/;
+const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
+const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+function env(config: PostgresConfig, database?: string): Record<string, string> {
+  return {
+    PGHOST: config.host,
+    PGPORT: String(config.port),
+    PGUSER: config.user,
+    ...(config.password ? { PGPASSWORD: config.password } : {}),
+    ...(database ? { PGDATABASE: database } : {}),
+    PGCONNECT_TIMEOUT: "10",
+  };
+}
+
+async function psql(tool: ServiceTool, config: PostgresConfig, database: string, sql: string): Promise<string[]> {
+  const result = await tool.run(config.tools.psql, ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"], { env: env(config, database), stdin: sql });
+  if (result.code !== 0) {
+    const detail = result.stderr.trim().split("\n").slice(-2).join(" | ");
+    const hint = postgresHint(detail);
+    throw new LifeboatError("SOURCE", `Cannot query PostgreSQL database "${database}" on ${config.host}:${config.port}: ${detail}`, hint ? { hint } : {});
+  }
+  return result.stdout.split("\n").filter((l) => l !== "");
+}
+
+const TABLES_SQL = `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1;`;
+
+function countSql(tables: string[]): string {
+  return `${tables.map((t) => `SELECT ${quoteLiteral(t)}, count(*) FROM ${t}`).join(" UNION ALL ")};`;
+}
+
+function parseCounts(lines: string[]): Record<string, number> {
+  return Object.fromEntries(lines.map((l) => [l.slice(0, l.lastIndexOf("|")), Number(l.slice(l.lastIndexOf("|") + 1))]));
+}
+
+export const postgresPlugin: Plugin<PostgresConfig> = {
+  name: "postgres",
+
+  parseConfig(raw, where) {
+    const r = FieldReader.of(raw, where);
+    const dbs = r.value("databases");
+    let databases: "all" | string[];
+    if (dbs === undefined || dbs === "all") databases = "all";
+    else {
+      databases = r.stringList("databases", { nonEmpty: true });
+      databases.forEach((d, i) => {
+        if (!IDENT.test(d)) throw r.fail(`databases[${i}]`, `not a database name: "${d}"`);
+      });
+    }
+    const restoreRaw = r.value("restore");
+    const rr = FieldReader.of(restoreRaw ?? {}, `${where}.restore`);
+    const jobs = rr.number("jobs", true) ?? 1;
+    if (!Number.isInteger(jobs) || jobs < 1) throw rr.fail("jobs", "expected a whole number >= 1");
+    const restore = { replace: rr.boolean("replace", false), noOwner: rr.boolean("noOwner", false), noPrivileges: rr.boolean("noPrivileges", false), jobs, tables: rr.stringList("tables", { optional: true }) };
+    rr.rejectUnknown();
+    const config: PostgresConfig = {
+      host: r.string("host", true) ?? "127.0.0.1",
+      port: r.number("port", true) ?? 5432,
+      user: r.string("user", true) ?? "postgres",
+      password: r.string("password", true),
+      databases,
+      globals: r.boolean("globals", true),
+      excludeTableData: r.stringList("excludeTableData", { optional: true }),
+      schemaOnly: r.boolean("schemaOnly", false),
+      restore,
+      tools: { psql: r.string("psql", true) ?? "psql", pgDump: r.string("pgDump", true) ?? "pg_dump", pgDumpall: r.string("pgDumpall", true) ?? "pg_dumpall", pgRestore: r.string("pgRestore", true) ?? "pg_restore" },
+      location: readLocation(r),
+      compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "auto"),
+    };
+    r.rejectUnknown();
+    return config;
+  },
+
+  async check(ctx, config) {
+    const tool = new ServiceTool(ctx.platform, config.location);
+    if (!config.location.container) {
+      for (const t of [config.tools.psql, config.tools.pgDump]) {
+        if (!(await ctx.platform.which(t))) throw new LifeboatError("TOOL_MISSING", `Cannot back up PostgreSQL: "${t}" is not installed on this host`, { hint: "install postgresql-client (apt-get install postgresql-client)" });
+      }
+    }
+    await psql(tool, config, "postgres", "SELECT 1;");
+  },
+
+  async *backup(ctx, config): AsyncIterable<ArtifactSource> {
+    const tool = new ServiceTool(ctx.platform, config.location);
+    const [version] = await psql(tool, config, "postgres", "SHOW server_version;");
+    const databases =
+      config.databases === "all" ? await psql(tool, config, "postgres", "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate AND datname <> 'postgres' ORDER BY 1;") : config.databases;
+    if (config.globals) {
+      yield {
+        name: "globals.sql",
+        compression: config.compression,
+        data: tool.stream(config.tools.pgDumpall, ["--globals-only", "--no-password"], { env: env(config, "postgres") }),
+        metadata: () => ({ kind: "globals", serverVersion: version }),
+      };
+    }
+    for (const database of databases) {
+      const session = new PsqlSession(tool, config.tools.psql, database, env(config, database));
+      try {
+        const [snapshot] = await session.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();");
+        const tables = await session.query(TABLES_SQL);
+        const excluded = new Set<string>();
+        const args = ["--format=custom", "--compress=0", "--no-password", `--snapshot=${snapshot}`, ...(config.schemaOnly ? ["--schema-only"] : [])];
+        for (const pattern of config.excludeTableData) {
+          args.push(`--exclude-table-data=${pattern}`);
+          for (const t of await session.query(`SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND format('%I.%I', n.nspname, c.relname) ~ ${quoteLiteral(`^(public\\.)?${pattern.replace(/\*/g, ".*")}$`)};`)) excluded.add(t);
+        }
+        const counted = config.schemaOnly ? [] : tables.filter((t) => !excluded.has(t));
+        const rows = counted.length ? parseCounts(await session.query(countSql(counted))) : {};
+        yield {
+          name: `${database}.dump`,
+          compression: config.compression,
+          data: tool.stream(config.tools.pgDump, [...args, database], { env: env(config, database) }),
+          metadata: () => ({ kind: "database", database, serverVersion: version, tables: rows, dataExcluded: [...excluded], schemaOnly: config.schemaOnly }),
+        };
+      } finally {
+        await session.close();
+      }
+    }
+  },
+
+  async restore(ctx, config, inputs, target) {
+    const tool = new ServiceTool(ctx.platform, config.location);
+    const restored: string[] = [];
+    const details: Record<string, unknown> = {};
+    for (const input of inputs) {
+      const meta = input.record.metadata;
+      if (meta.kind === "globals") {
+        if (target.into) restored.push(await placeFile(ctx, input, target.into));
+        else ctx.warn("globals.sql (roles) is not applied automatically; restore it with --into DIR and apply it with psql");
+        continue;
+      }
+      if (target.into) {
+        restored.push(await placeFile(ctx, input, target.into));
+        continue;
+      }
+      const database = String(meta.database);
+      details[database] = await restoreDatabase(ctx, tool, config, input, database);
+      restored.push(`database ${database}`);
+    }
+    return { restored, details };
+  },
+};
+
+async function placeFile(ctx: PluginContext, input: RestoreInput, into: string): Promise<string> {
+  const file = reroot(`/${input.record.name}`, into);
+  await ctx.platform.mkdir(into, 0o700);
+  await ctx.platform.writeStream(`${file}.lifeboat-staging`, input.open(), 0o600);
+  await ctx.platform.rename(`${file}.lifeboat-staging`, file);
+  return file;
+}
+
+async function restoreDatabase(ctx: PluginContext, tool: ServiceTool, config: PostgresConfig, input: RestoreInput, database: string): Promise<Record<string, unknown>> {
+  const exists = (await psql(tool, config, "postgres", `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(database)};`)).length > 0;
+  if (exists && !config.restore.replace) {
+    throw new LifeboatError("RESTORE", `Cannot restore database "${database}": it exists`, { hint: "set restore: { replace: true } for this plugin to replace it, or drop/rename it first" });
+  }
+  const file = `${ctx.scratchDir}/${database}.dump`;
+  const scratch = `${database.slice(0, 40)}_lb_${ctx.jobId.replace(/[^a-z0-9]/gi, "").slice(-12)}`.toLowerCase();
+  await ctx.platform.writeStream(file, input.open(), 0o600);
+  let created = false;
+  try {
+    const list = await ctx.platform.run(config.tools.pgRestore, ["--list", file]).catch(() => ({ code: 127, stdout: "", stderr: `${config.tools.pgRestore} not found` }));
+    if (list.code !== 0) throw new LifeboatError("INTEGRITY", `Cannot restore database "${database}": pg_restore --list rejects the dump: ${list.stderr.trim().slice(0, 300)}`);
+    await psql(tool, config, "postgres", `CREATE DATABASE ${quoteIdent(scratch)};`);
+    created = true;
+    const args = ["--no-password", "--exit-on-error", `--dbname=${scratch}`, `--jobs=${config.restore.jobs}`];
+    if (config.restore.noOwner) args.push("--no-owner");
+    if (config.restore.noPrivileges) args.push("--no-privileges");
+    for (const t of config.restore.tables) args.push(`--table=${t}`);
+    const result = await ctx.platform.run(config.tools.pgRestore, [...args, file], { env: env(config, scratch) });
+    if (result.code !== 0) throw new LifeboatError("RESTORE", `Cannot restore database "${database}": pg_restore failed: ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`, { hint: "try restore: { noOwner: true, noPrivileges: true } when the roles do not exist here" });
+    const expected = (input.record.metadata.tables ?? {}) as Record<string, number>;
+    const names = Object.keys(expected).filter((t) => config.restore.tables.length === 0 || config.restore.tables.some((s) => t.endsWith(`.${s}`) || t === s));
+    const actual = names.length ? parseCounts(await psql(tool, config, scratch, countSql(names))) : {};
+    for (const t of names) {
+      if (actual[t] !== expected[t]) throw new LifeboatError("INTEGRITY", `Cannot restore database "${database}": table ${t} has ${actual[t]} rows after restore, the snapshot recorded ${expected[t]}`);
+    }
+    const old = `${database.slice(0, 40)}_lb_old_${scratch.slice(-12)}`;
+    if (exists) {
+      await psql(tool, config, "postgres", `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${quoteLiteral(database)} AND pid <> pg_backend_pid();\nALTER DATABASE ${quoteIdent(database)} RENAME TO ${quoteIdent(old)};`);
+    }
+    try {
+      await psql(tool, config, "postgres", `ALTER DATABASE ${quoteIdent(scratch)} RENAME TO ${quoteIdent(database)};`);
+    } catch (err) {
+      if (exists) await psql(tool, config, "postgres", `ALTER DATABASE ${quoteIdent(old)} RENAME TO ${quoteIdent(database)};`);
+      throw err;
+    }
+    created = false;
+    if (exists) await psql(tool, config, "postgres", `DROP DATABASE ${quoteIdent(old)};`);
+    return { tables: actual };
+  } finally {
+    if (created) await psql(tool, config, "postgres", `DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE);`).catch(() => undefined);
+    await ctx.platform.remove(file);
+  }
+}
