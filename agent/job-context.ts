@@ -1,7 +1,7 @@
 /** @module What one job carries through the agent: platform, events, scratch space, errors. */
 import { runHooks, type Hooks } from "../plugins/hooks";
-import type { PluginContext } from "../plugins/types";
-import { isLifeboatError, messageOf, redact } from "./errors";
+import type { BlobStore, PluginContext } from "../plugins/types";
+import { isLifeboatError, LifeboatError, messageOf, redact } from "./errors";
 import type { EventSink } from "./event-sink";
 import type { Platform } from "./platform";
 
@@ -20,10 +20,19 @@ export class JobContext {
     private readonly secrets: string[],
   ) {}
 
+  /** Content-addressed storage for plugins that use it; set once the destination is open. */
+  blobs: BlobStore = {
+    put: () => Promise.reject(new LifeboatError("INTERNAL", "no blob store in this job")),
+    get: () => {
+      throw new LifeboatError("INTERNAL", "no blob store in this job");
+    },
+  };
+
   /** The context handed to one plugin instance. */
   pluginContext(instance: string): PluginContext {
     return {
       platform: this.platform,
+      blobs: this.blobs,
       jobId: this.jobId,
       scratchDir: this.scratchDir,
       log: (message) => this.events.log(`[${instance}] ${message}`),

@@ -5,6 +5,7 @@
  * Exit codes: 0 job ok, 1 job failed (fully or partly), 2 usage, 3 spec refused.
  */
 import { runBackup } from "./backup";
+import { DestinationBlobStore } from "./blob-store";
 import { openDestination } from "./destinations/registry";
 import { destinationSecrets } from "./destinations/types";
 import { isLifeboatError, messageOf } from "./errors";
@@ -48,7 +49,7 @@ async function main(platform: Platform): Promise<number> {
 }
 
 async function runJob(platform: Platform, spec: JobSpec, dir: string): Promise<number> {
-  const secrets = [...destinationSecrets(spec.destination), ...(spec.kind === "restore" ? [spec.identity] : [])];
+  const secrets = [...destinationSecrets(spec.destination), ...(spec.kind === "restore" ? [spec.identity] : []), ...(spec.kind === "backup" && spec.blobKey ? [spec.blobKey] : [])];
   const events = new EventSink(platform, secrets);
   const began = Date.now();
   events.emit({
@@ -67,6 +68,8 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string): Promise<n
   try {
     await platform.mkdir(scratchDir, 0o700);
     const destination = openDestination(platform, spec.destination);
+    const blobKey = spec.kind === "backup" && spec.blobKey ? Uint8Array.from(atob(spec.blobKey), (c) => c.charCodeAt(0)) : new Uint8Array(32);
+    jc.blobs = new DestinationBlobStore(platform, destination, blobKey, spec.kind === "backup" ? spec.recipients : [], spec.kind === "restore" ? spec.identity : undefined);
     try {
       status = spec.kind === "backup" ? await runBackup(spec, jc, destination) : await runRestore(spec, jc, destination);
     } finally {

@@ -38,7 +38,7 @@ export class ControllerContext {
 
   /** Secrets from the inventory (credentials, interpolated values) plus the age identity. */
   get secrets(): string[] {
-    return [...this.inventory.secrets(), this.keys.ageIdentity];
+    return [...this.inventory.secrets(), this.keys.ageIdentity, this.keys.blobKey];
   }
 
   /** The inventory host `name`. @throws LifeboatError("USAGE") naming close matches. */

@@ -38,6 +38,7 @@ export function backupSpec(ctx: ControllerContext, host: HostConfig, plugins: Ho
     destination: ctx.destinationFor(host),
     plugins: plugins.map(({ instance, plugin, config }) => ({ instance, plugin, config })),
     recipients: [ctx.keys.ageRecipient, ...ctx.inventory.recipients],
+    blobKey: ctx.keys.blobKey,
   };
 }
 

@@ -12,6 +12,7 @@ export function statePaths(stateDir: string) {
     signingKey: path.join(stateDir, "signing-key.pem"),
     signingPublic: path.join(stateDir, "signing-key.pub"),
     ageIdentity: path.join(stateDir, "age-identity.txt"),
+    blobKey: path.join(stateDir, "blob-key"),
     ledger: path.join(stateDir, "ledger.db"),
   };
 }
@@ -25,6 +26,8 @@ export interface ControllerKeys {
   ageIdentity: string;
   /** `age1...`: the controller's own recipient. */
   ageRecipient: string;
+  /** Names content-addressed blobs (base64, 32 bytes); fleet-wide so equal content is stored once. */
+  blobKey: string;
 }
 
 /** What `init` did. */
@@ -63,6 +66,11 @@ export async function initState(stateDir: string): Promise<InitResult> {
     writeNew(p.ageIdentity, `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`);
     created.push(p.ageIdentity);
   }
+  if (fs.existsSync(p.blobKey)) kept.push(p.blobKey);
+  else {
+    writeNew(p.blobKey, `${crypto.randomBytes(32).toString("base64")}\n`);
+    created.push(p.blobKey);
+  }
   const keys = await loadKeys(stateDir);
   return { created, kept, ageRecipient: keys.ageRecipient, publicKey };
 }
@@ -91,7 +99,11 @@ export async function loadKeys(stateDir: string): Promise<ControllerKeys> {
       hint: "restore the file from your key backup; without it, existing snapshots cannot be decrypted",
     });
   }
+  if (!fs.existsSync(p.blobKey)) {
+    throw new LifeboatError("KEYS", `Cannot load the blob key "${p.blobKey}": it does not exist`, { hint: `run: controller init --state ${stateDir} (it adds missing keys and keeps existing ones)` });
+  }
   return {
+    blobKey: fs.readFileSync(p.blobKey, "utf8").trim(),
     signingKey,
     publicKey: rawPublicKey(signingKey),
     ageIdentity: identityLine,

@@ -3,6 +3,7 @@ import { LifeboatError } from "../agent/errors";
 import { filesPlugin } from "./files";
 import { letsencryptPlugin } from "./letsencrypt";
 import { nginxPlugin } from "./nginx";
+import { ollamaPlugin } from "./ollama";
 import { postgresPlugin } from "./postgres";
 import { redisPlugin } from "./redis";
 import { sqlitePlugin } from "./sqlite";
@@ -23,6 +24,7 @@ register(redisPlugin);
 register(nginxPlugin);
 register(letsencryptPlugin);
 register(postgresPlugin);
+register(ollamaPlugin);
 
 /** The plugin called `name`. @throws LifeboatError("CONFIG") listing the known plugins. */
 export function getPlugin(name: string): Plugin {

@@ -16,6 +16,29 @@ export interface PluginContext {
   /** A warning that the operator sees in the run summary (a `warning` event). */
   warn(message: string): void;
   signal?: AbortSignal;
+  /** Content-addressed storage shared by the whole fleet (stored once per content). */
+  blobs: BlobStore;
+}
+
+/** A stored content-addressed blob, as manifests record it. */
+export interface BlobRef {
+  /** `sha256:<hex>` of the plain content. */
+  digest: string;
+  size: number;
+  /** Object key under the destination (`blobs/...`). */
+  key: string;
+}
+
+/**
+ * Content-addressed blobs. `put` stores content once for the whole fleet: when
+ * an object for the digest exists it is not read or uploaded again. `get`
+ * yields content only after age authentication, and throws INTEGRITY at the end
+ * when its SHA-256 is not the digest.
+ */
+export interface BlobStore {
+  /** Stores `open()`'s bytes under `digest` unless stored already; throws INTEGRITY (storing nothing) when the content does not hash to `digest`. */
+  put(digest: string, size: number, open: () => ByteStream): Promise<BlobRef & { uploaded: boolean; storedSize: number }>;
+  get(ref: BlobRef): ByteStream;
 }
 
 /**

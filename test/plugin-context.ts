@@ -3,29 +3,56 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { currentPlatform } from "../agent/platform";
-import type { ArtifactRecord, PluginContext, RestoreInput } from "../plugins/types";
+import { generateX25519Identity, identityToRecipient } from "age-encryption";
+import { DestinationBlobStore } from "../agent/blob-store";
+import { LocalDestination } from "../agent/destinations/local";
+import type { ArtifactRecord, BlobStore, PluginContext, RestoreInput } from "../plugins/types";
 
 /** A context plus what the plugin said. */
 export interface TestContext extends PluginContext {
   warnings: string[];
+  /** Where the test blob store keeps its objects. */
+  blobDir: string;
   logs: string[];
   cleanup(): void;
 }
 
-/** A fresh plugin context with its own scratch directory. */
+/** A blob store on a local destination in `dir`, with its own age identity (backup and restore in one). */
+function localBlobStore(dir: string): BlobStore {
+  const store = (async () => {
+    const identity = await generateX25519Identity();
+    const platform = currentPlatform();
+    return new DestinationBlobStore(platform, new LocalDestination(platform, dir), new Uint8Array(32).fill(7), [await identityToRecipient(identity)], identity);
+  })();
+  return {
+    put: async (digest, size, open) => (await store).put(digest, size, open),
+    get: (ref) =>
+      (async function* () {
+        yield* (await store).get(ref);
+      })(),
+  };
+}
+
+/** A fresh plugin context with its own scratch directory (and blob area inside it). */
 export function pluginContext(jobId = `job-${Date.now().toString(36)}`): TestContext {
   const scratchDir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-scratch-"));
+  const blobDir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-blobs-"));
   const warnings: string[] = [];
   const logs: string[] = [];
   return {
     platform: currentPlatform(),
+    blobs: localBlobStore(blobDir),
+    blobDir,
     jobId,
     scratchDir,
     warnings,
     logs,
     log: (m) => logs.push(m),
     warn: (m) => warnings.push(m),
-    cleanup: () => fs.rmSync(scratchDir, { recursive: true, force: true }),
+    cleanup: () => {
+      fs.rmSync(scratchDir, { recursive: true, force: true });
+      fs.rmSync(blobDir, { recursive: true, force: true });
+    },
   };
 }
 

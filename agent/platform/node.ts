@@ -256,6 +256,7 @@ export const nodePlatform: Platform = {
         },
       }
     : null,
+  hmacSha256Hex: (key, data) => crypto.createHmac("sha256", key).update(data).digest("hex"),
   certificate: (pem) => {
     let cert: crypto.X509Certificate;
     try {

@@ -136,6 +136,8 @@ export interface Platform {
   };
   /** Parses a PEM certificate; null when it does not parse. */
   certificate(pem: string): null | { names: string[]; notAfter: string; fingerprint: string; matchesKey(keyPem: string): boolean };
+  /** HMAC-SHA-256 of `data` under `key`, hex. */
+  hmacSha256Hex(key: Uint8Array, data: string): string;
   /** HMAC-SHA-256 and HKDF-SHA-256, used by the age header. */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Uint8Array;
 }

@@ -31,8 +31,10 @@ export function parseJobSpec(raw: unknown): JobSpec {
   };
   if (kind === "backup") {
     const recipients = r.stringList("recipients", { nonEmpty: true });
+    const blobKey = r.string("blobKey", true);
+    if (blobKey !== undefined && !/^[A-Za-z0-9+/]{43}=$/.test(blobKey)) throw r.fail("blobKey", "expected 32 bytes in base64");
     r.rejectUnknown();
-    return { ...base, kind, recipients };
+    return { ...base, kind, recipients, ...(blobKey ? { blobKey } : {}) };
   }
   const spec = {
     ...base,

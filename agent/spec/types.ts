@@ -33,6 +33,8 @@ export interface BackupJob extends JobBase {
   snapshotId: string;
   /** age recipients (`age1...`): the controller's plus the inventory's extra ones. */
   recipients: string[];
+  /** The fleet's key for naming content-addressed blobs (base64, 32 bytes); see agent/blob-store.ts. */
+  blobKey?: string;
 }
 
 /** Restore a stored snapshot (possibly taken on another host) onto this host. */

@@ -1,0 +1,60 @@
+/** @module The fleet's content-addressed blob area (`blobs/` under the destination): each content stored once, encrypted, under a keyed name. */
+import type { BlobRef, BlobStore } from "../plugins/types";
+import { decryptStream } from "./crypto/age-decrypt";
+import { encryptStream } from "./crypto/age-encrypt";
+import type { Destination } from "./destinations/types";
+import { LifeboatError } from "./errors";
+import type { ByteStream, Platform } from "./platform";
+import { counted } from "./pipeline/measure";
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** Checks, while passing bytes through, that they hash to `digest`; throws INTEGRITY at the end otherwise. */
+async function* matchingDigest(platform: Platform, data: ByteStream, digest: string, what: string): ByteStream {
+  const hash = platform.sha256();
+  for await (const chunk of data) {
+    hash.update(chunk);
+    yield chunk;
+  }
+  const actual = `sha256:${hash.digestHex()}`;
+  if (actual !== digest) {
+    throw new LifeboatError("INTEGRITY", `Cannot store blob "${what}": its content hashes to ${actual.slice(0, 19)}..., not to its name ${digest.slice(0, 19)}...`, {
+      hint: "the file is damaged or was replaced; re-download it (e.g. ollama pull) and run the backup again",
+    });
+  }
+}
+
+/**
+ * Blob names are keyed digests, `blobs/<HMAC-SHA-256(fleet blob key, digest)>.age`:
+ * equal content from any host maps to one object (stored once), while someone who
+ * can list the bucket cannot tell which public files (e.g. which models) it holds.
+ */
+export class DestinationBlobStore implements BlobStore {
+  constructor(
+    private readonly platform: Platform,
+    private readonly destination: Destination,
+    private readonly blobKey: Uint8Array,
+    private readonly recipients: string[],
+    private readonly identity?: string,
+  ) {}
+
+  keyFor(digest: string): string {
+    if (!DIGEST.test(digest)) throw new LifeboatError("SOURCE", `Cannot store blob "${digest}": not a sha256:<hex> digest`);
+    return `blobs/${this.platform.hmacSha256Hex(this.blobKey, digest)}.age`;
+  }
+
+  async put(digest: string, size: number, open: () => ByteStream) {
+    const key = this.keyFor(digest);
+    const existing = await this.destination.head(key);
+    if (existing !== null) return { digest, size, key, uploaded: false, storedSize: existing };
+    let plain = 0;
+    const data = counted(matchingDigest(this.platform, open(), digest, digest), (n) => (plain = n));
+    const storedSize = await this.destination.put(key, encryptStream(this.platform, this.recipients, data));
+    return { digest, size: plain, key, uploaded: true, storedSize };
+  }
+
+  get(ref: BlobRef): ByteStream {
+    if (!this.identity) throw new LifeboatError("INTERNAL", "blob reads need the identity of a restore job");
+    return matchingDigest(this.platform, decryptStream(this.platform, this.identity, this.destination.get(ref.key)), ref.digest, ref.digest);
+  }
+}

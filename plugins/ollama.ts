@@ -1,0 +1,144 @@
+/**
+ * @module The `ollama` plugin: the models directory. Manifests go into each
+ * snapshot; blobs (`blobs/sha256-<hex>`) go into the fleet's content-addressed
+ * blob area, so an unchanged model costs nothing the next night and a model
+ * shared by ten hosts is stored once.
+ */
+import { LifeboatError, messageOf } from "../agent/errors";
+import type { Platform } from "../agent/platform";
+import { FieldReader } from "../agent/validate";
+import { filesPlugin, restoreTrees } from "./files";
+import { parentOf, reroot } from "./safe-path";
+import type { ArtifactSource, BlobRef, Plugin, PluginContext } from "./types";
+
+/** Configuration of an `ollama` plugin instance. */
+export interface OllamaConfig {
+  /** The models directory (OLLAMA_MODELS), holding manifests/ and blobs/. */
+  models: string;
+}
+
+/** One model: its manifest path (relative to manifests/) and the digests it names. */
+interface ModelManifest {
+  model: string;
+  digests: string[];
+}
+
+async function walkFiles(platform: Platform, dir: string, rel = ""): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await platform.readdir(dir)).sort()) {
+    const info = await platform.stat(`${dir}/${name}`);
+    if (info.kind === "directory") out.push(...(await walkFiles(platform, `${dir}/${name}`, `${rel}${name}/`)));
+    else if (info.kind === "file") out.push(`${rel}${name}`);
+  }
+  return out;
+}
+
+/** Reads every manifest. @throws SOURCE for one that is not a model manifest. */
+async function readManifests(platform: Platform, models: string): Promise<ModelManifest[]> {
+  const out: ModelManifest[] = [];
+  for (const rel of await walkFiles(platform, `${models}/manifests`)) {
+    let parsed: { config?: { digest?: string }; layers?: { digest?: string }[] };
+    try {
+      parsed = JSON.parse(await platform.readText(`${models}/manifests/${rel}`));
+    } catch (err) {
+      throw new LifeboatError("SOURCE", `Cannot read the Ollama manifest "${models}/manifests/${rel}": ${messageOf(err)}`);
+    }
+    const digests = [parsed.config?.digest, ...(parsed.layers ?? []).map((l) => l.digest)].filter((d): d is string => typeof d === "string");
+    out.push({ model: rel, digests });
+  }
+  return out;
+}
+
+const blobFile = (models: string, digest: string) => `${models}/blobs/${digest.replace(":", "-")}`;
+
+export const ollamaPlugin: Plugin<OllamaConfig> = {
+  name: "ollama",
+
+  parseConfig(raw, where) {
+    const r = FieldReader.of(raw, where);
+    const models = r.string("models", true) ?? "/usr/share/ollama/.ollama/models";
+    if (!models.startsWith("/")) throw r.fail("models", `must be an absolute path, got "${models}"`);
+    r.rejectUnknown();
+    return { models: models.replace(/(.)\/$/, "$1") };
+  },
+
+  async check(ctx, config) {
+    for (const sub of ["manifests", "blobs"]) {
+      if (!(await ctx.platform.exists(`${config.models}/${sub}`))) {
+        throw new LifeboatError("SOURCE", `Cannot back up Ollama models: "${config.models}/${sub}" does not exist on this host`, { hint: "set models: to the Ollama models directory (OLLAMA_MODELS)" });
+      }
+    }
+  },
+
+  async *backup(ctx, config): AsyncIterable<ArtifactSource> {
+    const manifests = await readManifests(ctx.platform, config.models);
+    const digests = [...new Set(manifests.flatMap((m) => m.digests))].sort();
+    const blobs: (BlobRef & { uploaded: boolean })[] = [];
+    let uploadedBytes = 0;
+    for (const digest of digests) {
+      const file = blobFile(config.models, digest);
+      const info = await ctx.platform.stat(file).catch(() => null);
+      if (!info) {
+        const users = manifests.filter((m) => m.digests.includes(digest)).map((m) => m.model);
+        throw new LifeboatError("SOURCE", `Cannot back up Ollama models: blob ${digest} named by ${users.join(", ")} is missing`, { hint: "re-pull the model (ollama pull) or remove its manifest" });
+      }
+      const ref = await ctx.blobs.put(digest, info.size, () => ctx.platform.readStream(file));
+      if (ref.uploaded) uploadedBytes += ref.storedSize;
+      blobs.push({ digest, size: info.size, key: ref.key, uploaded: ref.uploaded });
+    }
+    ctx.log(`${blobs.length} blobs, ${blobs.filter((b) => b.uploaded).length} uploaded (${uploadedBytes} bytes), ${blobs.length - blobs.filter((b) => b.uploaded).length} already stored`);
+    const files = { paths: [`${config.models}/manifests`], exclude: [], oneFileSystem: false, compression: "auto" as const };
+    for await (const artifact of filesPlugin.backup(ctx, files)) {
+      yield {
+        ...artifact,
+        name: "manifests.tar",
+        metadata: () => ({
+          ...artifact.metadata(),
+          models: config.models,
+          manifests: manifests.map((m) => m.model),
+          blobs: blobs.map(({ digest, size, key }) => ({ digest, size, key })),
+          uploadedBlobs: blobs.filter((b) => b.uploaded).length,
+        }),
+      };
+    }
+  },
+
+  async restore(ctx, config, inputs, target) {
+    const input = inputs.find((i) => i.record.name === "manifests.tar");
+    if (!input) throw new LifeboatError("RESTORE", "Cannot restore Ollama models: the snapshot has no manifests.tar");
+    const models = String(input.record.metadata.models ?? config.models);
+    const refs = (input.record.metadata.blobs ?? []) as BlobRef[];
+    const blobDir = reroot(`${models}/blobs`, target.into);
+    await ctx.platform.mkdir(blobDir, 0o755);
+    // Blobs first: adding content-addressed files never disturbs a running Ollama.
+    for (const ref of refs) {
+      const file = blobFile(reroot(models, target.into), ref.digest);
+      const have = await ctx.platform.stat(file).catch(() => null);
+      if (have?.size === ref.size) continue;
+      const temp = `${parentOf(file)}/.${ref.digest.replace(":", "-")}.lifeboat-staging-${ctx.jobId}`;
+      try {
+        await ctx.platform.writeStream(temp, ctx.blobs.get(ref), 0o644);
+        await ctx.platform.rename(temp, file);
+      } finally {
+        await ctx.platform.remove(temp);
+      }
+    }
+    const report = await restoreTrees(ctx, [`${models}/manifests`], [input], target);
+    return { ...report, restored: [...report.restored, `${refs.length} blobs in ${blobDir}`] };
+  },
+};
+
+/** Checks a models directory: every named blob present, every blob's SHA-256 equal to its name. */
+export async function verifyModels(ctx: PluginContext, models: string): Promise<void> {
+  for (const m of await readManifests(ctx.platform, models)) {
+    for (const digest of m.digests) {
+      const hash = ctx.platform.sha256();
+      try {
+        for await (const chunk of ctx.platform.readStream(blobFile(models, digest))) hash.update(chunk);
+      } catch {
+        throw new LifeboatError("INTEGRITY", `Ollama model ${m.model} names blob ${digest}, which is missing`);
+      }
+      if (`sha256:${hash.digestHex()}` !== digest) throw new LifeboatError("INTEGRITY", `Ollama blob ${digest} does not hash to its name`);
+    }
+  }
+}
