@@ -1,5 +1,6 @@
 /** @module Every plugin Lifeboat knows, one line each. */
 import { LifeboatError } from "../agent/errors";
+import { chromaPlugin } from "./chroma";
 import { filesPlugin } from "./files";
 import { letsencryptPlugin } from "./letsencrypt";
 import { nginxPlugin } from "./nginx";
@@ -25,6 +26,7 @@ register(nginxPlugin);
 register(letsencryptPlugin);
 register(postgresPlugin);
 register(ollamaPlugin);
+register(chromaPlugin);
 
 /** The plugin called `name`. @throws LifeboatError("CONFIG") listing the known plugins. */
 export function getPlugin(name: string): Plugin {

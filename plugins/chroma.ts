@@ -1,0 +1,155 @@
+/**
+ * @module The `chroma` plugin: a Chroma persist directory (`chroma.sqlite3` plus one
+ * folder of index files per vector segment). With stop/start commands: a copy
+ * while Chroma is stopped. Without: an online SQLite backup plus segment copies
+ * that are retried when files change underneath.
+ */
+import { LifeboatError } from "../agent/errors";
+import type { FileInfo, Platform } from "../agent/platform";
+import { writeTar, type TarEntry } from "../agent/tar/writer";
+import { FieldReader } from "../agent/validate";
+import { restoreTrees } from "./files";
+import { SqliteCli } from "./sqlite-cli";
+import type { ArtifactSource, CompressionHint, Plugin, PluginContext } from "./types";
+
+/** Configuration of a `chroma` plugin instance. */
+export interface ChromaConfig {
+  /** The persist directory. */
+  path: string;
+  /** Commands that stop and start Chroma around the copy (e.g. docker compose stop chromadb). */
+  stop?: string;
+  start?: string;
+  /** Online copies: how often to retry when segment files change during the copy. */
+  retries: number;
+  sqlite3: string;
+  compression: CompressionHint;
+}
+
+const DB = "chroma.sqlite3";
+
+/** Vector segments the database references, and the segment folders present. */
+async function segmentCheck(platform: Platform, cli: SqliteCli, dir: string, db: string): Promise<{ segments: string[]; collections: Record<string, number> }> {
+  const report = await cli.integrityCheck(db);
+  if (report.length !== 1 || report[0] !== "ok") throw new LifeboatError("INTEGRITY", `Chroma database "${db}" fails integrity_check: ${report.slice(0, 3).join("; ")}`);
+  const segments = (await cli.rows<{ id: string }>(db, "SELECT id FROM segments WHERE scope = 'VECTOR' ORDER BY id;")).map((r) => r.id);
+  for (const id of segments) {
+    if (!(await platform.exists(`${dir}/${id}`))) {
+      throw new LifeboatError("INTEGRITY", `Chroma segment ${id} is referenced by ${DB} but its folder is missing in "${dir}"`, { hint: "the persist directory is incomplete; restore another snapshot" });
+    }
+  }
+  const rows = await cli.rows<{ name: string; n: number }>(db, "SELECT c.name AS name, count(e.id) AS n FROM collections c LEFT JOIN segments s ON s.collection = c.id AND s.scope = 'METADATA' LEFT JOIN embeddings e ON e.segment_id = s.id GROUP BY c.name ORDER BY c.name;");
+  return { segments, collections: Object.fromEntries(rows.map((r) => [r.name, r.n])) };
+}
+
+async function listTree(platform: Platform, dir: string, rel = ""): Promise<{ rel: string; info: FileInfo }[]> {
+  const out: { rel: string; info: FileInfo }[] = [];
+  for (const name of (await platform.readdir(dir)).sort()) {
+    const info = await platform.lstat(`${dir}/${name}`);
+    out.push({ rel: `${rel}${name}`, info });
+    if (info.kind === "directory") out.push(...(await listTree(platform, `${dir}/${name}`, `${rel}${name}/`)));
+  }
+  return out;
+}
+
+const fingerprint = (files: { rel: string; info: FileInfo }[]) => files.map((f) => `${f.rel}:${f.info.size}:${f.info.mtimeMs}:${f.info.ino}`).join("\n");
+
+/**
+ * Copies the persist directory into `copy`: SQLite through its online backup,
+ * the rest file by file; retried while files change underneath.
+ */
+async function consistentCopy(ctx: PluginContext, config: ChromaConfig, cli: SqliteCli, copy: string): Promise<{ rel: string; info: FileInfo }[]> {
+  const p = ctx.platform;
+  for (let attempt = 1; ; attempt++) {
+    await p.remove(copy);
+    await p.mkdir(copy, 0o700);
+    const before = (await listTree(p, config.path)).filter((f) => !f.rel.startsWith(`${DB}`));
+    if (config.stop) {
+      const cp = await p.run("cp", ["-a", `${config.path}/${DB}`, `${copy}/${DB}`]);
+      if (cp.code !== 0) throw new LifeboatError("SOURCE", `Cannot copy "${config.path}/${DB}": ${cp.stderr.trim()}`);
+    } else {
+      await cli.backupTo(`${config.path}/${DB}`, `${copy}/${DB}`);
+    }
+    for (const f of before) {
+      if (f.info.kind === "directory") await p.mkdir(`${copy}/${f.rel}`, 0o700);
+      else if (f.info.kind === "file") await p.writeStream(`${copy}/${f.rel}`, p.readStream(`${config.path}/${f.rel}`), f.info.mode);
+    }
+    const after = (await listTree(p, config.path)).filter((f) => !f.rel.startsWith(`${DB}`));
+    if (fingerprint(before) === fingerprint(after)) return before;
+    if (attempt > config.retries) {
+      throw new LifeboatError("SOURCE", `Cannot copy Chroma's segment files in "${config.path}": they kept changing during ${attempt} attempts`, { hint: "configure stop: and start: commands so Chroma is stopped during the copy" });
+    }
+    ctx.warn(`Chroma segment files changed during the copy; retrying (${attempt}/${config.retries})`);
+  }
+}
+
+export const chromaPlugin: Plugin<ChromaConfig> = {
+  name: "chroma",
+
+  parseConfig(raw, where) {
+    const r = FieldReader.of(raw, where);
+    const path = r.string("path");
+    if (!path.startsWith("/")) throw r.fail("path", `must be an absolute path, got "${path}"`);
+    const config: ChromaConfig = {
+      path: path.replace(/(.)\/$/, "$1"),
+      stop: r.string("stop", true),
+      start: r.string("start", true),
+      retries: r.number("retries", true) ?? 3,
+      sqlite3: r.string("sqlite3", true) ?? "sqlite3",
+      compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "auto"),
+    };
+    if ((config.stop === undefined) !== (config.start === undefined)) throw r.fail(config.stop ? "start" : "stop", "stop and start go together");
+    r.rejectUnknown();
+    return config;
+  },
+
+  async check(ctx, config) {
+    if (!(await ctx.platform.exists(`${config.path}/${DB}`))) {
+      throw new LifeboatError("SOURCE", `Cannot back up Chroma: "${config.path}/${DB}" does not exist on this host`, { hint: "set path: to Chroma's persist directory" });
+    }
+    if (!(await ctx.platform.which(config.sqlite3))) throw new LifeboatError("TOOL_MISSING", `Cannot back up Chroma: "${config.sqlite3}" is not installed on this host`, { hint: "install sqlite3 on the host" });
+  },
+
+  async *backup(ctx, config): AsyncIterable<ArtifactSource> {
+    const cli = new SqliteCli(ctx.platform, config.sqlite3);
+    const copy = `${ctx.scratchDir}/chroma`;
+    const shell = async (what: string, command: string) => {
+      const result = await ctx.platform.run("sh", ["-c", `exec 2>&1; ${command}`]);
+      ctx.log(`${what} \`${command}\` exited ${result.code}: ${result.stdout.trim()}`);
+      if (result.code !== 0) throw new LifeboatError("SOURCE", `Cannot ${what} Chroma with "${command}": exit code ${result.code}: ${result.stdout.trim().slice(0, 300)}`);
+    };
+    try {
+      if (config.stop) await shell("stop", config.stop);
+      let copied: { rel: string; info: FileInfo }[];
+      try {
+        copied = await consistentCopy(ctx, config, cli, copy);
+      } finally {
+        if (config.start) await shell("start", config.start);
+      }
+      const facts = await segmentCheck(ctx.platform, cli, copy, `${copy}/${DB}`);
+      const entries: TarEntry[] = [];
+      const root = await ctx.platform.stat(config.path);
+      entries.push({ header: { name: config.path.slice(1), type: "directory", mode: root.mode, uid: root.uid, gid: root.gid, size: 0, mtime: Math.floor(root.mtimeMs / 1000), linkname: "" } });
+      // Names, modes, owners and times of the originals; contents from the consistent copy.
+      const db = await ctx.platform.stat(`${config.path}/${DB}`);
+      for (const f of [{ rel: DB, info: { ...db, size: (await ctx.platform.stat(`${copy}/${DB}`)).size } }, ...copied!]) {
+        const header = { name: `${config.path.slice(1)}/${f.rel}`, mode: f.info.mode, uid: f.info.uid, gid: f.info.gid, mtime: Math.floor(f.info.mtimeMs / 1000), linkname: "" };
+        if (f.info.kind === "directory") entries.push({ header: { ...header, type: "directory", size: 0 } });
+        else if (f.info.kind === "file") entries.push({ header: { ...header, type: "file", size: f.info.size }, source: `${copy}/${f.rel}` });
+      }
+      yield { name: "chroma.tar", compression: config.compression, data: writeTar(ctx.platform, entries), metadata: () => ({ path: config.path, paths: [config.path], ...facts, mode: config.stop ? "stopped" : "online" }) };
+    } finally {
+      await ctx.platform.remove(copy);
+    }
+  },
+
+  async restore(ctx, config, inputs, target) {
+    const path = String(inputs[0]?.record.metadata.path ?? config.path);
+    const cli = new SqliteCli(ctx.platform, config.sqlite3);
+    return restoreTrees(ctx, [path], inputs, target, async (staged) => {
+      const dir = staged.get(path)!;
+      await segmentCheck(ctx.platform, cli, dir, `${dir}/${DB}`);
+      // Opening the staged database may leave -wal/-shm beside it.
+      for (const s of ["-wal", "-shm"]) await ctx.platform.remove(`${dir}/${DB}${s}`);
+    });
+  },
+};
