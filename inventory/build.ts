@@ -8,6 +8,7 @@ import { isLifeboatError, LifeboatError } from "../agent/errors";
 import { describe, FieldReader } from "../agent/validate";
 import { parseDuration } from "../agent/durations";
 import type { DestinationConfig, HostConfig, Inventory, PluginInstance, SshSettings } from "./schema";
+import { PRESETS } from "./presets";
 import { resolveSshAlias } from "./ssh-config";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -137,6 +138,18 @@ export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
     if (!dest) throw h.fail("destination", "no destination for this host", "set destination: here or defaults.destination");
     if (!destinations.has(dest)) throw h.fail("destination", `no destination "${dest}" under destinations:`, `known destinations: ${[...destinations.keys()].join(", ") || "none"}`);
     const plugins: PluginInstance[] = [];
+    const add = (instance: string, plugin: string, config: unknown, pWhere: string) => {
+      if (plugins.some((p) => p.instance === instance)) throw new LifeboatError("CONFIG", `${pWhere}: plugin instance "${instance}" is defined twice on this host`);
+      try {
+        ctx.validatePlugin?.(plugin, config, pWhere);
+      } catch (err) {
+        if (isLifeboatError(err) && !err.message.startsWith(pWhere)) {
+          throw new LifeboatError("CONFIG", `${pWhere}: ${err.message}`, err.hint ? { hint: err.hint } : {});
+        }
+        throw err;
+      }
+      plugins.push({ instance, plugin, config, where: pWhere });
+    };
     const rawPlugins = h.value("plugins");
     if (rawPlugins !== undefined) {
       const pr = FieldReader.of(rawPlugins, `${where}.plugins`);
@@ -144,17 +157,19 @@ export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
         if (!NAME.test(instance)) throw pr.fail(instance, "plugin instance names are letters, digits, '.', '_' and '-'");
         const pWhere = `${where}.plugins.${instance}`;
         const body = FieldReader.of(pr.value(instance) ?? {}, pWhere);
-        const plugin = body.string("plugin", true) ?? instance;
         const { plugin: _drop, ...config } = (pr.value(instance) ?? {}) as Record<string, unknown>;
-        try {
-          ctx.validatePlugin?.(plugin, config, pWhere);
-        } catch (err) {
-          if (isLifeboatError(err) && !err.message.startsWith(pWhere)) {
-            throw new LifeboatError("CONFIG", `${pWhere}: ${err.message}`, err.hint ? { hint: err.hint } : {});
-          }
-          throw err;
-        }
-        plugins.push({ instance, plugin, config, where: pWhere });
+        add(instance, body.string("plugin", true) ?? instance, config, pWhere);
+      }
+    }
+    const rawPresets = h.value("presets");
+    if (rawPresets !== undefined) {
+      const sr = FieldReader.of(rawPresets, `${where}.presets`);
+      for (const name of sr.keys()) {
+        const preset = PRESETS[name];
+        if (!preset) throw sr.fail(name, `no such preset`, `known presets: ${Object.keys(PRESETS).join(", ")}`);
+        const pr = FieldReader.of(sr.value(name), `${where}.presets.${name}`);
+        for (const p of preset(pr, name)) add(p.instance, p.plugin, p.config, `${where}.presets.${name}`);
+        pr.rejectUnknown();
       }
     }
     hosts.set(name, { name, ssh, destination: dest, agentDir: h.string("agentDir", true) ?? agentDir, runtime: h.string("runtime", true) ?? runtime, plugins });

@@ -99,6 +99,17 @@ describe("inventory", () => {
     expect(inv.hosts.get("other")!.ssh).toMatchObject({ hostname: "10.1.1.1", user: "root", port: 2022 });
   });
 
+  it("expands the openwebui preset into sqlite, chroma and files instances", () => {
+    const inv = load(["destinations:", "  usb: { type: local, path: /mnt/usb }", "hosts:", "  web:", "    ssh: { host: a }", "    destination: usb", "    presets:", "      openwebui: { data: /srv/openwebui/data }"].join("\n")).load();
+    expect(inv.hosts.get("web")!.plugins.map((p) => [p.instance, p.plugin, p.config])).toEqual([
+      ["openwebui-files", "files", { paths: ["/srv/openwebui/data"], exclude: ["cache/", "audit.log", "/webui.db", "/webui.db-*", "/vector_db/"] }],
+      ["openwebui-db", "sqlite", { databases: ["/srv/openwebui/data/webui.db"] }],
+      ["openwebui-vectors", "chroma", { path: "/srv/openwebui/data/vector_db" }],
+    ]);
+    const bad = load(["destinations:", "  usb: { type: local, path: /mnt/usb }", "hosts:", "  web:", "    ssh: { host: a }", "    destination: usb", "    presets:", "      openwebui: { data: relative }"].join("\n"));
+    expect(bad.load).toThrow(new RegExp(`^${bad.file}:8:\\d+: hosts\\.web\\.presets\\.openwebui\\.data: must be an absolute path`));
+  });
+
   it("loads the documented example", () => {
     const inv = loadInventory(path.resolve("inventory/example.yaml"), { env: { B2_KEY_ID: "k", B2_APP_KEY: "s", NAS_SSH_KEY: "pem" }, homedir: dir, validatePlugin });
     expect([...inv.hosts.keys()]).toEqual(["aidset", "gpu1", "fresh-vps"]);

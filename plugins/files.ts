@@ -5,6 +5,7 @@ import { readTar } from "../agent/tar/reader";
 import type { TarEntry } from "../agent/tar/writer";
 import { writeTar } from "../agent/tar/writer";
 import { FieldReader } from "../agent/validate";
+import { carryOverExcluded } from "./carry-over";
 import { compileExcludes, type ExcludeSet } from "./exclude";
 import { baseName, reroot, safeSegments } from "./safe-path";
 import { removeStaging, stagingDirFor, swapIn, type Staging } from "./staging";
@@ -142,7 +143,14 @@ export const filesPlugin: Plugin<FilesConfig> = {
 
   async restore(ctx, config, inputs, target) {
     const paths = (inputs[0]?.record.metadata.paths as string[] | undefined) ?? config.paths;
-    return restoreTrees(ctx, paths, inputs, target);
+    const excludes = compileExcludes(config.exclude);
+    // Excluded files were never backed up: restoring must not delete them from the target.
+    return restoreTrees(ctx, paths, inputs, target, async (staged) => {
+      for (const path of paths) {
+        const carried = await carryOverExcluded(ctx.platform, reroot(path, target.into), staged.get(path)!, excludes);
+        if (carried.length) ctx.log(`kept ${carried.length} excluded entries of ${path}: ${carried.slice(0, 5).join(", ")}${carried.length > 5 ? ", ..." : ""}`);
+      }
+    });
   },
 };
 

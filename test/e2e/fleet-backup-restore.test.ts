@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonLines } from "../harness/controller-cli";
 import { createApp, rowCount, startWriter, type AppData } from "../harness/app-data";
 import { startFleet, type Fleet, type HostEntry } from "../harness/fleet";
+import { createChromaDir } from "../harness/chroma-dir";
 import { addCertificate } from "../harness/letsencrypt-tree";
 import { listTree } from "../harness/tree";
 import { decryptWithAgeCli, readStored, writeStored } from "./stored-object";
@@ -204,6 +205,31 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     expect(text.stdout).not.toMatch(/"beta.example".*expires/);
     const [latest] = await snapshots("beta");
     expect((latest as unknown as { warnings: string[] }).warnings).toHaveLength(1);
+  });
+
+  it("backs up and restores an Open WebUI data directory through the openwebui preset", async () => {
+    const data = path.join(fleet.hosts.beta!.home, "openwebui", "data");
+    fs.mkdirSync(path.join(data, "uploads"), { recursive: true });
+    fs.mkdirSync(path.join(data, "cache", "image"), { recursive: true });
+    fs.writeFileSync(path.join(data, "uploads", "report.pdf"), "%PDF-1.7 report");
+    fs.writeFileSync(path.join(data, "cache", "image", "x.png"), "cached");
+    fs.writeFileSync(path.join(data, "audit.log"), "audit");
+    execFileSync("sqlite3", [path.join(data, "webui.db")], { input: "PRAGMA journal_mode=WAL; CREATE TABLE chat(id INTEGER PRIMARY KEY, title TEXT); INSERT INTO chat(title) VALUES ('hello'), ('wörld');" });
+    createChromaDir(path.join(data, "vector_db"), ["docs"], 50);
+    execFileSync("chown", ["-R", `${fleet.hosts.beta!.user}:${fleet.hosts.beta!.user}`, path.join(fleet.hosts.beta!.home, "openwebui")]);
+    fleet.writeInventory({ alpha: entry("alpha", "s3"), beta: { destination: "s3", plugins: {}, presets: { openwebui: { data } } } });
+    const run = await fleet.controller(["run", "--host", "beta", "--json"]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const [latest] = await snapshots("beta");
+    expect(latest!.artifacts.map((a) => `${a.instance}/${a.name}`).sort()).toEqual(["openwebui-db/webui.db", "openwebui-files/files.tar", "openwebui-vectors/chroma.tar"]);
+    const into = path.join(fleet.hosts.beta!.home, "owui-restored");
+    const restore = await fleet.controller(["restore", "--from", "beta", "--snapshot", "latest", "--into", into, "--yes"]);
+    expect(restore.code, restore.stdout + restore.stderr).toBe(0);
+    const restored = listTree(`${into}${data}`);
+    expect(Object.keys(restored).filter((k) => k.startsWith("cache") || k === "audit.log")).toEqual([]);
+    expect(restored["uploads/report.pdf"]).toEqual(listTree(data)["uploads/report.pdf"]);
+    expect(execFileSync("sqlite3", [`${into}${data}/webui.db`, "SELECT count(*) FROM chat"], { encoding: "utf8" }).trim()).toBe("2");
+    expect(fs.existsSync(`${into}${data}/vector_db/chroma.sqlite3`)).toBe(true);
   });
 
   it("lists snapshots with their artifacts, keys, sizes and hashes", async () => {

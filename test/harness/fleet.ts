@@ -35,6 +35,8 @@ export interface HostEntry {
   destination: "s3" | "sftp" | "local";
   /** YAML lines for `plugins:` (already indented by the caller as a mapping). */
   plugins: Record<string, unknown>;
+  /** Presets (e.g. openwebui) for the host. */
+  presets?: Record<string, unknown>;
   /** Connect to this host instead of its simulated one (e.g. an unreachable port). */
   sshOverride?: { host: string; port: number; user: string };
 }
@@ -106,6 +108,7 @@ function inventoryYaml(fleet: Fleet, entries: Record<string, HostEntry>, vaultKn
       ssh: { ...ssh, identityFile: (sim ?? Object.values(fleet.hosts)[0]!).clientKeyPath },
       destination: entry.destination,
       plugins: entry.plugins,
+      ...(entry.presets ? { presets: entry.presets } : {}),
     };
   }
   const doc = {
