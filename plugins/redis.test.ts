@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dockerStandIn } from "../test/harness/docker-standin";
 import { startRedis, fillRedis, type RedisServer } from "../test/harness/redis";
 import { collect, pluginContext, restoreInput, type TestContext } from "../test/plugin-context";
 import { redisPlugin } from "./redis";
@@ -67,8 +68,20 @@ describe("redis plugin", () => {
     } finally {
       redis.cli("CONFIG", "SET", "rdb-key-save-delay", "0");
       // The slow save's child would run for minutes: end it.
-      execFileSync("pkill", ["-P", fs.readFileSync(path.join(redis.dir, "redis.pid"), "utf8").trim()]);
+      execFileSync("pkill", ["-KILL", "-P", fs.readFileSync(path.join(redis.dir, "redis.pid"), "utf8").trim()]);
       for (let i = 0; i < 100 && redis.cli("INFO", "persistence").includes("rdb_bgsave_in_progress:1"); i++) await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  it("runs its tools through docker exec for a containerized server (stand-in docker executable), without the password in argv", async () => {
+    const standin = dockerStandIn();
+    try {
+      const [rdb] = await backup(config({ container: "cache", docker: standin.docker, containerPaths: { [redis.dir]: redis.dir } }));
+      expect((rdb!.metadata.keyspace as Record<string, number>).db0).toBeGreaterThanOrEqual(5000);
+      expect(standin.calls()).toContain(`cache redis-cli -h 127.0.0.1 -p ${redis.port} --no-auth-warning BGSAVE`);
+      expect(standin.calls().join("\n")).not.toContain(redis.password);
+    } finally {
+      standin.cleanup();
     }
   });
 
