@@ -5,17 +5,13 @@
 //   lifeboat agent (files plugin → auto compression → age → sha256 → local destination)
 //   tar -cf - | gzip | age         tar -cf - | zstd -1 | age         restic backup (when installed)
 // Reports MB/s (input bytes / wall time) and the agent's peak RSS (VmHWM).
-import { execSync, spawn } from "node:child_process";
+import { execSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-import { generateX25519Identity, identityToRecipient } from "age-encryption";
-import { freshness, signSpec } from "../controller/signing";
+import { BenchAgent, dirSize, has, timed, work } from "./bench-agent";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const work = path.join(root, "bench", ".data");
 const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 2048);
 
 interface Result {
@@ -56,51 +52,10 @@ function makeData(): { random: string; text: string } {
   return { random, text };
 }
 
-/** Runs a command, polling its peak RSS; resolves with wall seconds. */
-function timed(command: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ seconds: number; peakKiB: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(command, args, { env: options.env ?? process.env, stdio: ["pipe", "pipe", "inherit"] });
-    let peakKiB = 0;
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, "utf8"));
-        if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
-      } catch {
-        // exited
-      }
-    }, 20);
-    let stdout = "";
-    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearInterval(poll);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0) reject(new Error(`${command} exited with ${code}: ${stdout.slice(-2000)}`));
-      else resolve({ seconds, peakKiB, stdout });
-    });
-    child.stdin.end(options.input ?? "");
-  });
-}
-
-function dirSize(dir: string): number {
-  let total = 0;
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name)).size;
-  }
-  return total;
-}
-
 async function main(): Promise<void> {
   const { random, text } = makeData();
-  const identity = await generateX25519Identity();
-  const recipient = await identityToRecipient(identity);
-  const key = crypto.generateKeyPairSync("ed25519").privateKey;
-  const der = crypto.createPublicKey(key).export({ format: "der", type: "spki" });
-  const agentDir = path.join(work, "agent");
-  fs.rmSync(agentDir, { recursive: true, force: true });
-  fs.mkdirSync(agentDir, { recursive: true });
-  fs.writeFileSync(path.join(agentDir, "pinned.json"), JSON.stringify({ host: "bench", controllerKey: der.subarray(der.length - 32).toString("base64") }));
+  const agent = await BenchAgent.create();
+  const recipient = agent.recipient;
   const results: Result[] = [];
   const tools = { zstd: has("zstd"), age: has("age"), restic: has("restic") };
 
@@ -112,24 +67,9 @@ async function main(): Promise<void> {
     const store = path.join(work, "store");
     fs.rmSync(store, { recursive: true, force: true });
     fs.mkdirSync(store);
-    const spec = signSpec(
-      {
-        version: 1,
-        kind: "backup",
-        host: "bench",
-        jobId: `job-${crypto.randomBytes(4).toString("hex")}`,
-        ...freshness(),
-        snapshotId: `bench-${crypto.randomBytes(2).toString("hex")}`,
-        destination: { type: "local", path: store },
-        plugins: [{ instance: "files", plugin: "files", config: { paths: [file] } }],
-        recipients: [recipient],
-      },
-      key,
-    );
-    execSync("sync");
-    const agent = await timed(process.execPath, [path.join(root, "dist", "agent.mjs"), "run", "--dir", agentDir], { input: JSON.stringify(spec) });
-    const compression = /"compression":"(\w+)"/.exec(agent.stdout)?.[1] ?? "?";
-    results.push({ name: `lifeboat agent (${compression})`, data: label, seconds: agent.seconds, mbps: bytes / 1e6 / agent.seconds, peakRssMiB: agent.peakKiB / 1024, storedMiB: dirSize(store) / 1048576 });
+    const run = await agent.backup([{ instance: "files", plugin: "files", config: { paths: [file] } }], store);
+    const compression = /"compression":"(\w+)"/.exec(run.stdout)?.[1] ?? "?";
+    results.push({ name: `lifeboat agent (${compression})`, data: label, seconds: run.seconds, mbps: bytes / 1e6 / run.seconds, peakRssMiB: run.peakKiB / 1024, storedMiB: dirSize(store) / 1048576 });
 
     const out = path.join(work, "out.age");
     const dir = path.dirname(file);
@@ -164,15 +104,6 @@ async function main(): Promise<void> {
     const agent = results.find((r) => r.data === data && r.name.startsWith("lifeboat"))!;
     const gzip = results.find((r) => r.data === data && r.name.startsWith("tar | gzip"))!;
     console.log(`\n${data}: agent ${agent.mbps.toFixed(1)} MB/s = ${(agent.mbps / gzip.mbps).toFixed(1)}x tar|gzip|age; peak RSS ${agent.peakRssMiB!.toFixed(0)} MiB`);
-  }
-}
-
-function has(tool: string): boolean {
-  try {
-    execSync(`command -v ${tool}`, { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
   }
 }
 

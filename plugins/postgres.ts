@@ -3,7 +3,7 @@
  * exported snapshot, with per-table row counts taken in that same snapshot, plus
  * globals; restore into a scratch database, check, then rename into place.
  */
-import { LifeboatError } from "../agent/errors";
+import { isLifeboatError, LifeboatError } from "../agent/errors";
 import { FieldReader } from "../agent/validate";
 import { postgresHint, PsqlSession } from "./psql-session";
 import { reroot } from "./safe-path";
@@ -136,12 +136,32 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
           args.push(`--exclude-table-data=${pattern}`);
           for (const t of await session.query(`SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND format('%I.%I', n.nspname, c.relname) ~ ${quoteLiteral(`^(public\\.)?${pattern.replace(/\*/g, ".*")}$`)};`)) excluded.add(t);
         }
+        // A failing query would end the transaction and with it the snapshot pg_dump imports: check rights first.
+        const unreadable = tables.length ? await session.query(`SELECT t FROM unnest(ARRAY[${tables.map(quoteLiteral).join(",")}]) AS t WHERE NOT has_table_privilege(t, 'SELECT');`) : [];
+        if (unreadable.length > 0) {
+          throw new LifeboatError("SOURCE", `Cannot dump PostgreSQL database "${database}": permission denied for ${unreadable.length} table(s), e.g. ${unreadable[0]}`, {
+            hint: postgresHint("permission denied"),
+          });
+        }
         const counted = config.schemaOnly ? [] : tables.filter((t) => !excluded.has(t));
-        const rows = counted.length ? parseCounts(await session.query(countSql(counted))) : {};
+        // Counting runs in the exported snapshot while pg_dump streams the same snapshot.
+        const counting = counted.length ? session.query(countSql(counted)).then(parseCounts) : Promise.resolve({});
+        counting.catch(() => undefined);
+        let rows: Record<string, number> = {};
+        const dump = tool.stream(config.tools.pgDump, [...args, database], { env: env(config, database) });
         yield {
           name: `${database}.dump`,
           compression: config.compression,
-          data: tool.stream(config.tools.pgDump, [...args, database], { env: env(config, database) }),
+          data: (async function* () {
+            try {
+              yield* dump;
+            } catch (err) {
+              const hint = isLifeboatError(err) ? postgresHint(err.message) : undefined;
+              if (hint) throw new LifeboatError("SOURCE", `Cannot dump PostgreSQL database "${database}": ${(err as Error).message}`, { hint });
+              throw err;
+            }
+            rows = await counting;
+          })(),
           metadata: () => ({ kind: "database", database, serverVersion: version, tables: rows, dataExcluded: [...excluded], schemaOnly: config.schemaOnly }),
         };
       } finally {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Lifeboat needs on a Debian machine: the Debian packages the
-# test harness, demo and benchmark start (sshd, age, rclone, sqlite3, zstd, restic)
+# test harness, demo and benchmarks start (sshd, age, rclone, sqlite3, zstd, restic,
+# redis, nginx, postgresql)
 # and the npm packages, then builds the one-file agent and controller bundles.
 # Idempotent: a second run only checks.
 set -euo pipefail

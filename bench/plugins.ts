@@ -1,0 +1,75 @@
+// `npm run bench:plugins`: service plugins on realistic sizes, measured in one run.
+//   ollama:   first backup of a multi-GB models directory, then the unchanged second run
+//             (bytes uploaded, time as a share of the first run).
+//   postgres: a ~1 GB pgbench database, the agent's postgres plugin vs `pg_dump -Fc | age`.
+// Sizes: BENCH_OLLAMA_MIB (default 3072), BENCH_PG_SCALE (pgbench scale, default 68 ≈ 1 GB).
+import { execFileSync, execSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { startPostgres } from "../test/harness/postgres";
+import { addModel } from "../test/harness/ollama-models";
+import { BenchAgent, dirSize, timed, work } from "./bench-agent";
+
+const ollamaMiB = Number(process.env.BENCH_OLLAMA_MIB ?? 3072);
+const pgScale = Number(process.env.BENCH_PG_SCALE ?? 68);
+const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+
+async function ollama(agent: BenchAgent): Promise<string[]> {
+  const models = path.join(work, `ollama-${ollamaMiB}M`);
+  if (!fs.existsSync(path.join(models, "manifests"))) {
+    console.log(`making ${models}`);
+    addModel(models, "llama3", "8b", Math.floor((ollamaMiB * 1024 * 1024) / 2));
+    addModel(models, "qwen2", "7b", Math.floor((ollamaMiB * 1024 * 1024) / 2));
+  }
+  const store = path.join(work, "ollama-store");
+  fs.rmSync(store, { recursive: true, force: true });
+  fs.mkdirSync(store);
+  const plugins = [{ instance: "ollama", plugin: "ollama", config: { models } }];
+  const input = dirSize(path.join(models, "blobs"));
+  const first = await agent.backup(plugins, store);
+  const afterFirst = dirSize(store);
+  const second = await agent.backup(plugins, store);
+  const uploadedSecond = dirSize(store) - afterFirst;
+  return [
+    `| ollama first backup | ${mb(input)} MB of blobs | ${first.seconds.toFixed(2)} s | ${mb(input / first.seconds)} MB/s | ${(first.peakKiB / 1024).toFixed(0)} MiB | ${mb(afterFirst)} MB stored |`,
+    `| ollama second backup, unchanged | same | ${second.seconds.toFixed(2)} s (${((second.seconds / first.seconds) * 100).toFixed(1)}% of first) | - | ${(second.peakKiB / 1024).toFixed(0)} MiB | ${(uploadedSecond / 1024).toFixed(1)} KiB uploaded |`,
+  ];
+}
+
+async function postgres(agent: BenchAgent): Promise<string[]> {
+  const pg = await startPostgres();
+  try {
+    const env = { ...process.env, PGPASSWORD: pg.password, PGHOST: "127.0.0.1", PGPORT: String(pg.port), PGUSER: "postgres" };
+    pg.sql("postgres", "CREATE DATABASE bench");
+    console.log(`pgbench -i -s ${pgScale}`);
+    execFileSync("pgbench", ["-i", "-q", "-s", String(pgScale), "bench"], { env, stdio: "ignore" });
+    const size = Number(pg.sql("postgres", "SELECT pg_database_size('bench')"));
+    const store = path.join(work, "pg-store");
+    fs.rmSync(store, { recursive: true, force: true });
+    fs.mkdirSync(store);
+    const plugin = await agent.backup([{ instance: "pg", plugin: "postgres", config: { port: pg.port, password: pg.password, databases: ["bench"], globals: false } }], store);
+    const out = path.join(work, "pg.dump.age");
+    execSync("sync");
+    const baseline = await timed("bash", ["-o", "pipefail", "-c", `pg_dump -Fc bench | age -r ${agent.recipient} > ${out}`], { env });
+    const baselineSize = fs.statSync(out).size;
+    fs.rmSync(out);
+    return [
+      `| postgres plugin (pg_dump -Fc -Z0 → zstd → age) | ${mb(size)} MB database | ${plugin.seconds.toFixed(2)} s | ${mb(size / plugin.seconds)} MB/s | ${(plugin.peakKiB / 1024).toFixed(0)} MiB | ${mb(dirSize(store))} MB stored |`,
+      `| pg_dump -Fc \\| age | same | ${baseline.seconds.toFixed(2)} s | ${mb(size / baseline.seconds)} MB/s | - | ${mb(baselineSize)} MB stored |`,
+    ];
+  } finally {
+    await pg.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const agent = await BenchAgent.create();
+  const rows = [...(await ollama(agent)), ...(await postgres(agent))];
+  console.log("\n| run | data | time | rate | agent peak RSS | stored |\n| --- | --- | --- | --- | --- | --- |");
+  for (const row of rows) console.log(row);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
