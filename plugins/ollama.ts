@@ -8,7 +8,7 @@ import { LifeboatError, messageOf } from "../agent/errors";
 import type { Platform } from "../agent/platform";
 import { FieldReader } from "../agent/validate";
 import { filesPlugin, restoreTrees } from "./files";
-import { parentOf, reroot } from "./safe-path";
+import { reroot } from "./safe-path";
 import type { ArtifactSource, BlobRef, Plugin, PluginContext } from "./types";
 
 /** Configuration of an `ollama` plugin instance. */
@@ -108,23 +108,30 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
     if (!input) throw new LifeboatError("RESTORE", "Cannot restore Ollama models: the snapshot has no manifests.tar");
     const models = String(input.record.metadata.models ?? config.models);
     const refs = (input.record.metadata.blobs ?? []) as BlobRef[];
-    const blobDir = reroot(`${models}/blobs`, target.into);
-    await ctx.platform.mkdir(blobDir, 0o755);
-    // Blobs first: adding content-addressed files never disturbs a running Ollama.
-    for (const ref of refs) {
-      const file = blobFile(reroot(models, target.into), ref.digest);
-      const have = await ctx.platform.stat(file).catch(() => null);
-      if (have?.size === ref.size) continue;
-      const temp = `${parentOf(file)}/.${ref.digest.replace(":", "-")}.lifeboat-staging-${ctx.jobId}`;
-      try {
-        await ctx.platform.writeStream(temp, ctx.blobs.get(ref), 0o644);
-        await ctx.platform.rename(temp, file);
-      } finally {
-        await ctx.platform.remove(temp);
-      }
+    const root = reroot(models, target.into);
+    const blobDir = `${root}/blobs`;
+    const staging = `${root}/.lifeboat-blobs-${ctx.jobId}`;
+    const fetched: string[] = [];
+    let report;
+    try {
+      // Manifests are staged (and their archive checked to its end) first; blobs are
+      // fetched into staging; only then do manifests and blobs move into place.
+      report = await restoreTrees(ctx, [`${models}/manifests`], [input], target, async () => {
+        await ctx.platform.mkdir(staging, 0o700);
+        for (const ref of refs) {
+          const have = await ctx.platform.stat(blobFile(root, ref.digest)).catch(() => null);
+          if (have?.size === ref.size) continue;
+          const name = ref.digest.replace(":", "-");
+          await ctx.platform.writeStream(`${staging}/${name}`, ctx.blobs.get(ref), 0o644);
+          fetched.push(name);
+        }
+        await ctx.platform.mkdir(blobDir, 0o755);
+        for (const name of fetched) await ctx.platform.rename(`${staging}/${name}`, `${blobDir}/${name}`);
+      });
+    } finally {
+      await ctx.platform.remove(staging);
     }
-    const report = await restoreTrees(ctx, [`${models}/manifests`], [input], target);
-    return { ...report, restored: [...report.restored, `${refs.length} blobs in ${blobDir}`] };
+    return { ...report, restored: [...report.restored, `${blobDir} (${fetched.length} of ${refs.length} blobs fetched)`] };
   },
 };
 
