@@ -9,6 +9,7 @@ import type { FileInfo, Platform } from "../agent/platform";
 import { writeTar, type TarEntry } from "../agent/tar/writer";
 import { FieldReader } from "../agent/validate";
 import { restoreTrees } from "./files";
+import { runStep } from "./shell";
 import { SqliteCli } from "./sqlite-cli";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext } from "./types";
 
@@ -112,18 +113,13 @@ export const chromaPlugin: Plugin<ChromaConfig> = {
   async *backup(ctx, config): AsyncIterable<ArtifactSource> {
     const cli = new SqliteCli(ctx.platform, config.sqlite3);
     const copy = `${ctx.scratchDir}/chroma`;
-    const shell = async (what: string, command: string) => {
-      const result = await ctx.platform.run("sh", ["-c", `exec 2>&1; ${command}`]);
-      ctx.log(`${what} \`${command}\` exited ${result.code}: ${result.stdout.trim()}`);
-      if (result.code !== 0) throw new LifeboatError("SOURCE", `Cannot ${what} Chroma with "${command}": exit code ${result.code}: ${result.stdout.trim().slice(0, 300)}`);
-    };
     try {
-      if (config.stop) await shell("stop", config.stop);
+      if (config.stop) await runStep(ctx.platform, ctx.log, "stop Chroma", config.stop, "SOURCE");
       let copied: { rel: string; info: FileInfo }[];
       try {
         copied = await consistentCopy(ctx, config, cli, copy);
       } finally {
-        if (config.start) await shell("start", config.start);
+        if (config.start) await runStep(ctx.platform, ctx.log, "start Chroma", config.start, "SOURCE");
       }
       const facts = await segmentCheck(ctx.platform, cli, copy, `${copy}/${DB}`);
       const entries: TarEntry[] = [];

@@ -3,6 +3,7 @@ import { LifeboatError } from "../agent/errors";
 import type { Platform } from "../agent/platform";
 import { describe, FieldReader } from "../agent/validate";
 import { parseDuration } from "../agent/durations";
+import { runShell } from "./shell";
 
 /** A plugin instance's hooks. */
 export interface Hooks {
@@ -59,15 +60,15 @@ export async function runHooks(platform: Platform, hooks: Hooks, phase: "before"
   for (const command of hooks[phase]) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), hooks.timeoutMs);
-    let result: { code: number; stdout: string; stderr: string };
+    let result: { code: number; output: string };
     try {
-      result = await platform.run("sh", ["-c", `exec 2>&1; ${command}`], { signal: controller.signal });
+      result = await runShell(platform, command, controller.signal);
     } catch (err) {
-      result = { code: controller.signal.aborted ? 124 : 127, stdout: "", stderr: controller.signal.aborted ? `timed out after ${hooks.timeoutMs / 1000}s` : String(err) };
+      result = { code: controller.signal.aborted ? 124 : 127, output: controller.signal.aborted ? `timed out after ${hooks.timeoutMs / 1000}s` : String(err) };
     } finally {
       clearTimeout(timer);
     }
-    const output = `${result.stdout}${result.stderr}`.slice(-OUTPUT_TAIL);
+    const output = result.output.slice(-OUTPUT_TAIL);
     report({ phase, command, code: result.code, output });
     if (result.code !== 0) {
       throw new LifeboatError("SOURCE", `Cannot run the ${phase} hook "${command}": it exited with code ${result.code}${output.trim() ? `: ${output.trim().split("\n").slice(-3).join(" | ")}` : ""}`, {

@@ -2,6 +2,7 @@
 import { LifeboatError } from "../agent/errors";
 import { FieldReader } from "../agent/validate";
 import { filesPlugin, restoreTrees } from "./files";
+import { runShell } from "./shell";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext } from "./types";
 
 /** Configuration of an `nginx` plugin instance. */
@@ -94,8 +95,8 @@ export const nginxPlugin: Plugin<NginxConfig> = {
       tested = await testStaged(ctx, { ...config, root }, staged.get(root)!);
     });
     if (config.reload && !target.into) {
-      const result = await ctx.platform.run("sh", ["-c", `exec 2>&1; ${config.reloadCommand}`]);
-      if (result.code !== 0) throw new LifeboatError("RESTORE", `Restored "${root}" (nginx -t passed) but the reload failed: ${result.stdout.trim()}`, { hint: "reload nginx by hand once the cause is fixed" });
+      const result = await runShell(ctx.platform, config.reloadCommand);
+      if (result.code !== 0) throw new LifeboatError("RESTORE", `Restored "${root}" (nginx -t passed) but the reload failed: ${result.output.trim()}`, { hint: "reload nginx by hand once the cause is fixed" });
     }
     return { ...report, details: { nginxTest: tested || "ok", reloaded: config.reload && !target.into } };
   },

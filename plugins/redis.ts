@@ -6,6 +6,7 @@ import { describe, FieldReader } from "../agent/validate";
 import { RedisCli, type RedisEndpoint } from "./redis-cli";
 import { baseName, parentOf, reroot } from "./safe-path";
 import { readLocation, ServiceTool, type ServiceLocation } from "./service-tool";
+import { runStep } from "./shell";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext, RestoreInput } from "./types";
 
 /** Configuration of a `redis` plugin instance. */
@@ -36,12 +37,6 @@ async function waitForSave(cli: RedisCli, before: number, timeoutMs: number): Pr
     }
     await sleep(200);
   }
-}
-
-async function shell(ctx: PluginContext, what: string, command: string): Promise<void> {
-  const result = await ctx.platform.run("sh", ["-c", `exec 2>&1; ${command}`]);
-  ctx.log(`${what} \`${command}\` exited ${result.code}: ${result.stdout.trim()}`);
-  if (result.code !== 0) throw new LifeboatError("RESTORE", `Cannot ${what} Redis with "${command}": exit code ${result.code}: ${result.stdout.trim().slice(0, 300)}`);
 }
 
 async function checkRdb(ctx: PluginContext, config: RedisConfig, file: string, what: string): Promise<void> {
@@ -152,11 +147,11 @@ export const redisPlugin: Plugin<RedisConfig> = {
       if (!config.stop || !config.start) {
         throw new LifeboatError("CONFIG", "Cannot restore Redis in place without stop and start commands", { hint: "set stop: and start: for this plugin (e.g. systemctl stop redis-server), or restore with --into DIR" });
       }
-      await shell(ctx, "stop", config.stop);
+      await runStep(ctx.platform, ctx.log, "stop Redis", config.stop);
       try {
         await ctx.platform.rename(staged, destination);
       } finally {
-        await shell(ctx, "start", config.start);
+        await runStep(ctx.platform, ctx.log, "start Redis", config.start);
       }
       await confirmKeys(ctx, config, rdb);
       return { restored: [destination], details: { keyspace: rdb.record.metadata.keyspace } };

@@ -7,25 +7,13 @@ import ssh2, { type ConnectConfig, type ServerHostKeyAlgorithm } from "ssh2";
 import { LifeboatError, messageOf } from "../../agent/errors";
 import { planAuthentication, type AuthPlan } from "./auth";
 import { checkHostKey, preferredHostKeyAlgorithms } from "./host-key";
+import type { SshSettings } from "../../inventory/schema";
 import { SshConnection } from "./session";
 
-/** Where and how to connect, resolved from the inventory (and `~/.ssh/config`). */
-export interface SshTarget {
+/** Where and how to connect: a host's resolved SSH settings (see inventory/schema.ts), who it is, and whether a new key may be recorded. */
+export interface SshTarget extends SshSettings {
   /** The inventory name, used in every message. */
   host: string;
-  hostname: string;
-  port: number;
-  user: string;
-  /** Private keys to offer, in order; missing files are skipped. */
-  identityFiles: string[];
-  /** Searched in order; a newly accepted key is recorded in the first. */
-  knownHostsFiles: string[];
-  /** Offer the keys of the ssh-agent at SSH_AUTH_SOCK (when set) before the identity files. */
-  useAgent: boolean;
-  /** Limit for TCP connect, handshake and authentication together. */
-  connectTimeoutMs: number;
-  /** A connection whose keepalives go unanswered this long counts as dead. */
-  idleTimeoutMs: number;
   /** Record an unknown host key instead of refusing it (a changed key is refused regardless). */
   acceptNewHostKey: boolean;
 }
