@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedShop, startPostgres, type PostgresServer } from "../test/harness/postgres";
-import { collect, pluginContext, restoreInput, type TestContext } from "../test/plugin-context";
+import { artifactBytes, pluginContext, restoreInput, type TestContext } from "../test/plugin-context";
 import { postgresPlugin } from "./postgres";
 
 describe("postgres plugin", () => {
@@ -25,7 +25,7 @@ describe("postgres plugin", () => {
   async function backup(cfg = config()) {
     await postgresPlugin.check(ctx, cfg);
     const out: { name: string; bytes: Buffer; metadata: Record<string, unknown> }[] = [];
-    for await (const a of postgresPlugin.backup(ctx, cfg)) out.push({ name: a.name, bytes: await collect(a.data), metadata: a.metadata() });
+    for await (const a of postgresPlugin.backup(ctx, cfg)) out.push({ name: a.name, bytes: await artifactBytes(a), metadata: a.metadata() });
     return out;
   }
 

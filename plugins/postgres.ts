@@ -148,10 +148,14 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
         const counting = counted.length ? session.query(countSql(counted)).then(parseCounts) : Promise.resolve({});
         counting.catch(() => undefined);
         let rows: Record<string, number> = {};
-        const dump = tool.stream(config.tools.pgDump, [...args, database], { env: env(config, database) });
+        // On the host, zstd reads pg_dump's output directly: the uncompressed dump never passes through the agent.
+        const pipeZstd = !config.location.container && (config.compression === "auto" || config.compression === "zstd") && (await ctx.platform.which("zstd")) !== null && (await ctx.platform.which("bash")) !== null;
+        const dump = pipeZstd
+          ? tool.stream("bash", ["-o", "pipefail", "-c", '"$0" "$@" | zstd -1 -T0 -q -c', config.tools.pgDump, ...args, database], { env: env(config, database) })
+          : tool.stream(config.tools.pgDump, [...args, database], { env: env(config, database) });
         yield {
           name: `${database}.dump`,
-          compression: config.compression,
+          compression: pipeZstd ? { already: "zstd" } : config.compression,
           data: (async function* () {
             try {
               yield* dump;

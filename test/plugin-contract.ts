@@ -1,7 +1,7 @@
 /** @module The contract every plugin passes: backup → restore → compare, and a failed restore changes nothing. */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Plugin } from "../plugins/types";
-import { collect, pluginContext, restoreInput, type TestContext } from "./plugin-context";
+import { artifactBytes, pluginContext, restoreInput, type TestContext } from "./plugin-context";
 
 /** Live data for one contract run. */
 export interface PluginFixtureData<C> {
@@ -36,7 +36,7 @@ export function describePluginContract<C>(name: string, fixture: PluginFixture<C
     async function backup() {
       await fixture.plugin.check(ctx, data.config);
       const out: { name: string; bytes: Buffer; metadata: Record<string, unknown> }[] = [];
-      for await (const a of fixture.plugin.backup(ctx, data.config)) out.push({ name: a.name, bytes: await collect(a.data), metadata: a.metadata() });
+      for await (const a of fixture.plugin.backup(ctx, data.config)) out.push({ name: a.name, bytes: await artifactBytes(a), metadata: a.metadata() });
       expect(out.length).toBeGreaterThan(0);
       return out;
     }
