@@ -1,6 +1,6 @@
 /** @module The `files` plugin: paths as one tar archive (modes, mtimes, symlinks, owners), excludes, staged restore. */
 import { LifeboatError, messageOf } from "../agent/errors";
-import type { FileInfo, Platform } from "../agent/platform";
+import type { FileInfo } from "../agent/platform";
 import { readTar } from "../agent/tar/reader";
 import type { TarEntry } from "../agent/tar/writer";
 import { writeTar } from "../agent/tar/writer";
@@ -80,19 +80,6 @@ async function* walk(ctx: PluginContext, root: string, excludes: ExcludeSet, one
   yield* visit(root, "", rootInfo);
 }
 
-async function checkReadable(platform: Platform, entry: TarEntry): Promise<TarEntry> {
-  if (entry.source) {
-    // Open early so an unreadable file fails the backup loudly with its name.
-    try {
-      for await (const _ of platform.readStream(entry.source, 1)) break;
-    } catch (err) {
-      if ((err as { code?: string }).code === "ENOENT") return { ...entry, source: undefined };
-      throw new LifeboatError("SOURCE", `Cannot read "${entry.source}": ${messageOf(err)}`, { hint: "run the agent as a user who can read it, or exclude it" });
-    }
-  }
-  return entry;
-}
-
 /** Backs up configured paths as `files.tar`; restores them in place or under `--into`. */
 export const filesPlugin: Plugin<FilesConfig> = {
   name: "files",
@@ -128,15 +115,25 @@ export const filesPlugin: Plugin<FilesConfig> = {
     const counts: Counts = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
     const entries = async function* () {
       for (const root of config.paths) {
-        for await (const entry of walk(ctx, root, excludes, config.oneFileSystem, counts)) yield await checkReadable(ctx.platform, entry);
+        yield* walk(ctx, root, excludes, config.oneFileSystem, counts);
       }
     };
     yield {
       name: "files.tar",
       compression: config.compression,
-      data: writeTar(ctx.platform, entries(), (name, expected, actual) =>
-        ctx.warn(`"/${name}" changed size while being read (${expected} → ${actual} bytes); stored as ${expected} bytes`),
-      ),
+      data: writeTar(ctx.platform, entries(), {
+        onChanged: (name, expected, actual) => ctx.warn(`"/${name}" changed size while being read (${expected} → ${actual} bytes); stored as ${expected} bytes`),
+        // A file that vanished since it was listed is skipped; one that cannot be read fails the backup, named.
+        onUnreadable: (entry, err) => {
+          if ((err as { code?: string }).code !== "ENOENT") {
+            throw new LifeboatError("SOURCE", `Cannot read "${entry.source}": ${messageOf(err)}`, { hint: "run the agent as a user who can read it, or exclude it" });
+          }
+          counts.files--;
+          counts.bytes -= entry.header.size;
+          ctx.warn(`"${entry.source}" vanished during the backup; skipped`);
+          return true;
+        },
+      }),
       metadata: () => ({ paths: config.paths, ...counts }),
     };
   },

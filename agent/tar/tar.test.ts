@@ -105,12 +105,27 @@ describe("tar", () => {
     }).rejects.toMatchObject({ code: "INTEGRITY" });
   });
 
+  it("leaves out a file that cannot be opened, header and all, when asked to", async () => {
+    const kept = path.join(dir, "kept.txt");
+    fs.writeFileSync(kept, "kept\n");
+    const header = (name: string, size: number): TarHeader => ({ name: name.slice(1), type: "file", mode: 0o644, uid: 0, gid: 0, size, mtime: 0, linkname: "" });
+    const unreadable: string[] = [];
+    const archive = await collect(
+      writeTar(platform, [{ header: header(path.join(dir, "gone.txt"), 10), source: path.join(dir, "gone.txt") }, { header: header(kept, 5), source: kept }], {
+        onUnreadable: (entry) => unreadable.push(entry.source!) > 0,
+      }),
+    );
+    expect(unreadable).toEqual([path.join(dir, "gone.txt")]);
+    expect(execFileSync("tar", ["-tf", "-"], { input: archive, encoding: "utf8" }).trim()).toBe(kept.slice(1));
+    await expect(collect(writeTar(platform, [{ header: header(path.join(dir, "gone.txt"), 10), source: path.join(dir, "gone.txt") }]))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
   it("keeps the archive valid when a file shrinks while it is read", async () => {
     const file = path.join(dir, "shrinking");
     fs.writeFileSync(file, crypto.randomBytes(5000));
     const changes: string[] = [];
     const header: TarHeader = { name: file.slice(1), type: "file", mode: 0o644, uid: 0, gid: 0, size: 9000, mtime: 0, linkname: "" };
-    const archive = await collect(writeTar(platform, [{ header, source: file }], (name) => changes.push(name)));
+    const archive = await collect(writeTar(platform, [{ header, source: file }], { onChanged: (name) => changes.push(name) }));
     expect(changes).toEqual([file.slice(1)]);
     expect(execFileSync("tar", ["-tvf", "-"], { input: archive, encoding: "utf8" })).toContain("9000");
   });
