@@ -5,23 +5,22 @@ import { encryptStream } from "./crypto/age-encrypt";
 import type { Destination } from "./destinations/types";
 import { LifeboatError } from "./errors";
 import type { ByteStream, Platform } from "./platform";
-import { counted } from "./pipeline/measure";
+import { checkedAtEnd, counted } from "./pipeline/measure";
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
-/** Checks, while passing bytes through, that they hash to `digest`; throws INTEGRITY at the end otherwise. */
-async function* matchingDigest(platform: Platform, data: ByteStream, digest: string, what: string): ByteStream {
-  const hash = platform.sha256();
-  for await (const chunk of data) {
-    hash.update(chunk);
-    yield chunk;
-  }
-  const actual = `sha256:${hash.digestHex()}`;
-  if (actual !== digest) {
-    throw new LifeboatError("INTEGRITY", `Cannot store blob "${what}": its content hashes to ${actual.slice(0, 19)}..., not to its name ${digest.slice(0, 19)}...`, {
-      hint: "the file is damaged or was replaced; re-download it (e.g. ollama pull) and run the backup again",
+/** Passes bytes through and fails at their end, with INTEGRITY, when they do not hash to `digest`. */
+function matchingDigest(platform: Platform, data: ByteStream, digest: string, action: "store" | "restore"): ByteStream {
+  return checkedAtEnd(platform, data, (hex) => {
+    const actual = `sha256:${hex}`;
+    if (actual === digest) return;
+    throw new LifeboatError("INTEGRITY", `Cannot ${action} blob "${digest}": its content hashes to ${actual.slice(0, 19)}..., not to its name ${digest.slice(0, 19)}...`, {
+      hint:
+        action === "store"
+          ? "the file is damaged or was replaced; re-download it (e.g. ollama pull) and run the backup again"
+          : "the stored blob was modified or damaged; restore from another snapshot",
     });
-  }
+  });
 }
 
 /**
@@ -48,13 +47,13 @@ export class DestinationBlobStore implements BlobStore {
     const existing = await this.destination.head(key);
     if (existing !== null) return { digest, size, key, uploaded: false, storedSize: existing };
     let plain = 0;
-    const data = counted(matchingDigest(this.platform, open(), digest, digest), (n) => (plain = n));
+    const data = counted(matchingDigest(this.platform, open(), digest, "store"), (n) => (plain = n));
     const storedSize = await this.destination.put(key, encryptStream(this.platform, this.recipients, data));
     return { digest, size: plain, key, uploaded: true, storedSize };
   }
 
   get(ref: BlobRef): ByteStream {
     if (!this.identity) throw new LifeboatError("INTERNAL", "blob reads need the identity of a restore job");
-    return matchingDigest(this.platform, decryptStream(this.platform, this.identity, this.destination.get(ref.key)), ref.digest, ref.digest);
+    return matchingDigest(this.platform, decryptStream(this.platform, this.identity, this.destination.get(ref.key)), ref.digest, "restore");
   }
 }

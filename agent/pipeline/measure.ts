@@ -14,17 +14,9 @@ export async function* counted(data: ByteStream, onBytes: (total: number) => voi
 
 /** Passes `data` through while hashing it; `digest()` is valid once the stream has ended. */
 export function hashed(platform: Platform, data: ByteStream): { data: ByteStream; digest(): string } {
-  const hash = platform.sha256();
   let result: string | undefined;
-  async function* run(): ByteStream {
-    for await (const chunk of data) {
-      hash.update(chunk);
-      yield chunk;
-    }
-    result = hash.digestHex();
-  }
   return {
-    data: run(),
+    data: checkedAtEnd(platform, data, (hex) => void (result = hex)),
     digest: () => {
       if (result === undefined) throw new LifeboatError("INTERNAL", "digest() read before the stream ended");
       return result;
@@ -37,7 +29,21 @@ export function hashed(platform: Platform, data: ByteStream): { data: ByteStream
  * the recorded ones. Throws `INTEGRITY` (naming `what`) on a mismatch, so a
  * consumer that stages everything before acting never acts on tampered data.
  */
-export async function* verified(platform: Platform, data: ByteStream, expected: { sha256: string; size: number }, what: string): ByteStream {
+export function verified(platform: Platform, data: ByteStream, expected: { sha256: string; size: number }, what: string): ByteStream {
+  return checkedAtEnd(platform, data, (actual, size) => {
+    if (size === expected.size && actual === expected.sha256) return;
+    throw new LifeboatError("INTEGRITY", `Cannot trust stored object "${what}": expected ${expected.size} bytes with SHA-256 ${expected.sha256.slice(0, 16)}..., got ${size} bytes with ${actual.slice(0, 16)}...`, {
+      hint: "the object was modified or damaged in storage; restore from another snapshot (controller snapshots --host H)",
+    });
+  });
+}
+
+/**
+ * Passes `data` through while hashing it, then calls `check` with the SHA-256
+ * (hex) and size of everything that went by; `check` throws to fail the stream
+ * at its very end, so a consumer that stages everything never acts on bad data.
+ */
+export async function* checkedAtEnd(platform: Platform, data: ByteStream, check: (sha256Hex: string, size: number) => void): ByteStream {
   const hash = platform.sha256();
   let size = 0;
   for await (const chunk of data) {
@@ -45,12 +51,7 @@ export async function* verified(platform: Platform, data: ByteStream, expected: 
     size += chunk.length;
     yield chunk;
   }
-  const actual = hash.digestHex();
-  if (size !== expected.size || actual !== expected.sha256) {
-    throw new LifeboatError("INTEGRITY", `Cannot trust stored object "${what}": expected ${expected.size} bytes with SHA-256 ${expected.sha256.slice(0, 16)}..., got ${size} bytes with ${actual.slice(0, 16)}...`, {
-      hint: "the object was modified or damaged in storage; restore from another snapshot (controller snapshots --host H)",
-    });
-  }
+  check(hash.digestHex(), size);
 }
 
 /** Calls `fn` at most every `intervalMs` (and never blocks the stream). */
