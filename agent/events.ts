@@ -5,7 +5,7 @@ import type { ArtifactRecord } from "../plugins/types";
 export interface StartEvent {
   type: "start";
   jobId: string;
-  kind: "backup" | "restore";
+  kind: "backup" | "restore" | "verify";
   host: string;
   agentVersion: string;
   runtime: string;
@@ -27,7 +27,7 @@ export interface ArtifactEvent extends ArtifactRecord {
   type: "artifact";
 }
 
-/** A plugin finished; for restore, what it restored. */
+/** A plugin finished; for restore, what it restored; for verify, what it checked. */
 export interface PluginDoneEvent {
   type: "plugin-done";
   plugin: string;
@@ -35,6 +35,7 @@ export interface PluginDoneEvent {
   durationMs: number;
   restored?: string[];
   details?: Record<string, unknown>;
+  checks?: string[];
 }
 
 /** A hook command ran (its output is part of the run's log). */

@@ -13,6 +13,7 @@ import { EventSink } from "./event-sink";
 import { JobContext } from "./job-context";
 import { currentPlatform, type Platform } from "./platform";
 import { runRestore } from "./restore";
+import { runVerify } from "./verify";
 import { acceptSpec, readPinning } from "./spec/accept";
 import type { JobSpec } from "./spec/types";
 import { AGENT_VERSION } from "./version";
@@ -49,7 +50,7 @@ async function main(platform: Platform): Promise<number> {
 }
 
 async function runJob(platform: Platform, spec: JobSpec, dir: string): Promise<number> {
-  const secrets = [...destinationSecrets(spec.destination), ...(spec.kind === "restore" ? [spec.identity] : []), ...(spec.kind === "backup" && spec.blobKey ? [spec.blobKey] : [])];
+  const secrets = [...destinationSecrets(spec.destination), ...(spec.kind !== "backup" ? [spec.identity] : []), ...(spec.kind === "backup" && spec.blobKey ? [spec.blobKey] : [])];
   const events = new EventSink(platform, secrets);
   const began = Date.now();
   events.emit({
@@ -69,9 +70,9 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string): Promise<n
     await platform.mkdir(scratchDir, 0o700);
     const destination = openDestination(platform, spec.destination);
     const blobKey = spec.kind === "backup" && spec.blobKey ? Uint8Array.from(atob(spec.blobKey), (c) => c.charCodeAt(0)) : new Uint8Array(32);
-    jc.blobs = new DestinationBlobStore(platform, destination, blobKey, spec.kind === "backup" ? spec.recipients : [], spec.kind === "restore" ? spec.identity : undefined);
+    jc.blobs = new DestinationBlobStore(platform, destination, blobKey, spec.kind === "backup" ? spec.recipients : [], spec.kind !== "backup" ? spec.identity : undefined);
     try {
-      status = spec.kind === "backup" ? await runBackup(spec, jc, destination) : await runRestore(spec, jc, destination);
+      status = spec.kind === "backup" ? await runBackup(spec, jc, destination) : spec.kind === "restore" ? await runRestore(spec, jc, destination) : await runVerify(spec, jc, destination);
     } finally {
       await destination.close();
     }

@@ -10,9 +10,10 @@ import { installCommand } from "./commands/install";
 import { restoreCommand } from "./commands/restore";
 import { runCommand } from "./commands/run";
 import { snapshotsCommand } from "./commands/snapshots";
+import { verifyCommand } from "./commands/verify";
 import { exitCodeFor, EXIT_JOB_FAILED, EXIT_USAGE } from "./exit-codes";
 
-const commands: Command[] = [initCommand, hostsCommand, installCommand, runCommand, snapshotsCommand, restoreCommand];
+const commands: Command[] = [initCommand, hostsCommand, installCommand, runCommand, snapshotsCommand, verifyCommand, restoreCommand];
 
 const help = `Lifeboat controller: encrypted, verified backups for a fleet of hosts.
 

@@ -6,7 +6,7 @@ import type { HostConfig } from "../inventory/schema";
 import type { ControllerContext } from "./context";
 import { runHostJob } from "./host-job";
 import { recordAgentEvent } from "./ledger-recorder";
-import type { HostOutcome, Reporter } from "./output/reporter";
+import { failedOutcome, type HostOutcome, type Reporter } from "./output/reporter";
 import { forEachConcurrent } from "./pool";
 import { freshness } from "./signing";
 
@@ -73,21 +73,7 @@ export async function runFleetBackup(ctx: ControllerContext, hosts: HostConfig[]
 }
 
 function emptyOutcome(host: string, snapshotId: string, wanted: string[] | undefined): HostOutcome {
-  const message = `Cannot back up "${host}": none of its plugins match --plugins ${wanted?.join(",")}`;
-  return {
-    host,
-    kind: "backup",
-    status: "failed",
-    snapshotId,
-    artifacts: 0,
-    plainBytes: 0,
-    storedBytes: 0,
-    durationMs: 0,
-    error: { code: "USAGE", message },
-    errors: [{ code: "USAGE", message, hint: "list the host's plugins with: controller hosts" }],
-    warnings: [],
-    restored: [],
-  };
+  return failedOutcome(host, "backup", { code: "USAGE", message: `Cannot back up "${host}": none of its plugins match --plugins ${wanted?.join(",")}`, hint: "list the host's plugins with: controller hosts" }, snapshotId);
 }
 
 /** A destination as people recognize it, without credentials. */

@@ -38,6 +38,7 @@ export async function runHostJob(env: HostJobEnv, host: HostConfig, spec: JobSpe
     errors: [],
     warnings: [],
     restored: [],
+    checks: [],
   };
   const secrets = [...env.secrets, env.keys.ageIdentity];
   const clean = (s: string) => redact(s, secrets);
@@ -54,6 +55,7 @@ export async function runHostJob(env: HostJobEnv, host: HostConfig, spec: JobSpe
     } else if (event.type === "plugin-done" && event.restored) {
       outcome.restored.push(...event.restored.map((r) => `${event.plugin}: ${r}`));
     }
+    if (event.type === "plugin-done" && event.checks) outcome.checks.push(...event.checks.map((c) => `${event.plugin}: ${c}`));
     env.reporter.event(label, event);
   };
 

@@ -8,7 +8,7 @@ export interface JobIds {
   jobId: string;
   host: string;
   snapshotId: string;
-  kind: "backup" | "restore";
+  kind: "backup" | "restore" | "verify";
 }
 
 /** Records one event: hosts seen, artifacts stored, errors, warnings, the completed snapshot. */

@@ -5,12 +5,13 @@
  * that are retried when files change underneath.
  */
 import { LifeboatError } from "../agent/errors";
-import type { FileInfo, Platform } from "../agent/platform";
+import type { Platform } from "../agent/platform";
 import { writeTar, type TarEntry } from "../agent/tar/writer";
 import { FieldReader } from "../agent/validate";
 import { restoreTrees } from "./files";
 import { runStep } from "./shell";
 import { SqliteCli } from "./sqlite-cli";
+import { listTree, type TreeEntry } from "./tree";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext } from "./types";
 
 /** Configuration of a `chroma` plugin instance. */
@@ -42,23 +43,13 @@ async function segmentCheck(platform: Platform, cli: SqliteCli, dir: string, db:
   return { segments, collections: Object.fromEntries(rows.map((r) => [r.name, r.n])) };
 }
 
-async function listTree(platform: Platform, dir: string, rel = ""): Promise<{ rel: string; info: FileInfo }[]> {
-  const out: { rel: string; info: FileInfo }[] = [];
-  for (const name of (await platform.readdir(dir)).sort()) {
-    const info = await platform.lstat(`${dir}/${name}`);
-    out.push({ rel: `${rel}${name}`, info });
-    if (info.kind === "directory") out.push(...(await listTree(platform, `${dir}/${name}`, `${rel}${name}/`)));
-  }
-  return out;
-}
-
-const fingerprint = (files: { rel: string; info: FileInfo }[]) => files.map((f) => `${f.rel}:${f.info.size}:${f.info.mtimeMs}:${f.info.ino}`).join("\n");
+const fingerprint = (files: TreeEntry[]) => files.map((f) => `${f.rel}:${f.info.size}:${f.info.mtimeMs}:${f.info.ino}`).join("\n");
 
 /**
  * Copies the persist directory into `copy`: SQLite through its online backup,
  * the rest file by file; retried while files change underneath.
  */
-async function consistentCopy(ctx: PluginContext, config: ChromaConfig, cli: SqliteCli, copy: string): Promise<{ rel: string; info: FileInfo }[]> {
+async function consistentCopy(ctx: PluginContext, config: ChromaConfig, cli: SqliteCli, copy: string): Promise<TreeEntry[]> {
   const p = ctx.platform;
   for (let attempt = 1; ; attempt++) {
     await p.remove(copy);
@@ -115,7 +106,7 @@ export const chromaPlugin: Plugin<ChromaConfig> = {
     const copy = `${ctx.scratchDir}/chroma`;
     try {
       if (config.stop) await runStep(ctx.platform, ctx.log, "stop Chroma", config.stop, "SOURCE");
-      let copied: { rel: string; info: FileInfo }[];
+      let copied: TreeEntry[];
       try {
         copied = await consistentCopy(ctx, config, cli, copy);
       } finally {
@@ -147,5 +138,14 @@ export const chromaPlugin: Plugin<ChromaConfig> = {
       // Opening the staged database may leave -wal/-shm beside it.
       for (const s of ["-wal", "-shm"]) await ctx.platform.remove(`${dir}/${DB}${s}`);
     });
+  },
+
+  async verify(ctx, config, inputs, scratch) {
+    // Staging the copy runs integrity_check and looks for every segment folder the database references.
+    await chromaPlugin.restore(ctx, config, inputs, { into: scratch });
+    const meta = inputs[0]?.record.metadata ?? {};
+    const segments = Array.isArray(meta.segments) ? meta.segments.length : 0;
+    const collections = Object.keys((meta.collections ?? {}) as Record<string, number>).length;
+    return { checks: [`${String(meta.path ?? config.path)}: ${DB} integrity_check ok, all ${segments} vector segment folders it references present (${collections} collections)`] };
   },
 };

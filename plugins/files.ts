@@ -1,6 +1,6 @@
 /** @module The `files` plugin: paths as one tar archive (modes, mtimes, symlinks, owners), excludes, staged restore. */
 import { LifeboatError, messageOf } from "../agent/errors";
-import type { FileInfo } from "../agent/platform";
+import type { FileInfo, Platform } from "../agent/platform";
 import { readTar } from "../agent/tar/reader";
 import type { TarEntry } from "../agent/tar/writer";
 import { writeTar } from "../agent/tar/writer";
@@ -9,6 +9,7 @@ import { carryOverExcluded } from "./carry-over";
 import { compileExcludes, type ExcludeSet } from "./exclude";
 import { baseName, reroot, safeSegments } from "./safe-path";
 import { removeStaging, stagingDirFor, swapIn, type Staging } from "./staging";
+import { listTree } from "./tree";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext, RestoreInput, RestoreReport, RestoreTarget } from "./types";
 
 /** Configuration of a `files` plugin instance. */
@@ -149,7 +150,42 @@ export const filesPlugin: Plugin<FilesConfig> = {
       }
     });
   },
+
+  async verify(ctx, config, inputs, scratch) {
+    const meta = inputs[0]?.record.metadata ?? {};
+    const paths = (meta.paths as string[] | undefined) ?? config.paths;
+    let found: Counts = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
+    await restoreTrees(ctx, paths, inputs, { into: scratch }, async (staged) => {
+      found = await countTrees(ctx.platform, [...staged.values()]);
+    });
+    for (const key of ["files", "directories", "symlinks", "bytes"] as const) {
+      if (typeof meta[key] === "number" && meta[key] !== found[key]) {
+        throw new LifeboatError("INTEGRITY", `The restored copy of ${paths.join(", ")} has ${found[key]} ${key}, the snapshot recorded ${meta[key]}`, {
+          hint: "the stored archive does not match its manifest; restore from another snapshot",
+        });
+      }
+    }
+    return { checks: [`${paths.join(", ")}: restored ${found.files} files (${found.bytes} bytes), ${found.directories} directories, ${found.symlinks} symlinks, as recorded`] };
+  },
 };
+
+/** Counts what the trees (or single files) at `roots` hold, the roots included, as a backup counts them. */
+async function countTrees(platform: Platform, roots: string[]): Promise<Counts> {
+  const counts: Counts = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
+  const add = (info: FileInfo) => {
+    if (info.kind === "file") {
+      counts.files++;
+      counts.bytes += info.size;
+    } else if (info.kind === "directory") counts.directories++;
+    else if (info.kind === "symlink") counts.symlinks++;
+  };
+  for (const root of roots) {
+    const info = await platform.lstat(root);
+    add(info);
+    if (info.kind === "directory") for (const entry of await listTree(platform, root)) add(entry.info);
+  }
+  return counts;
+}
 
 /**
  * Restores the trees at `paths` from tar inputs: extract everything into

@@ -98,4 +98,19 @@ export const letsencryptPlugin: Plugin<LetsencryptConfig> = {
       }
     });
   },
+
+  async verify(ctx, config, inputs, scratch) {
+    const root = (inputs[0]?.record.metadata.root as string | undefined) ?? config.root;
+    // Staging the copy checks every recorded certificate against what was restored.
+    const [restored] = (await letsencryptPlugin.restore(ctx, config, inputs, { into: scratch })).restored;
+    const found = await inspectLive(ctx.platform, restored!);
+    const mismatched = found.filter((c) => !c.keyMatches);
+    if (mismatched.length > 0) {
+      throw new LifeboatError("INTEGRITY", `Certificate "${mismatched[0]!.name}" in the snapshot of "${root}" does not match its privkey.pem${mismatched.length > 1 ? ` (and ${mismatched.length - 1} more)` : ""}`, {
+        hint: "it did not match on the host either (the backup warned); renew it (certbot renew --cert-name NAME) and back up again",
+      });
+    }
+    const warnings = expiryWarnings(found, config.warnDays);
+    return { checks: [`${root}: ${found.length} live certificates parse and match their keys`, ...warnings.map((w) => `${root}: ${w}`)] };
+  },
 };

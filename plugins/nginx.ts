@@ -100,4 +100,10 @@ export const nginxPlugin: Plugin<NginxConfig> = {
     }
     return { ...report, details: { nginxTest: tested || "ok", reloaded: config.reload && !target.into } };
   },
+
+  async verify(ctx, config, inputs, scratch) {
+    const report = await nginxPlugin.restore(ctx, config, inputs, { into: scratch });
+    const root = (inputs[0]?.record.metadata.root as string | undefined) ?? config.root;
+    return { checks: [`${root}: nginx -t passed on the restored configuration${report.details?.nginxTest && report.details.nginxTest !== "ok" ? ` (${String(report.details.nginxTest).split("\n")[0]})` : ""}`] };
+  },
 };

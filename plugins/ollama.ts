@@ -9,6 +9,7 @@ import type { Platform } from "../agent/platform";
 import { FieldReader } from "../agent/validate";
 import { filesPlugin, restoreTrees } from "./files";
 import { reroot } from "./safe-path";
+import { listTree } from "./tree";
 import type { ArtifactSource, BlobRef, Plugin, PluginContext } from "./types";
 
 /** Configuration of an `ollama` plugin instance. */
@@ -23,20 +24,10 @@ interface ModelManifest {
   digests: string[];
 }
 
-async function walkFiles(platform: Platform, dir: string, rel = ""): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of (await platform.readdir(dir)).sort()) {
-    const info = await platform.stat(`${dir}/${name}`);
-    if (info.kind === "directory") out.push(...(await walkFiles(platform, `${dir}/${name}`, `${rel}${name}/`)));
-    else if (info.kind === "file") out.push(`${rel}${name}`);
-  }
-  return out;
-}
-
 /** Reads every manifest. @throws SOURCE for one that is not a model manifest. */
 async function readManifests(platform: Platform, models: string): Promise<ModelManifest[]> {
   const out: ModelManifest[] = [];
-  for (const rel of await walkFiles(platform, `${models}/manifests`)) {
+  for (const { rel } of (await listTree(platform, `${models}/manifests`)).filter((e) => e.info.kind === "file")) {
     let parsed: { config?: { digest?: string }; layers?: { digest?: string }[] };
     try {
       parsed = JSON.parse(await platform.readText(`${models}/manifests/${rel}`));
@@ -133,19 +124,35 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
     }
     return { ...report, restored: [...report.restored, `${blobDir} (${fetched.length} of ${refs.length} blobs fetched)`] };
   },
+
+  async verify(ctx, config, inputs, scratch) {
+    // Every blob is fetched into scratch through the blob store, which checks its SHA-256 against its name as it arrives.
+    await ollamaPlugin.restore(ctx, config, inputs, { into: scratch });
+    const models = String(inputs.find((i) => i.record.name === "manifests.tar")?.record.metadata.models ?? config.models);
+    const found = await verifyModels(ctx, reroot(models, scratch), false);
+    return { checks: [`${models}: ${found.models} models, ${found.blobs} blobs; every blob a manifest names present, each blob's SHA-256 equal to its name`] };
+  },
 };
 
-/** Checks a models directory: every named blob present, every blob's SHA-256 equal to its name. */
-export async function verifyModels(ctx: PluginContext, models: string): Promise<void> {
-  for (const m of await readManifests(ctx.platform, models)) {
+/**
+ * Checks a models directory: every blob a manifest names is present with its
+ * recorded size and, unless `rehash` is false (blobs fetched through the blob
+ * store were hashed as they arrived), its SHA-256 equals its name.
+ */
+export async function verifyModels(ctx: PluginContext, models: string, rehash = true): Promise<{ models: number; blobs: number }> {
+  const manifests = await readManifests(ctx.platform, models);
+  const digests = new Set(manifests.flatMap((m) => m.digests));
+  for (const m of manifests) {
     for (const digest of m.digests) {
+      if (!(await ctx.platform.exists(blobFile(models, digest)))) throw new LifeboatError("INTEGRITY", `Ollama model ${m.model} names blob ${digest}, which is missing`);
+    }
+  }
+  if (rehash) {
+    for (const digest of digests) {
       const hash = ctx.platform.sha256();
-      try {
-        for await (const chunk of ctx.platform.readStream(blobFile(models, digest))) hash.update(chunk);
-      } catch {
-        throw new LifeboatError("INTEGRITY", `Ollama model ${m.model} names blob ${digest}, which is missing`);
-      }
+      for await (const chunk of ctx.platform.readStream(blobFile(models, digest))) hash.update(chunk);
       if (`sha256:${hash.digestHex()}` !== digest) throw new LifeboatError("INTEGRITY", `Ollama blob ${digest} does not hash to its name`);
     }
   }
+  return { models: manifests.length, blobs: digests.size };
 }

@@ -195,6 +195,21 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
     }
     return { restored, details };
   },
+
+  async verify(ctx, config, inputs, scratch) {
+    const tool = new ServiceTool(ctx.platform, config.location);
+    const checks: string[] = [];
+    for (const input of inputs) {
+      if (input.record.metadata.kind !== "globals") {
+        checks.push(await verifyDatabase(ctx, tool, config, input, scratch));
+        continue;
+      }
+      const script = await ctx.platform.readText(await placeFile(ctx, input, scratch));
+      if (!script.includes("PostgreSQL database cluster dump")) throw new LifeboatError("INTEGRITY", `The stored ${input.record.name} is not a pg_dumpall script`, { hint: "restore from another snapshot" });
+      checks.push(`${input.record.name}: a pg_dumpall script with ${script.match(/^CREATE ROLE /gm)?.length ?? 0} roles`);
+    }
+    return { checks };
+  },
 };
 
 async function placeFile(ctx: PluginContext, input: RestoreInput, into: string): Promise<string> {
@@ -205,47 +220,88 @@ async function placeFile(ctx: PluginContext, input: RestoreInput, into: string):
   return file;
 }
 
+/** How a dump is loaded by pg_restore. */
+type LoadOptions = Pick<PostgresConfig["restore"], "noOwner" | "noPrivileges" | "jobs" | "tables">;
+
+/**
+ * Loads a custom-format dump into a new database named `scratch` and checks
+ * that every table has the row count the snapshot recorded. On failure the
+ * scratch database is dropped again. @returns the row counts found and the dump's TOC size.
+ */
+async function loadIntoScratch(ctx: PluginContext, tool: ServiceTool, config: PostgresConfig, file: string, input: RestoreInput, scratch: string, options: LoadOptions): Promise<{ tables: Record<string, number>; entries: number }> {
+  const database = String(input.record.metadata.database);
+  const list = await ctx.platform.run(config.tools.pgRestore, ["--list", file]).catch(() => ({ code: 127, stdout: "", stderr: `${config.tools.pgRestore} not found` }));
+  if (list.code !== 0) throw new LifeboatError("INTEGRITY", `Cannot restore database "${database}": pg_restore --list rejects the dump: ${list.stderr.trim().slice(0, 300)}`);
+  const entries = list.stdout.split("\n").filter((l) => /^\d+;/.test(l)).length;
+  await psql(tool, config, "postgres", `CREATE DATABASE ${quoteIdent(scratch)};`);
+  try {
+    const args = ["--no-password", "--exit-on-error", `--dbname=${scratch}`, `--jobs=${options.jobs}`];
+    if (options.noOwner) args.push("--no-owner");
+    if (options.noPrivileges) args.push("--no-privileges");
+    for (const t of options.tables) args.push(`--table=${t}`);
+    const result = await ctx.platform.run(config.tools.pgRestore, [...args, file], { env: env(config, scratch) });
+    if (result.code !== 0) throw new LifeboatError("RESTORE", `Cannot restore database "${database}": pg_restore failed: ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`, { hint: "try restore: { noOwner: true, noPrivileges: true } when the roles do not exist here" });
+    const expected = (input.record.metadata.tables ?? {}) as Record<string, number>;
+    const names = Object.keys(expected).filter((t) => options.tables.length === 0 || options.tables.some((s) => t.endsWith(`.${s}`) || t === s));
+    const tables = names.length ? parseCounts(await psql(tool, config, scratch, countSql(names))) : {};
+    for (const t of names) {
+      if (tables[t] !== expected[t]) throw new LifeboatError("INTEGRITY", `Cannot restore database "${database}": table ${t} has ${tables[t]} rows after restore, the snapshot recorded ${expected[t]}`);
+    }
+    return { tables, entries };
+  } catch (err) {
+    await dropDatabase(tool, config, scratch);
+    throw err;
+  }
+}
+
+const dropDatabase = (tool: ServiceTool, config: PostgresConfig, name: string) => psql(tool, config, "postgres", `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE);`).catch(() => undefined);
+
+/** A database name for this job's scratch copy of `database`. */
+const scratchName = (ctx: PluginContext, database: string) => `${database.slice(0, 40)}_lb_${ctx.jobId.replace(/[^a-z0-9]/gi, "").slice(-12)}`.toLowerCase();
+
 async function restoreDatabase(ctx: PluginContext, tool: ServiceTool, config: PostgresConfig, input: RestoreInput, database: string): Promise<Record<string, unknown>> {
   const exists = (await psql(tool, config, "postgres", `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(database)};`)).length > 0;
   if (exists && !config.restore.replace) {
     throw new LifeboatError("RESTORE", `Cannot restore database "${database}": it exists`, { hint: "set restore: { replace: true } for this plugin to replace it, or drop/rename it first" });
   }
   const file = `${ctx.scratchDir}/${database}.dump`;
-  const scratch = `${database.slice(0, 40)}_lb_${ctx.jobId.replace(/[^a-z0-9]/gi, "").slice(-12)}`.toLowerCase();
-  await ctx.platform.writeStream(file, input.open(), 0o600);
-  let created = false;
+  const scratch = scratchName(ctx, database);
   try {
-    const list = await ctx.platform.run(config.tools.pgRestore, ["--list", file]).catch(() => ({ code: 127, stdout: "", stderr: `${config.tools.pgRestore} not found` }));
-    if (list.code !== 0) throw new LifeboatError("INTEGRITY", `Cannot restore database "${database}": pg_restore --list rejects the dump: ${list.stderr.trim().slice(0, 300)}`);
-    await psql(tool, config, "postgres", `CREATE DATABASE ${quoteIdent(scratch)};`);
-    created = true;
-    const args = ["--no-password", "--exit-on-error", `--dbname=${scratch}`, `--jobs=${config.restore.jobs}`];
-    if (config.restore.noOwner) args.push("--no-owner");
-    if (config.restore.noPrivileges) args.push("--no-privileges");
-    for (const t of config.restore.tables) args.push(`--table=${t}`);
-    const result = await ctx.platform.run(config.tools.pgRestore, [...args, file], { env: env(config, scratch) });
-    if (result.code !== 0) throw new LifeboatError("RESTORE", `Cannot restore database "${database}": pg_restore failed: ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`, { hint: "try restore: { noOwner: true, noPrivileges: true } when the roles do not exist here" });
-    const expected = (input.record.metadata.tables ?? {}) as Record<string, number>;
-    const names = Object.keys(expected).filter((t) => config.restore.tables.length === 0 || config.restore.tables.some((s) => t.endsWith(`.${s}`) || t === s));
-    const actual = names.length ? parseCounts(await psql(tool, config, scratch, countSql(names))) : {};
-    for (const t of names) {
-      if (actual[t] !== expected[t]) throw new LifeboatError("INTEGRITY", `Cannot restore database "${database}": table ${t} has ${actual[t]} rows after restore, the snapshot recorded ${expected[t]}`);
-    }
+    await ctx.platform.writeStream(file, input.open(), 0o600);
+    const { tables } = await loadIntoScratch(ctx, tool, config, file, input, scratch, config.restore);
     const old = `${database.slice(0, 40)}_lb_old_${scratch.slice(-12)}`;
-    if (exists) {
-      await psql(tool, config, "postgres", `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${quoteLiteral(database)} AND pid <> pg_backend_pid();\nALTER DATABASE ${quoteIdent(database)} RENAME TO ${quoteIdent(old)};`);
-    }
     try {
-      await psql(tool, config, "postgres", `ALTER DATABASE ${quoteIdent(scratch)} RENAME TO ${quoteIdent(database)};`);
+      if (exists) {
+        await psql(tool, config, "postgres", `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${quoteLiteral(database)} AND pid <> pg_backend_pid();\nALTER DATABASE ${quoteIdent(database)} RENAME TO ${quoteIdent(old)};`);
+      }
+      try {
+        await psql(tool, config, "postgres", `ALTER DATABASE ${quoteIdent(scratch)} RENAME TO ${quoteIdent(database)};`);
+      } catch (err) {
+        if (exists) await psql(tool, config, "postgres", `ALTER DATABASE ${quoteIdent(old)} RENAME TO ${quoteIdent(database)};`);
+        throw err;
+      }
     } catch (err) {
-      if (exists) await psql(tool, config, "postgres", `ALTER DATABASE ${quoteIdent(old)} RENAME TO ${quoteIdent(database)};`);
+      await dropDatabase(tool, config, scratch);
       throw err;
     }
-    created = false;
     if (exists) await psql(tool, config, "postgres", `DROP DATABASE ${quoteIdent(old)};`);
-    return { tables: actual };
+    return { tables };
   } finally {
-    if (created) await psql(tool, config, "postgres", `DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE);`).catch(() => undefined);
+    await ctx.platform.remove(file);
+  }
+}
+
+/** Deep check of one stored dump: pg_restore --list, then a load into a scratch database (dropped afterwards) with the recorded row counts. */
+async function verifyDatabase(ctx: PluginContext, tool: ServiceTool, config: PostgresConfig, input: RestoreInput, scratchDir: string): Promise<string> {
+  const database = String(input.record.metadata.database);
+  const file = await placeFile(ctx, input, scratchDir);
+  const scratch = scratchName(ctx, database);
+  try {
+    // Ownership and grants are left out: the check is about the data, and the roles may not exist where it runs.
+    const { tables, entries } = await loadIntoScratch(ctx, tool, config, file, input, scratch, { noOwner: true, noPrivileges: true, jobs: config.restore.jobs, tables: [] });
+    return `database ${database}: pg_restore --list ok (${entries} entries), loaded into a scratch database, row counts of ${Object.keys(tables).length} tables as recorded`;
+  } finally {
+    await dropDatabase(tool, config, scratch);
     await ctx.platform.remove(file);
   }
 }

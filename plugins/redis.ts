@@ -159,6 +159,13 @@ export const redisPlugin: Plugin<RedisConfig> = {
       await ctx.platform.remove(staged);
     }
   },
+
+  async verify(ctx, config, inputs, scratch) {
+    // Placing the copy runs redis-check-rdb over it; stop/start are never used under --into.
+    const report = await redisPlugin.restore(ctx, config, inputs, { into: scratch });
+    const rdb = inputs.find((i) => i.record.name === "dump.rdb")!;
+    return { checks: [`${String(rdb.record.metadata.rdbPath)}: redis-check-rdb ok on the restored copy (${report.restored.length} file(s) restored)`] };
+  },
 };
 
 async function confirmKeys(ctx: PluginContext, config: RedisConfig, rdb: RestoreInput): Promise<void> {

@@ -106,6 +106,17 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
       for (const s of staged) await ctx.platform.remove(s.staged);
     }
   },
+
+  async verify(ctx, config, inputs, scratch) {
+    // Staging a copy runs integrity_check and compares every table's row count with the snapshot's.
+    await sqlitePlugin.restore(ctx, config, inputs, { into: scratch });
+    return {
+      checks: inputs.map((input) => {
+        const tables = Object.keys((input.record.metadata.tables ?? {}) as Record<string, number>).length;
+        return `${String(input.record.metadata.path)}: integrity_check ok, row counts of ${tables} tables as recorded`;
+      }),
+    };
+  },
 };
 
 async function stage(ctx: PluginContext, cli: SqliteCli, input: RestoreInput, into: string | undefined): Promise<Staged> {

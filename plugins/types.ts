@@ -99,6 +99,12 @@ export interface RestoreReport {
   details?: Record<string, unknown>;
 }
 
+/** What a verification proved about one plugin instance's artifacts of a snapshot. */
+export interface VerifyReport {
+  /** Each check that passed, in words, e.g. `integrity_check ok: /srv/app/app.db (4 tables, row counts as recorded)`. */
+  checks: string[];
+}
+
 /**
  * A data source. Implementations are listed in `plugins/registry.ts`.
  *
@@ -118,4 +124,11 @@ export interface Plugin<Config = unknown> {
   backup(ctx: PluginContext, config: Config): AsyncIterable<ArtifactSource>;
   /** Restores the given artifacts (all of this plugin instance's artifacts of one snapshot). */
   restore(ctx: PluginContext, config: Config, inputs: RestoreInput[], target: RestoreTarget): Promise<RestoreReport>;
+  /**
+   * Deep check of stored artifacts: restores them under `scratch` (never onto
+   * the live service) and checks the copy the way the service would use it
+   * (integrity_check, pg_restore into a scratch database, redis-check-rdb, nginx -t, ...).
+   * @throws INTEGRITY (or RESTORE) naming what is wrong.
+   */
+  verify(ctx: PluginContext, config: Config, inputs: RestoreInput[], scratch: string): Promise<VerifyReport>;
 }

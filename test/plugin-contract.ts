@@ -1,4 +1,5 @@
-/** @module The contract every plugin passes: backup → restore → compare, and a failed restore changes nothing. */
+/** @module The contract every plugin passes: backup → verify → restore → compare, a failed restore changes nothing, a bad copy fails verification. */
+import * as fs from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Plugin } from "../plugins/types";
 import { artifactBytes, pluginContext, restoreInput, type TestContext } from "./plugin-context";
@@ -47,6 +48,27 @@ export function describePluginContract<C>(name: string, fixture: PluginFixture<C
       await data.damage();
       expect(await data.state()).not.toEqual(before);
       await fixture.plugin.restore(ctx, data.config, artifacts.map((a) => restoreInput(a.bytes, a.metadata, false, a.name)), {});
+      expect(await data.state()).toEqual(before);
+    });
+
+    it("verifies its backup in scratch space with the service's own checks, leaving the live data alone", async () => {
+      const artifacts = await backup();
+      const before = await data.state();
+      const scratch = `${ctx.scratchDir}/verify`;
+      fs.mkdirSync(scratch);
+      const report = await fixture.plugin.verify(ctx, data.config, artifacts.map((a) => restoreInput(a.bytes, a.metadata, false, a.name)), scratch);
+      expect(report.checks.length).toBeGreaterThan(0);
+      for (const check of report.checks) expect(check).toMatch(/\w/);
+      expect(await data.state()).toEqual(before);
+    });
+
+    it("fails verification when a stored artifact fails its check at the very end", async () => {
+      const artifacts = await backup();
+      const before = await data.state();
+      const scratch = `${ctx.scratchDir}/verify`;
+      fs.mkdirSync(scratch);
+      const inputs = artifacts.map((a, i) => restoreInput(a.bytes, a.metadata, i === artifacts.length - 1, a.name));
+      await expect(fixture.plugin.verify(ctx, data.config, inputs, scratch)).rejects.toMatchObject({ code: "INTEGRITY" });
       expect(await data.state()).toEqual(before);
     });
 

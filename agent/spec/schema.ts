@@ -17,7 +17,7 @@ const SHA256 = /^[0-9a-f]{64}$/;
 export function parseJobSpec(raw: unknown): JobSpec {
   const r = FieldReader.of(raw, "spec", "SPEC_REJECTED");
   if (r.number("version") !== 1) throw r.fail("version", "unsupported spec version", "upgrade the agent: controller install --host H");
-  const kind = r.oneOf("kind", ["backup", "restore"] as const);
+  const kind = r.oneOf("kind", ["backup", "restore", "verify"] as const);
   const base = {
     version: 1 as const,
     host: matching(r, "host", NAME),
@@ -36,17 +36,20 @@ export function parseJobSpec(raw: unknown): JobSpec {
     r.rejectUnknown();
     return { ...base, kind, recipients, ...(blobKey ? { blobKey } : {}) };
   }
-  const spec = {
+  const read = {
     ...base,
-    kind,
     sourceHost: matching(r, "sourceHost", NAME),
     identity: r.string("identity"),
     artifacts: artifactList(r.value("artifacts")),
-    into: r.string("into", true),
   };
-  if (spec.into !== undefined && !spec.into.startsWith("/")) throw r.fail("into", "must be an absolute path");
+  if (kind === "verify") {
+    r.rejectUnknown();
+    return { ...read, kind };
+  }
+  const into = r.string("into", true);
+  if (into !== undefined && !into.startsWith("/")) throw r.fail("into", "must be an absolute path");
   r.rejectUnknown();
-  return spec;
+  return { ...read, kind, ...(into !== undefined ? { into } : {}) };
 }
 
 function matching(r: FieldReader, name: string, pattern: RegExp): string {

@@ -50,7 +50,15 @@ export interface RestoreJob extends JobBase {
   into?: string;
 }
 
-export type JobSpec = BackupJob | RestoreJob;
+/** Deep-check a stored snapshot on this host: restore it into scratch space, check it as the service would, remove it. */
+export interface VerifyJob extends Omit<RestoreJob, "kind" | "into"> {
+  kind: "verify";
+}
+
+/** A job that reads a stored snapshot. */
+export type ReadJob = RestoreJob | VerifyJob;
+
+export type JobSpec = BackupJob | RestoreJob | VerifyJob;
 
 /** What travels to the agent: the spec plus the controller's Ed25519 signature over its canonical JSON. */
 export interface SignedSpec {

@@ -9,7 +9,7 @@ import { emit, type Command } from "./command";
 const usage = `usage: controller snapshots [--host H[,H2]] [--json]
 Lists the snapshots in the ledger, newest first. Only "complete" snapshots (manifest stored) count as backups.
 With --json: {"type":"snapshots","snapshots":[{id, host, status, startedAt, finishedAt, destination,
-manifestKey, plainSize, storedSize, warnings, artifacts:[{plugin, instance, name, key, plainSize, storedSize, sha256, compression, metadata}]}]}
+manifestKey, plainSize, storedSize, warnings, verification:{level, result, time, details}|null, artifacts:[{plugin, instance, name, key, plainSize, storedSize, sha256, compression, metadata}]}]}
 warnings lists certificates (letsencrypt plugin) that expire within 14 days (the plugin's warnDays).`;
 
 export const snapshotsCommand: Command = {
@@ -34,7 +34,7 @@ export const snapshotsCommand: Command = {
           snapshots.length === 0
             ? "no snapshots yet: run `controller run --host NAME`"
             : table(
-                ["HOST", "SNAPSHOT", "STATUS", "FINISHED", "AGE", "SIZE", "STORED", "ARTIFACTS"],
+                ["HOST", "SNAPSHOT", "STATUS", "FINISHED", "AGE", "SIZE", "STORED", "VERIFIED", "ARTIFACTS"],
                 snapshots.map((s) => [
                   s.host,
                   s.id,
@@ -43,6 +43,7 @@ export const snapshotsCommand: Command = {
                   s.finishedAt ? formatAge(s.finishedAt) : "-",
                   formatBytes(s.plainSize),
                   formatBytes(s.storedSize),
+                  s.verification ? `${s.verification.result === "ok" ? "ok" : "FAILED"} ${formatAge(s.verification.time)}` : "never",
                   s.artifacts.map((a) => `${a.instance}/${a.name}`).join(", ") || "-",
                 ]),
               ) + (warningLines.length ? `\n\n${warningLines.join("\n")}` : ""),

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Ledger } from "./ledger";
 import { MIGRATIONS } from "./migrations";
 
-const outcome = { host: "a", kind: "backup" as const, status: "ok" as const, artifacts: 1, plainBytes: 10, storedBytes: 5, durationMs: 1, errors: [], warnings: [], restored: [] };
+const outcome = { host: "a", kind: "backup" as const, status: "ok" as const, artifacts: 1, plainBytes: 10, storedBytes: 5, durationMs: 1, errors: [], warnings: [], restored: [], checks: [] };
 const artifact = (name: string) => ({ plugin: "files", instance: "files", name, key: `a/s/files/${name}.age`, plainSize: 10, storedSize: 5, sha256: "ab".repeat(32), compression: "zstd" as const, metadata: { files: 3 } });
 
 describe("ledger", () => {

@@ -21,6 +21,16 @@ export interface SnapshotView {
   plainSize: number;
   storedSize: number;
   artifacts: ArtifactRecord[];
+  /** The newest verification, if the snapshot was ever verified. */
+  verification: VerificationView | null;
+}
+
+/** One verification of a snapshot, as the ledger recorded it. */
+export interface VerificationView {
+  level: string;
+  result: "ok" | "failed";
+  time: string;
+  details: Record<string, unknown>;
 }
 
 interface SnapshotRow {
@@ -79,7 +89,7 @@ export class Ledger {
   }
 
   /** A new run; returns its id. */
-  startRun(run: { kind: "backup" | "restore"; trigger: string; hosts: string[] }): string {
+  startRun(run: { kind: "backup" | "restore" | "verify"; trigger: string; hosts: string[] }): string {
     const id = `run-${crypto.randomBytes(6).toString("hex")}`;
     this.db.prepare("INSERT INTO runs(id, kind, trigger, hosts, started_at) VALUES (?, ?, ?, ?, ?)").run(id, run.kind, run.trigger, JSON.stringify(run.hosts), now());
     return id;
@@ -89,7 +99,7 @@ export class Ledger {
     this.db.prepare("UPDATE runs SET finished_at = ?, status = ? WHERE id = ?").run(now(), status, runId);
   }
 
-  startJob(job: { runId: string; jobId: string; host: string; kind: "backup" | "restore"; snapshotId: string }): void {
+  startJob(job: { runId: string; jobId: string; host: string; kind: "backup" | "restore" | "verify"; snapshotId: string }): void {
     this.db.prepare("INSERT INTO jobs(id, run_id, host, kind, snapshot_id, started_at) VALUES (?, ?, ?, ?, ?, ?)").run(job.jobId, job.runId, job.host, job.kind, job.snapshotId, now());
   }
 
@@ -144,6 +154,19 @@ export class Ledger {
       .run(now(), h.runId, h.jobId, h.host, h.plugin, h.phase, h.command, h.code, h.output);
   }
 
+  /** A verification of a stored snapshot: its level (e.g. `deep`), result and what was checked. */
+  recordVerification(v: { host: string; snapshotId: string; level: string; result: "ok" | "failed"; details: Record<string, unknown> }): void {
+    this.db
+      .prepare("INSERT INTO verifications(host, snapshot_id, level, result, time, details) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(v.host, v.snapshotId, v.level, v.result, now(), JSON.stringify(v.details));
+  }
+
+  /** Verifications of a snapshot, newest first. */
+  verifications(host: string, snapshotId: string): VerificationView[] {
+    const rows = this.db.prepare("SELECT level, result, time, details FROM verifications WHERE host = ? AND snapshot_id = ? ORDER BY id DESC").all(host, snapshotId) as { level: string; result: "ok" | "failed"; time: string; details: string | null }[];
+    return rows.map((r) => ({ level: r.level, result: r.result, time: r.time, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : {} }));
+  }
+
   /** Hook runs of a job, in order. */
   jobHooks(jobId: string): { plugin: string; phase: string; command: string; exitCode: number; output: string }[] {
     return this.db.prepare("SELECT plugin, phase, command, exit_code AS exitCode, output FROM hook_runs WHERE job_id = ? ORDER BY id").all(jobId) as never;
@@ -181,6 +204,7 @@ export class Ledger {
       plainSize: artifacts.reduce((n, a) => n + a.plainSize, 0),
       storedSize: artifacts.reduce((n, a) => n + a.storedSize, 0),
       artifacts,
+      verification: this.verifications(row.host, row.id)[0] ?? null,
     };
   }
 

@@ -4,7 +4,7 @@ import type { AgentEvent } from "../../agent/events";
 /** The end of one host's job. */
 export interface HostOutcome {
   host: string;
-  kind: "backup" | "restore";
+  kind: "backup" | "restore" | "verify";
   status: "ok" | "partial" | "failed";
   snapshotId?: string;
   artifacts: number;
@@ -17,6 +17,8 @@ export interface HostOutcome {
   warnings: string[];
   /** For restores: what was restored where. */
   restored: string[];
+  /** For verifications: what each plugin checked (`instance: check`). */
+  checks: string[];
   /** Restore target host when it differs from the snapshot's host. */
   target?: string;
 }
@@ -30,4 +32,23 @@ export interface Reporter {
   hostDone(outcome: HostOutcome): void;
   /** Called once at the end. */
   close(): void;
+}
+
+/** The outcome of a host job that failed before it started (no snapshot, nothing to do...). */
+export function failedOutcome(host: string, kind: HostOutcome["kind"], error: { code: string; message: string; hint?: string }, snapshotId?: string): HostOutcome {
+  return {
+    host,
+    kind,
+    status: "failed",
+    ...(snapshotId ? { snapshotId } : {}),
+    artifacts: 0,
+    plainBytes: 0,
+    storedBytes: 0,
+    durationMs: 0,
+    error,
+    errors: [error],
+    warnings: [],
+    restored: [],
+    checks: [],
+  };
 }

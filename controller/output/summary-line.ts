@@ -11,7 +11,7 @@ export function summaryLine(o: HostOutcome, color: boolean): string {
   if (o.snapshotId) parts.push(`${o.kind} ${o.snapshotId}`);
   if (o.artifacts > 0) {
     parts.push(`${o.artifacts} artifact${o.artifacts === 1 ? "" : "s"}`);
-    parts.push(o.kind === "backup" ? `${formatBytes(o.plainBytes)} → ${formatBytes(o.storedBytes)} stored` : `${formatBytes(o.plainBytes)} restored`);
+    parts.push(o.kind === "backup" ? `${formatBytes(o.plainBytes)} → ${formatBytes(o.storedBytes)} stored` : `${formatBytes(o.plainBytes)} ${o.kind === "restore" ? "restored" : "checked"}`);
   }
   parts.push(formatDuration(o.durationMs));
   if (o.warnings.length > 0) parts.push(paint(33, `${o.warnings.length} warning${o.warnings.length === 1 ? "" : "s"}`));
@@ -22,5 +22,6 @@ export function summaryLine(o: HostOutcome, color: boolean): string {
   }
   for (const w of o.warnings) lines.push(`    ${paint(33, "warning")}: ${w}`);
   for (const r of o.restored) lines.push(`    restored ${r}`);
+  for (const c of o.checks) lines.push(`    ${paint(32, "checked")} ${c}`);
   return lines.join("\n");
 }

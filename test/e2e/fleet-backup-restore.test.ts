@@ -160,6 +160,35 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     expect(fs.readdirSync(path.dirname(apps.alpha!.data)).filter((n) => n.includes("lifeboat"))).toEqual([]);
   });
 
+  it("verifies the latest snapshot on the host (restored into scratch, checked, removed), records it, and fails a tampered one", async () => {
+    fleet.writeInventory({ alpha: entry("alpha", "local"), beta: entry("beta", "sftp") });
+    const backup = await fleet.controller(["run", "--host", "alpha"]);
+    expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+    const before = listTree(apps.alpha!.root);
+    const ok = await fleet.controller(["verify", "--host", "alpha"]);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/checked files: .*restored \d+ files/);
+    expect(ok.stdout).toMatch(/checked db: .*integrity_check ok, row counts of \d+ tables as recorded/);
+    expect(listTree(apps.alpha!.root)).toEqual(before);
+    const [latest] = (await snapshots("alpha")) as (SnapshotJson & { verification: { level: string; result: string; details: { plugins: Record<string, { checks: string[] }> } } })[];
+    expect(latest!.verification).toMatchObject({ level: "deep", result: "ok" });
+    expect(Object.keys(latest!.verification.details.plugins).sort()).toEqual(["db", "files"]);
+    expect((await fleet.controller(["snapshots", "--host", "alpha"])).stdout).toMatch(/ok just now/);
+
+    const artifact = latest!.artifacts.find((a) => a.instance === "db")!;
+    const stored = await readStored(fleet, "local", artifact.key);
+    stored[stored.length - 20]! ^= 0x01;
+    await writeStored(fleet, "local", artifact.key, stored);
+    const bad = await fleet.controller(["verify", "--host", "alpha", "--snapshot", latest!.id, "--json"]);
+    expect(bad.code).toBe(1);
+    expect(jsonLines(bad.stdout).find((l) => l.type === "error")).toMatchObject({ code: "INTEGRITY", plugin: "db" });
+    const [again] = (await snapshots("alpha")) as (SnapshotJson & { verification: { result: string; details: { plugins: Record<string, { status: string }> } } })[];
+    expect(again!.verification.result).toBe("failed");
+    expect(again!.verification.details.plugins).toMatchObject({ files: { status: "ok" }, db: { status: "failed" } });
+    expect((await fleet.controller(["snapshots", "--host", "alpha"])).stdout).toMatch(/FAILED just now/);
+    expect(listTree(apps.alpha!.root)).toEqual(before);
+  });
+
   it("runs before and after hooks around a plugin, runs after even when the backup fails, and keeps their output in the ledger", async () => {
     const log = path.join(fleet.hosts.beta!.home, "hooks.log");
     const doomed = path.join(fleet.hosts.beta!.home, "doomed");
