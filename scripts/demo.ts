@@ -1,7 +1,7 @@
 // `npm run demo`: a small Lifeboat fleet on loopback, backed up and restored, start to finish.
 // Starts two simulated VPS hosts ("aidset" with an Open WebUI-like app, and an empty
 // "fresh-vps"), each its own sshd and user; an S3 server (s3rver) and an SFTP vault.
-// Then runs the real controller: init, run --all, snapshots, restore onto the fresh host.
+// Then runs the real controller: init, run, verify, snapshots, restore onto the fresh host.
 // Needs root (it creates the simulated hosts' users); everything is removed at the end.
 import { spawn } from "node:child_process";
 import * as path from "node:path";
@@ -46,6 +46,7 @@ async function main(): Promise<number> {
     const backed = await controller("run", "--host", "aidset");
     await writer.stop();
     if (backed !== 0) return 1;
+    if ((await controller("verify", "--host", "aidset")) !== 0) return 1;
     await controller("snapshots");
     const into = path.join(fleet.hosts["fresh-vps"]!.home, "restored");
     if ((await controller("restore", "--from", "aidset", "--snapshot", "latest", "--to", "fresh-vps", "--into", into, "--yes")) !== 0) return 1;
