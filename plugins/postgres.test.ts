@@ -70,6 +70,16 @@ describe("postgres plugin", () => {
     expect(pg.sql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE '%_lb_%'")).toBe("0");
   });
 
+  it("restores a selection of the snapshot's databases under new names, next to the live ones", async () => {
+    const artifacts = await backup();
+    const inputs = artifacts.map((a) => restoreInput(a.bytes, a.metadata, false, a.name));
+    const report = await postgresPlugin.restore(ctx, config({ restore: { databases: ["shop"], rename: { shop: "shop_restored" } } }), inputs, {});
+    expect(report.restored).toEqual(["database shop as shop_restored"]);
+    expect(pg.sql("shop_restored", "SELECT count(*) FROM accounts")).toBe("20000");
+    await expect(postgresPlugin.restore(ctx, config({ restore: { databases: ["nope"] } }), inputs, {})).rejects.toMatchObject({ code: "RESTORE", message: expect.stringContaining('"nope": the snapshot does not hold it'), hint: "it holds: shop" });
+    expect(() => config({ restore: { rename: { shop: "bad name;" } } })).toThrow(/restore.rename.shop: not a database name/);
+  });
+
   it("refuses a damaged dump and leaves the live database and no scratch database behind", async () => {
     const [, shop] = await backup();
     const damaged = shop!.bytes.subarray(0, Math.floor(shop!.bytes.length / 2));

@@ -22,7 +22,17 @@ export interface PostgresConfig {
   /** Tables whose data is left out (schema kept), pg_dump patterns. */
   excludeTableData: string[];
   schemaOnly: boolean;
-  restore: { replace: boolean; noOwner: boolean; noPrivileges: boolean; jobs: number; tables: string[] };
+  restore: {
+    replace: boolean;
+    noOwner: boolean;
+    noPrivileges: boolean;
+    jobs: number;
+    tables: string[];
+    /** Which of the snapshot's databases to restore (empty: all). */
+    databases: string[];
+    /** Restore a database under another name: snapshot name → target name. */
+    rename: Record<string, string>;
+  };
   tools: { psql: string; pgDump: string; pgDumpall: string; pgRestore: string };
   location: ServiceLocation;
   compression: CompressionHint;
@@ -82,7 +92,21 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
     const rr = FieldReader.of(restoreRaw ?? {}, `${where}.restore`);
     const jobs = rr.number("jobs", true) ?? 1;
     if (!Number.isInteger(jobs) || jobs < 1) throw rr.fail("jobs", "expected a whole number >= 1");
-    const restore = { replace: rr.boolean("replace", false), noOwner: rr.boolean("noOwner", false), noPrivileges: rr.boolean("noPrivileges", false), jobs, tables: rr.stringList("tables", { optional: true }) };
+    const restore = {
+      replace: rr.boolean("replace", false),
+      noOwner: rr.boolean("noOwner", false),
+      noPrivileges: rr.boolean("noPrivileges", false),
+      jobs,
+      tables: rr.stringList("tables", { optional: true }),
+      databases: rr.stringList("databases", { optional: true }),
+      rename: rr.stringMap("rename"),
+    };
+    restore.databases.forEach((d, i) => {
+      if (!IDENT.test(d)) throw rr.fail(`databases[${i}]`, `not a database name: "${d}"`);
+    });
+    for (const [from, to] of Object.entries(restore.rename)) {
+      if (!IDENT.test(to)) throw rr.fail(`rename.${from}`, `not a database name: "${to}"`);
+    }
     rr.rejectUnknown();
     const config: PostgresConfig = {
       host: r.string("host", true) ?? "127.0.0.1",
@@ -176,6 +200,12 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
 
   async restore(ctx, config, inputs, target) {
     const tool = new ServiceTool(ctx.platform, config.location);
+    const missing = config.restore.databases.filter((d) => !inputs.some((i) => i.record.metadata.database === d));
+    if (missing.length > 0) {
+      throw new LifeboatError("RESTORE", `Cannot restore database "${missing[0]}": the snapshot does not hold it`, {
+        hint: `it holds: ${inputs.map((i) => i.record.metadata.database).filter(Boolean).join(", ") || "no databases"}`,
+      });
+    }
     const restored: string[] = [];
     const details: Record<string, unknown> = {};
     for (const input of inputs) {
@@ -190,8 +220,10 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
         continue;
       }
       const database = String(meta.database);
-      details[database] = await restoreDatabase(ctx, tool, config, input, database);
-      restored.push(`database ${database}`);
+      if (config.restore.databases.length > 0 && !config.restore.databases.includes(database)) continue;
+      const name = config.restore.rename[database] ?? database;
+      details[name] = await restoreDatabase(ctx, tool, config, input, name);
+      restored.push(name === database ? `database ${database}` : `database ${database} as ${name}`);
     }
     return { restored, details };
   },
