@@ -52,3 +52,16 @@ export function listOption(value: string | string[] | undefined): string[] | und
   const items = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
   return items;
 }
+
+/** The options of commands that work on hosts: `--host H[,H2] | --group G | --all`, and `--accept-new-host-key`. */
+export const hostOptions = {
+  host: { type: "string", multiple: true },
+  group: { type: "string", multiple: true },
+  all: { type: "boolean" },
+  "accept-new-host-key": { type: "boolean" },
+} as const satisfies ParseArgsConfig["options"];
+
+/** The host selection given by {@link hostOptions}, as `selectHosts` takes it. */
+export function hostSelection(values: { host?: string[]; group?: string[]; all?: boolean }): { host?: string[]; group?: string[]; all: boolean } {
+  return { host: listOption(values.host), group: listOption(values.group), all: values.all === true };
+}

@@ -2,7 +2,7 @@
 import { isLifeboatError, messageOf, redact } from "../../agent/errors";
 import { selectHosts } from "../../inventory/resolve";
 import { ensureAgent } from "../agent-install";
-import { listOption, parseCommandArgs } from "../cli-args";
+import { hostOptions, hostSelection, parseCommandArgs } from "../cli-args";
 import { ControllerContext } from "../context";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
 import { forEachConcurrent } from "../pool";
@@ -21,13 +21,13 @@ export const installCommand: Command = {
   async run(argv) {
     const { globals, values } = parseCommandArgs(
       argv,
-      { host: { type: "string", multiple: true }, group: { type: "string", multiple: true }, all: { type: "boolean" }, force: { type: "boolean" }, "accept-new-host-key": { type: "boolean" } },
+      { ...hostOptions, force: { type: "boolean" } },
       usage,
     );
     const ctx = await ControllerContext.open(globals);
     let failures = 0;
     try {
-      const hosts = selectHosts(ctx.inventory, { host: listOption(values.host), group: listOption(values.group), all: values.all === true });
+      const hosts = selectHosts(ctx.inventory, hostSelection(values));
       await forEachConcurrent(hosts, 8, async (host) => {
         try {
           const conn = await connectSsh(sshTargetFor(host, values["accept-new-host-key"] === true));

@@ -1,7 +1,7 @@
 /** @module `controller run`: back up one host, a group, or the whole fleet. */
 import { LifeboatError } from "../../agent/errors";
 import { selectHosts } from "../../inventory/resolve";
-import { listOption, parseCommandArgs } from "../cli-args";
+import { hostOptions, hostSelection, listOption, parseCommandArgs } from "../cli-args";
 import { ControllerContext } from "../context";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
 import { runFleetBackup } from "../fleet-backup";
@@ -21,12 +21,9 @@ export const runCommand: Command = {
     const { globals, values } = parseCommandArgs(
       argv,
       {
-        host: { type: "string", multiple: true },
-        group: { type: "string", multiple: true },
-        all: { type: "boolean" },
+        ...hostOptions,
         plugins: { type: "string", multiple: true },
         concurrency: { type: "string" },
-        "accept-new-host-key": { type: "boolean" },
       },
       usage,
     );
@@ -34,7 +31,7 @@ export const runCommand: Command = {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new LifeboatError("USAGE", `--concurrency: expected a whole number >= 1, got "${values.concurrency}"`);
     const ctx = await ControllerContext.open(globals);
     try {
-      const hosts = selectHosts(ctx.inventory, { host: listOption(values.host), group: listOption(values.group), all: values.all === true });
+      const hosts = selectHosts(ctx.inventory, hostSelection(values));
       const reporter = reporterFor(globals);
       const outcomes = await runFleetBackup(
         ctx,

@@ -1,7 +1,7 @@
 /** @module `controller verify`: deep-check stored snapshots by restoring them into scratch space on a host. */
 import { isLifeboatError, LifeboatError, messageOf } from "../../agent/errors";
 import { selectHosts } from "../../inventory/resolve";
-import { listOption, parseCommandArgs } from "../cli-args";
+import { hostOptions, hostSelection, listOption, parseCommandArgs } from "../cli-args";
 import { ControllerContext } from "../context";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
 import { failedOutcome } from "../output/reporter";
@@ -25,19 +25,16 @@ export const verifyCommand: Command = {
     const { globals, values } = parseCommandArgs(
       argv,
       {
-        host: { type: "string", multiple: true },
-        group: { type: "string", multiple: true },
-        all: { type: "boolean" },
+        ...hostOptions,
         snapshot: { type: "string" },
         on: { type: "string" },
         plugins: { type: "string", multiple: true },
-        "accept-new-host-key": { type: "boolean" },
       },
       usage,
     );
     const ctx = await ControllerContext.open(globals);
     try {
-      const hosts = selectHosts(ctx.inventory, { host: listOption(values.host), group: listOption(values.group), all: values.all === true });
+      const hosts = selectHosts(ctx.inventory, hostSelection(values));
       if (hosts.length > 1 && values.snapshot && values.snapshot !== "latest") throw new LifeboatError("USAGE", "--snapshot ID selects one snapshot: use it with a single --host", { hint: "omit --snapshot to verify each host's latest snapshot" });
       if (hosts.length > 1 && values.on) throw new LifeboatError("USAGE", "--on H2 works with a single --host");
       const reporter = reporterFor(globals);
