@@ -10,7 +10,7 @@ import { writeTar, type TarEntry } from "../agent/tar/writer";
 import { FieldReader } from "../agent/validate";
 import { restoreTrees } from "./files";
 import { runStep } from "./shell";
-import { SqliteCli } from "./sqlite-cli";
+import { removeSidecars, SqliteCli } from "./sqlite-cli";
 import { listTree, type TreeEntry } from "./tree";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext } from "./types";
 
@@ -136,7 +136,7 @@ export const chromaPlugin: Plugin<ChromaConfig> = {
       const dir = staged.get(path)!;
       await segmentCheck(ctx.platform, cli, dir, `${dir}/${DB}`);
       // Opening the staged database may leave -wal/-shm beside it.
-      for (const s of ["-wal", "-shm"]) await ctx.platform.remove(`${dir}/${DB}${s}`);
+      await removeSidecars(ctx.platform, `${dir}/${DB}`);
     });
   },
 

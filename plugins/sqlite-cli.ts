@@ -61,3 +61,8 @@ export class SqliteCli {
     return row!;
   }
 }
+
+/** Removes the -wal, -shm and -journal files that opening a database may leave beside `file`. */
+export async function removeSidecars(platform: Platform, file: string): Promise<void> {
+  for (const suffix of ["-wal", "-shm", "-journal"]) await platform.remove(`${file}${suffix}`);
+}

@@ -2,7 +2,7 @@
 import { LifeboatError } from "../agent/errors";
 import { FieldReader } from "../agent/validate";
 import { baseName, parentOf, reroot } from "./safe-path";
-import { SqliteCli } from "./sqlite-cli";
+import { removeSidecars, SqliteCli } from "./sqlite-cli";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext, RestoreInput } from "./types";
 
 /** Configuration of a `sqlite` plugin instance. */
@@ -90,7 +90,7 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
         };
       } finally {
         await ctx.platform.remove(copy);
-        await removeSidecars(ctx, copy);
+        await removeSidecars(ctx.platform, copy);
       }
     }
   },
@@ -144,12 +144,8 @@ async function stage(ctx: PluginContext, cli: SqliteCli, input: RestoreInput, in
     throw err;
   } finally {
     // Opening the staged copy (WAL mode) leaves -wal/-shm beside it; the copy itself is complete.
-    await removeSidecars(ctx, staged);
+    await removeSidecars(ctx.platform, staged);
   }
-}
-
-async function removeSidecars(ctx: PluginContext, file: string): Promise<void> {
-  for (const suffix of ["-wal", "-shm", "-journal"]) await ctx.platform.remove(`${file}${suffix}`);
 }
 
 /** Moves the old database and its -wal/-shm aside, the staged copy in, then removes the old files. */
