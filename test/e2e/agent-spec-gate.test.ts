@@ -102,6 +102,12 @@ describe("the agent refuses specs it must not run", () => {
     expectRefused(JSON.stringify(signSpec({ ...spec(), plugins: "files" } as unknown as BackupJob, controllerKey)), /spec\.plugins/);
   });
 
+  it("refuses a verify spec that asks to write somewhere (verify only ever uses scratch space)", () => {
+    const verify = { ...spec(), kind: "verify", sourceHost: "alpha", identity: "AGE-SECRET-KEY-1X", artifacts: [{ plugin: "files", instance: "files", name: "files.tar", key: "k", plainSize: 1, storedSize: 1, sha256: "0".repeat(64), compression: "none", metadata: {} }], into: "/srv" };
+    delete (verify as Partial<BackupJob>).recipients;
+    expectRefused(JSON.stringify(signSpec(verify as unknown as BackupJob, controllerKey)), /spec\.into: unknown field/);
+  });
+
   it("refuses input that is not a spec at all", () => {
     expectRefused("hello", /not JSON/);
   });
