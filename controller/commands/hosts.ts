@@ -9,11 +9,12 @@ import { table } from "../output/table";
 import { emit, type Command } from "./command";
 
 const usage = `usage: controller hosts [--json]
-Lists the inventory's hosts: SSH target, destination, plugins, and the last complete snapshot.`;
+Lists the inventory's hosts: SSH target, destination, plugins, the last complete snapshot, and the
+last verification (controller verify) with its result.`;
 
 export const hostsCommand: Command = {
   name: "hosts",
-  summary: "list the inventory's hosts and their last good snapshot",
+  summary: "list the inventory's hosts, their last good snapshot and last verification",
   usage,
   async run(argv) {
     const { globals } = parseCommandArgs(argv, {}, usage);
@@ -22,6 +23,7 @@ export const hostsCommand: Command = {
     const ledger = fs.existsSync(ledgerPath) ? Ledger.open(ledgerPath) : undefined;
     try {
       const last = new Map((ledger?.lastGoodSnapshots() ?? []).map((s) => [s.host, s]));
+      const verified = new Map((ledger?.lastVerifications() ?? []).map((v) => [v.host, v]));
       const hosts = [...inventory.hosts.values()].map((h) => ({
         name: h.name,
         ssh: `${h.ssh.user}@${h.ssh.hostname}:${h.ssh.port}`,
@@ -29,13 +31,21 @@ export const hostsCommand: Command = {
         plugins: h.plugins.map((p) => (p.instance === p.plugin ? p.plugin : `${p.instance}(${p.plugin})`)),
         groups: [...inventory.groups].filter(([, members]) => members.includes(h.name)).map(([g]) => g),
         lastSnapshot: last.get(h.name) ?? null,
+        lastVerification: verified.get(h.name) ?? null,
       }));
       emit(
         globals,
         () =>
           table(
-            ["HOST", "SSH", "DESTINATION", "PLUGINS", "LAST GOOD SNAPSHOT"],
-            hosts.map((h) => [h.name, h.ssh, h.destination, h.plugins.join(",") || "-", h.lastSnapshot?.finishedAt ? `${h.lastSnapshot.snapshotId} (${formatAge(h.lastSnapshot.finishedAt)})` : "never"]),
+            ["HOST", "SSH", "DESTINATION", "PLUGINS", "LAST GOOD SNAPSHOT", "LAST VERIFIED"],
+            hosts.map((h) => [
+              h.name,
+              h.ssh,
+              h.destination,
+              h.plugins.join(",") || "-",
+              h.lastSnapshot?.finishedAt ? `${h.lastSnapshot.snapshotId} (${formatAge(h.lastSnapshot.finishedAt)})` : "never",
+              h.lastVerification ? `${h.lastVerification.result === "ok" ? "ok" : "FAILED"} ${h.lastVerification.snapshotId} (${formatAge(h.lastVerification.time)})` : "never",
+            ]),
           ),
         () => ({ type: "hosts", hosts }),
       );

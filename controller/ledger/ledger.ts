@@ -167,6 +167,13 @@ export class Ledger {
     return rows.map((r) => ({ level: r.level, result: r.result, time: r.time, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : {} }));
   }
 
+  /** Each host's newest verification, whatever its result. */
+  lastVerifications(): { host: string; snapshotId: string; result: "ok" | "failed"; time: string }[] {
+    return this.db
+      .prepare("SELECT host, snapshot_id AS snapshotId, result, time FROM verifications v WHERE id = (SELECT max(id) FROM verifications WHERE host = v.host) ORDER BY host")
+      .all() as never;
+  }
+
   /** Hook runs of a job, in order. */
   jobHooks(jobId: string): { plugin: string; phase: string; command: string; exitCode: number; output: string }[] {
     return this.db.prepare("SELECT plugin, phase, command, exit_code AS exitCode, output FROM hook_runs WHERE job_id = ? ORDER BY id").all(jobId) as never;

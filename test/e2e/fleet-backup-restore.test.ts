@@ -186,6 +186,7 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     expect(again!.verification.result).toBe("failed");
     expect(again!.verification.details.plugins).toMatchObject({ files: { status: "ok" }, db: { status: "failed" } });
     expect((await fleet.controller(["snapshots", "--host", "alpha"])).stdout).toMatch(/FAILED just now/);
+    expect((await fleet.controller(["hosts"])).stdout).toMatch(new RegExp(`alpha .* FAILED ${latest!.id} \\(just now\\)`));
     expect(listTree(apps.alpha!.root)).toEqual(before);
   });
 
