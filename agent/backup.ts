@@ -101,8 +101,7 @@ async function storeArtifacts(job: BackupJob, jc: JobContext, destination: Desti
       plainBytes = n;
       report();
     });
-    const { method, data } =
-      typeof artifact.compression === "object" ? { method: artifact.compression.already, data: source } : await chooseCompression(jc.platform, artifact.compression, source);
+    const { method, data } = await chooseCompression(jc.platform, artifact.compression, source);
     const encrypted = encryptStream(jc.platform, job.recipients, data);
     const stored = hashed(
       jc.platform,

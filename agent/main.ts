@@ -68,7 +68,7 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string): Promise<n
   let status: "ok" | "partial" | "failed" = "failed";
   try {
     await platform.mkdir(scratchDir, 0o700);
-    const destination = openDestination(platform, spec.destination);
+    const destination = await openDestination(platform, spec.destination);
     const blobKey = spec.kind === "backup" && spec.blobKey ? Uint8Array.from(atob(spec.blobKey), (c) => c.charCodeAt(0)) : new Uint8Array(32);
     jc.blobs = new DestinationBlobStore(platform, destination, blobKey, spec.kind === "backup" ? spec.recipients : [], spec.kind !== "backup" ? spec.identity : undefined);
     try {

@@ -1,5 +1,7 @@
 // The postgres plugin against a real cluster (initdb + pg_ctl), under concurrent writes.
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedShop, startPostgres, type PostgresServer } from "../test/harness/postgres";
 import { artifactBytes, pluginContext, restoreInput, type TestContext } from "../test/plugin-context";
@@ -58,6 +60,18 @@ describe("postgres plugin", () => {
     expect(pg.sql("shop_copy", "SELECT title FROM documents WHERE id = 7")).toBe("Grüße 日本 7");
     expect(pg.sql("shop_copy", "SELECT body->'tags'->>1 FROM documents WHERE id = 7")).toBe("ü");
     expect(pg.sql("shop_copy", "SELECT count(*) FROM huge_log")).toBe("0");
+  });
+
+  it("counts rows with count(*) in the dump's snapshot when it cannot read the archive (a pg_dump newer than Lifeboat knows)", async () => {
+    // A stand-in pg_dump that writes the plain format, which the archive reader does not read.
+    const wrapper = path.join(ctx.scratchDir, "pg_dump_plain");
+    fs.writeFileSync(wrapper, '#!/bin/bash\nargs=()\nfor a in "$@"; do case "$a" in --format=*|--compress=*) ;; *) args+=("$a") ;; esac; done\nexec pg_dump --format=plain "${args[@]}"\n', { mode: 0o755 });
+    const [, shop] = await backup(config({ pgDump: wrapper }));
+    const tables = shop!.metadata.tables as Record<string, number>;
+    expect(tables["public.accounts"]).toBe(Number(pg.sql("shop", "SELECT count(*) FROM accounts")));
+    expect(tables["public.documents"]).toBe(Number(pg.sql("shop", "SELECT count(*) FROM documents")));
+    expect(tables["public.huge_log"]).toBeUndefined();
+    expect(ctx.logs.join("\n")).toContain("row counts by count(*) instead of from the archive: not a pg_dump custom-format archive");
   });
 
   it("refuses to restore over an existing database unless replace is set, then replaces it", async () => {

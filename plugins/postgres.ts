@@ -5,6 +5,7 @@
  */
 import { isLifeboatError, LifeboatError } from "../agent/errors";
 import { FieldReader } from "../agent/validate";
+import { ArchiveRowCounter, type ArchiveCount } from "./pg-archive";
 import { postgresHint, PsqlSession } from "./psql-session";
 import { reroot } from "./safe-path";
 import { readLocation, ServiceTool, type ServiceLocation } from "./service-tool";
@@ -63,11 +64,20 @@ async function psql(tool: ServiceTool, config: PostgresConfig, database: string,
   return result.stdout.split("\n").filter((l) => l !== "");
 }
 
-const TABLES_SQL = `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1;`;
+/** A table as [schema, name, quoted `schema.name`]: the quoted form keys the manifest's row counts. */
+type TableName = [string, string, string];
+
+const TABLES_SQL = `SELECT json_build_array(n.nspname, c.relname, format('%I.%I', n.nspname, c.relname)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' ORDER BY n.nspname, c.relname;`;
 
 function countSql(tables: string[]): string {
   return `${tables.map((t) => `SELECT ${quoteLiteral(t)}, count(*) FROM ${t}`).join(" UNION ALL ")};`;
+}
+
+/** A pg_dump table pattern (`*` wildcard, schema `public` optional) as a test of quoted `schema.table` names. */
+function tablePattern(pattern: string): RegExp {
+  const body = pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
+  return new RegExp(`^(public\\.)?${body}$`);
 }
 
 function parseCounts(lines: string[]): Record<string, number> {
@@ -153,42 +163,39 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
       const session = new PsqlSession(tool, config.tools.psql, database, env(config, database));
       try {
         const [snapshot] = await session.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();");
-        const tables = await session.query(TABLES_SQL);
+        const tables = (await session.query(TABLES_SQL)).map((line) => JSON.parse(line) as TableName);
         const excluded = new Set<string>();
         const args = ["--format=custom", "--compress=0", "--no-password", `--snapshot=${snapshot}`, ...(config.schemaOnly ? ["--schema-only"] : [])];
         for (const pattern of config.excludeTableData) {
           args.push(`--exclude-table-data=${pattern}`);
-          for (const t of await session.query(`SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND format('%I.%I', n.nspname, c.relname) ~ ${quoteLiteral(`^(public\\.)?${pattern.replace(/\*/g, ".*")}$`)};`)) excluded.add(t);
+          const matches = tablePattern(pattern);
+          for (const [, , t] of tables) if (matches.test(t)) excluded.add(t);
         }
         // A failing query would end the transaction and with it the snapshot pg_dump imports: check rights first.
-        const unreadable = tables.length ? await session.query(`SELECT t FROM unnest(ARRAY[${tables.map(quoteLiteral).join(",")}]) AS t WHERE NOT has_table_privilege(t, 'SELECT');`) : [];
+        const unreadable = tables.length ? await session.query(`SELECT t FROM unnest(ARRAY[${tables.map(([, , t]) => quoteLiteral(t)).join(",")}]) AS t WHERE NOT has_table_privilege(t, 'SELECT');`) : [];
         if (unreadable.length > 0) {
           throw new LifeboatError("SOURCE", `Cannot dump PostgreSQL database "${database}": permission denied for ${unreadable.length} table(s), e.g. ${unreadable[0]}`, {
             hint: postgresHint("permission denied"),
           });
         }
-        const counted = config.schemaOnly ? [] : tables.filter((t) => !excluded.has(t));
-        // Counting runs in the exported snapshot while pg_dump streams the same snapshot.
-        const counting = counted.length ? session.query(countSql(counted)).then(parseCounts) : Promise.resolve({});
-        counting.catch(() => undefined);
+        const counter = new ArchiveRowCounter();
         let rows: Record<string, number> = {};
-        // On the host, zstd reads pg_dump's output directly: the uncompressed dump never passes through the agent.
-        const pipeZstd = !config.location.container && (config.compression === "auto" || config.compression === "zstd") && (await ctx.platform.which("zstd")) !== null && (await ctx.platform.which("bash")) !== null;
-        const dump = pipeZstd
-          ? tool.stream("bash", ["-o", "pipefail", "-c", '"$0" "$@" | zstd -1 -T0 -q -c', config.tools.pgDump, ...args, database], { env: env(config, database) })
-          : tool.stream(config.tools.pgDump, [...args, database], { env: env(config, database) });
+        const dump = tool.stream(config.tools.pgDump, [...args, database], { env: env(config, database), blockBuffered: true });
         yield {
           name: `${database}.dump`,
-          compression: pipeZstd ? { already: "zstd" } : config.compression,
+          compression: config.compression,
           data: (async function* () {
             try {
-              yield* dump;
+              for await (const chunk of dump) {
+                counter.push(chunk);
+                yield chunk;
+              }
             } catch (err) {
               const hint = isLifeboatError(err) ? postgresHint(err.message) : undefined;
               if (hint) throw new LifeboatError("SOURCE", `Cannot dump PostgreSQL database "${database}": ${(err as Error).message}`, { hint });
               throw err;
             }
-            rows = await counting;
+            rows = await rowCounts(ctx, session, counter.result(), config.schemaOnly ? [] : tables.filter(([, , t]) => !excluded.has(t)));
           })(),
           metadata: () => ({ kind: "database", database, serverVersion: version, tables: rows, dataExcluded: [...excluded], schemaOnly: config.schemaOnly }),
         };
@@ -243,6 +250,22 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
     return { checks };
   },
 };
+
+/**
+ * The manifest's row counts: read from the archive as it streamed past; when
+ * the archive could not be read (a pg_dump newer than Lifeboat knows), counted
+ * with count(*) in the dump's own snapshot, which `session` still holds.
+ * `tables` are the tables whose data was dumped.
+ */
+async function rowCounts(ctx: PluginContext, session: PsqlSession, counted: ArchiveCount, tables: TableName[]): Promise<Record<string, number>> {
+  if (counted.ok) {
+    const quoted = new Map(tables.map(([schema, table, name]) => [`${schema}\0${table}`, name]));
+    return Object.fromEntries(counted.tables.map((t) => [quoted.get(`${t.schema}\0${t.table}`) ?? `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`, t.rows]));
+  }
+  ctx.log(`postgres: row counts by count(*) instead of from the archive: ${counted.unreadable}`);
+  const names = tables.map(([, , name]) => name);
+  return names.length ? parseCounts(await session.query(countSql(names))) : {};
+}
 
 async function placeFile(ctx: PluginContext, input: RestoreInput, into: string): Promise<string> {
   const file = reroot(`/${input.record.name}`, into);

@@ -1,4 +1,4 @@
-// Mapping a containerized service's paths onto the host.
+// Mapping a containerized service's paths onto the host; streaming a tool's output.
 import { describe, expect, it } from "vitest";
 import { currentPlatform } from "../agent/platform";
 import { ServiceTool } from "./service-tool";
@@ -18,5 +18,18 @@ describe("service tool", () => {
 
   it("leaves paths alone for a service on the host", () => {
     expect(new ServiceTool(currentPlatform(), { docker: "docker", paths: {} }).hostPath("/var/lib/redis/dump.rdb")).toBe("/var/lib/redis/dump.rdb");
+  });
+
+  it("streams a block-buffered tool under stdbuf on the host, and still names the tool when it fails", async () => {
+    const host = new ServiceTool(currentPlatform(), { docker: "docker", paths: {} });
+    const read = async (tool: string, args: string[]) => {
+      let out = "";
+      for await (const chunk of host.stream(tool, args, { blockBuffered: true })) out += new TextDecoder().decode(chunk);
+      return out;
+    };
+    expect(await read("sh", ["-c", 'echo "$_STDBUF_O"'])).toBe("1048576\n");
+    expect((await read("seq", ["1", "200000"])).split("\n").length).toBe(200001);
+    await expect(read("sh", ["-c", "echo broken >&2; exit 3"])).rejects.toMatchObject({ code: "SOURCE", message: "Cannot complete sh: it exited with code 3: broken" });
+    await expect(read("/nonexistent/pg_dump", [])).rejects.toMatchObject({ code: "TOOL_MISSING", message: expect.stringContaining('Cannot run "/nonexistent/pg_dump"') });
   });
 });

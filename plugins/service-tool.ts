@@ -55,9 +55,14 @@ export class ServiceTool {
   /**
    * Streams a tool's stdout; at the end checks its exit code and throws
    * LifeboatError("SOURCE") with its stderr when it failed (never a silent short stream).
+   * `blockBuffered`: the tool writes many small pieces through stdio (pg_dump writes
+   * a row at a time); on the host it runs under `stdbuf -o1M` when that exists, so
+   * that the pipe carries ~1k writes per GB instead of ~100k, which saves CPU on both ends.
    */
-  async *stream(tool: string, args: string[], options: SpawnOptions = {}): AsyncIterable<Uint8Array> {
-    const child = this.spawn(tool, args, options);
+  async *stream(tool: string, args: string[], options: SpawnOptions & { blockBuffered?: boolean } = {}): AsyncIterable<Uint8Array> {
+    const { blockBuffered, ...spawnOptions } = options;
+    const buffered = blockBuffered === true && !this.location.container && (await this.platform.which("stdbuf")) !== null;
+    const child = buffered ? this.spawn("stdbuf", ["-o1M", tool, ...args], spawnOptions) : this.spawn(tool, args, spawnOptions);
     let done = false;
     try {
       yield* child.stdout;
@@ -68,6 +73,8 @@ export class ServiceTool {
         throw this.missing(this.location.container ? this.location.docker : tool, err);
       }
       done = true;
+      // stdbuf's own code for a command it cannot run.
+      if (buffered && result.code === 127) throw this.missing(tool, new Error(result.stderr.trim()));
       if (result.code !== 0) throw new LifeboatError("SOURCE", `Cannot complete ${tool}: it exited with code ${result.code}: ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`);
     } finally {
       if (!done) child.kill();

@@ -2,12 +2,7 @@
 import type { ByteStream, Platform } from "../agent/platform";
 
 /** How an artifact's bytes should be compressed before encryption. */
-export type CompressionHint = "auto" | "none" | "zstd" | "gzip" | CompressedAlready;
-
-/** The plugin's stream is already compressed with this method (e.g. piped through zstd next to its source). */
-export interface CompressedAlready {
-  already: "zstd" | "gzip";
-}
+export type CompressionHint = "auto" | "none" | "zstd" | "gzip";
 
 /** What a plugin is given to reach the host: never `node:` imports of its own. */
 export interface PluginContext {

@@ -6,7 +6,6 @@ import { currentPlatform } from "../agent/platform";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { DestinationBlobStore } from "../agent/blob-store";
 import { LocalDestination } from "../agent/destinations/local";
-import { decompress } from "../agent/pipeline/compression";
 import type { ArtifactRecord, ArtifactSource, BlobStore, PluginContext, RestoreInput } from "../plugins/types";
 
 /** A context plus what the plugin said. */
@@ -57,10 +56,9 @@ export function pluginContext(jobId = `job-${Date.now().toString(36)}`): TestCon
   };
 }
 
-/** An artifact's plain bytes, as the pipeline would store them before compression (undoing a plugin's own compression). */
+/** An artifact's plain bytes, as the pipeline would store them before compression. */
 export async function artifactBytes(artifact: ArtifactSource): Promise<Buffer> {
-  if (typeof artifact.compression !== "object") return collect(artifact.data);
-  return collect(decompress(currentPlatform(), artifact.compression.already, artifact.data));
+  return collect(artifact.data);
 }
 
 /** Reads a stream completely. */

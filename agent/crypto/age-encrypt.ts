@@ -1,7 +1,8 @@
 /** @module Streaming age encryption: typage writes the header, the payload is sealed with the fastest ChaCha20-Poly1305 at hand. */
 import type { ByteStream, Platform } from "../platform";
 import { createHeader } from "./age-header";
-import { CHUNK_SIZE, chunkCipher, chunkNonce, concatBytes, PAYLOAD_NONCE_SIZE, payloadKey, transformChunks } from "./age-stream";
+import { concatBytes } from "../bytes";
+import { CHUNK_SIZE, chunkCipher, chunkNonce, PAYLOAD_NONCE_SIZE, payloadKey, transformChunks } from "./age-stream";
 
 /**
  * Encrypts `plaintext` to `recipients` (`age1...`) as a standard age v1 file that

@@ -1,5 +1,6 @@
 /** @module The age v1 payload (STREAM): 64 KiB chunks of ChaCha20-Poly1305 under a counter nonce, one framing shared by encryption and decryption. */
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { concatBytes } from "../bytes";
 import type { ByteStream, Platform } from "../platform";
 
 /** Plaintext bytes per chunk (age v1). */
@@ -117,16 +118,4 @@ class Batch {
     this.bytes = 0;
     return out;
   }
-}
-
-/** Concatenates byte arrays into one (returns the only part itself when there is one). */
-export function concatBytes(parts: Uint8Array[], total = parts.reduce((n, p) => n + p.length, 0)): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }

@@ -3,16 +3,19 @@ import { LifeboatError } from "../errors";
 import type { Platform } from "../platform";
 import { LocalDestination } from "./local";
 import { RcloneDestination } from "./rclone";
-import { S3Destination } from "./s3";
 import type { Destination, DestinationSpec } from "./types";
 
-/** Opens the destination a spec describes. @throws LifeboatError("CONFIG") for an unknown type. */
-export function openDestination(platform: Platform, spec: DestinationSpec): Destination {
+/**
+ * Opens the destination a spec describes. The S3 client is loaded only for s3
+ * destinations: it is most of the agent's code, and loading it slows every job's start.
+ * @throws LifeboatError("CONFIG") for an unknown type.
+ */
+export async function openDestination(platform: Platform, spec: DestinationSpec): Promise<Destination> {
   switch (spec.type) {
     case "local":
       return new LocalDestination(platform, spec.path);
     case "s3":
-      return new S3Destination(spec);
+      return new (await import("./s3")).S3Destination(spec);
     case "rclone":
       return new RcloneDestination(platform, spec);
     default:
