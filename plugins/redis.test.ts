@@ -90,3 +90,87 @@ describe("redis plugin", () => {
     await expect(redisPlugin.check(ctx, config({ password: "wrong" }))).rejects.toMatchObject({ code: "SOURCE", message: expect.not.stringContaining("wrong") });
   });
 });
+
+describe("redis plugin with appendonly on (Redis 7 multi-part AOF)", () => {
+  let redis: RedisServer;
+  let ctx: TestContext;
+
+  beforeAll(async () => {
+    redis = await startRedis({ appendonly: true });
+    fillRedis(redis, 3000);
+    ctx = pluginContext();
+  });
+  afterAll(async () => {
+    ctx?.cleanup();
+    await redis?.stop();
+  });
+
+  const config = () => redisPlugin.parseConfig({ port: redis.port, password: redis.password, stop: redis.stopCommand, start: redis.startCommand }, "hosts.h.plugins.redis");
+  const restart = () => execFileSync("sh", ["-c", `${redis.stopCommand}; ${redis.startCommand}`]);
+
+  async function backup() {
+    const out: { name: string; bytes: Buffer; metadata: Record<string, unknown> }[] = [];
+    for await (const a of redisPlugin.backup(ctx, config())) out.push({ name: a.name, bytes: await collect(a.data), metadata: a.metadata() });
+    return out;
+  }
+  const asInputs = (artifacts: { name: string; bytes: Buffer; metadata: Record<string, unknown> }[]) => artifacts.map((a) => restoreInput(a.bytes, a.metadata, false, a.name));
+
+  it("captures the RDB and the AOF directory, and records the AOF layout", async () => {
+    const inputs = asInputs(await backup());
+    expect(inputs.map((i) => i.record.name)).toEqual(["dump.rdb", "appendonly.tar"]);
+    expect(inputs[0]!.record.metadata.aof).toEqual({ kind: "dir", path: path.join(redis.dir, "appendonlydir"), filename: "appendonly.aof" });
+    expect(inputs[1]!.record.metadata.files).toContain("appendonly.aof.manifest");
+  });
+
+  it("restores in place: Redis loads the restored data from a rebuilt AOF (the RDB alone would be ignored), and keeps it across restarts", async () => {
+    const inputs = asInputs(await backup());
+    redis.cli("FLUSHALL");
+    redis.cli("SET", "after-backup", "1");
+    const report = await redisPlugin.restore(ctx, config(), inputs, {});
+    expect(report.restored).toEqual([path.join(redis.dir, "dump.rdb"), path.join(redis.dir, "appendonlydir")]);
+    expect(redis.cli("DBSIZE")).toBe("3000");
+    expect(redis.cli("GET", "after-backup")).toBe("");
+    restart();
+    await waitForRedis(redis);
+    expect(redis.cli("DBSIZE")).toBe("3000");
+    expect(redis.cli("-n", "1", "GET", "other:2")).toBe("two");
+    expect(fs.readdirSync(redis.dir).filter((n) => n.includes("lifeboat"))).toEqual([]);
+  });
+
+  it("puts the previous data back and restarts Redis on it when the restored server does not show the snapshot's keys", async () => {
+    const [rdb, aof] = await backup();
+    redis.cli("SET", "kept", "yes");
+    const claimsMore = restoreInput(rdb!.bytes, { ...rdb!.metadata, keyspace: { db0: 999999 } }, false, "dump.rdb");
+    await expect(redisPlugin.restore(ctx, config(), asInputs([aof!]).concat(claimsMore), {})).rejects.toMatchObject({
+      code: "RESTORE",
+      message: expect.stringContaining("the previous data files were put back and Redis was started on them again"),
+    });
+    await waitForRedis(redis);
+    expect(redis.cli("GET", "kept")).toBe("yes");
+    expect(fs.readdirSync(redis.dir).filter((n) => n.includes("lifeboat"))).toEqual([]);
+  });
+
+  it("with --into, places the RDB and the snapshot's AOF files under the directory and touches no server", async () => {
+    const inputs = asInputs(await backup());
+    redis.cli("SET", "untouched", "yes");
+    const into = fs.mkdtempSync(path.join(ctx.scratchDir, "into-"));
+    const report = await redisPlugin.restore(ctx, config(), inputs, { into });
+    const aofDir = path.join(into, redis.dir, "appendonlydir");
+    expect(report.restored).toEqual([path.join(into, redis.dir, "dump.rdb"), aofDir]);
+    expect(fs.readdirSync(aofDir).sort()).toEqual((inputs[1]!.record.metadata.files as string[]).slice().sort());
+    expect(redis.cli("GET", "untouched")).toBe("yes");
+  });
+});
+
+/** Waits until the server answers and has finished loading. */
+async function waitForRedis(redis: RedisServer): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if (redis.cli("INFO", "persistence").includes("loading:0")) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("redis did not come back");
+}

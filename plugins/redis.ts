@@ -1,13 +1,15 @@
-/** @module The `redis` plugin: BGSAVE, wait for LASTSAVE, copy the RDB (and AOF directory), check with redis-check-rdb; restore by stop, place, start, confirm keys. */
+/** @module The `redis` plugin: BGSAVE, wait for LASTSAVE, copy the RDB (and the AOF when it is on), check with redis-check-rdb; restore by stop, swap in (an AOF rebuilt from the RDB when AOF is on), start, confirm keys, or put the old files back. */
 import { parseDuration } from "../agent/durations";
-import { LifeboatError } from "../agent/errors";
+import { isLifeboatError, LifeboatError, messageOf } from "../agent/errors";
+import { readTar } from "../agent/tar/reader";
 import { writeTar } from "../agent/tar/writer";
 import { describe, FieldReader } from "../agent/validate";
 import { RedisCli, type RedisEndpoint } from "./redis-cli";
 import { baseName, parentOf, reroot } from "./safe-path";
 import { readLocation, ServiceTool, type ServiceLocation } from "./service-tool";
 import { runStep } from "./shell";
-import type { ArtifactSource, CompressionHint, Plugin, PluginContext, RestoreInput } from "./types";
+import { beginSwap, swapIn, type PendingSwap } from "./staging";
+import type { ArtifactSource, CompressionHint, Plugin, PluginContext, RestoreInput, RestoreReport } from "./types";
 
 /** Configuration of a `redis` plugin instance. */
 export interface RedisConfig extends RedisEndpoint {
@@ -97,67 +99,47 @@ export const redisPlugin: Plugin<RedisConfig> = {
       if (!/already in progress/i.test((err as Error).message)) throw err;
     }
     await waitForSave(cli, before, config.saveTimeoutMs);
-    const dir = tool.hostPath(await cli.config("dir"));
-    const rdbPath = `${dir}/${await cli.config("dbfilename")}`;
+    const layout = await serverLayout(cli, tool);
     const server = await cli.info("server");
     const keyspace = await cli.keyspace();
     const copy = `${ctx.scratchDir}/redis.rdb`;
     try {
-      await ctx.platform.writeStream(copy, ctx.platform.readStream(rdbPath), 0o600);
+      await ctx.platform.writeStream(copy, ctx.platform.readStream(layout.rdbPath), 0o600);
       await checkRdb(ctx, config, copy, "back up");
       yield {
         name: "dump.rdb",
         compression: config.compression,
         data: ctx.platform.readStream(copy),
-        metadata: () => ({ rdbPath, redisVersion: server.redis_version, keyspace }),
+        metadata: () => ({ rdbPath: layout.rdbPath, aof: layout.aof ?? null, redisVersion: server.redis_version, keyspace }),
       };
     } finally {
       await ctx.platform.remove(copy);
     }
-    if ((await cli.config("appendonly")) === "yes") {
-      const aofDir = `${dir}/${(await cli.config("appenddirname")) || "appendonlydir"}`;
-      const names = (await ctx.platform.readdir(aofDir).catch(() => [] as string[])).sort();
+    if (layout.aof) {
+      const files = await aofFiles(ctx, layout.aof);
       const entries = [];
-      for (const name of names) {
-        const info = await ctx.platform.stat(`${aofDir}/${name}`);
-        if (info.kind === "file") entries.push({ header: { name: name, type: "file" as const, mode: info.mode, uid: info.uid, gid: info.gid, size: info.size, mtime: Math.floor(info.mtimeMs / 1000), linkname: "" }, source: `${aofDir}/${name}` });
+      for (const file of files) {
+        const info = await ctx.platform.stat(file);
+        entries.push({ header: { name: baseName(file), type: "file" as const, mode: info.mode, uid: info.uid, gid: info.gid, size: info.size, mtime: Math.floor(info.mtimeMs / 1000), linkname: "" }, source: file });
       }
-      yield { name: "appendonly.tar", compression: config.compression, data: writeTar(ctx.platform, entries), metadata: () => ({ aofDir, files: names }) };
+      yield { name: "appendonly.tar", compression: config.compression, data: writeTar(ctx.platform, entries), metadata: () => ({ aof: layout.aof, files: files.map(baseName) }) };
     }
   },
 
   async restore(ctx, config, inputs, target) {
     const rdb = inputs.find((i) => i.record.name === "dump.rdb");
     if (!rdb) throw new LifeboatError("RESTORE", "Cannot restore Redis: the snapshot has no dump.rdb");
-    if (inputs.some((i) => i.record.name === "appendonly.tar")) {
-      ctx.warn("the snapshot also holds an AOF directory; the RDB is restored and Redis rebuilds its AOF from it when appendonly is on");
+    const recorded = recordedLayout(rdb, inputs);
+    if (target.into) return placeInto(ctx, config, rdb, inputs, recorded, target.into);
+    if (!config.stop || !config.start) {
+      throw new LifeboatError("CONFIG", "Cannot restore Redis in place without stop and start commands", { hint: "set stop: and start: for this plugin (e.g. systemctl stop redis-server), or restore with --into DIR" });
     }
-    const recorded = rdb.record.metadata.rdbPath;
-    if (typeof recorded !== "string" || !recorded.startsWith("/")) throw new LifeboatError("RESTORE", "Cannot restore Redis: the manifest does not say where the RDB lived");
-    const destination = reroot(recorded, target.into);
-    await ctx.platform.mkdir(parentOf(destination), 0o755);
-    const staged = `${parentOf(destination)}/.${baseName(destination)}.lifeboat-staging-${ctx.jobId}`;
-    try {
-      await ctx.platform.writeStream(staged, rdb.open(), 0o600);
-      await checkRdb(ctx, config, staged, "restore");
-      if (target.into) {
-        await ctx.platform.rename(staged, destination);
-        return { restored: [destination] };
-      }
-      if (!config.stop || !config.start) {
-        throw new LifeboatError("CONFIG", "Cannot restore Redis in place without stop and start commands", { hint: "set stop: and start: for this plugin (e.g. systemctl stop redis-server), or restore with --into DIR" });
-      }
-      await runStep(ctx.platform, ctx.log, "stop Redis", config.stop);
-      try {
-        await ctx.platform.rename(staged, destination);
-      } finally {
-        await runStep(ctx.platform, ctx.log, "start Redis", config.start);
-      }
-      await confirmKeys(ctx, config, rdb);
-      return { restored: [destination], details: { keyspace: rdb.record.metadata.keyspace } };
-    } finally {
-      await ctx.platform.remove(staged);
-    }
+    const tool = new ServiceTool(ctx.platform, config.location);
+    const layout = await serverLayout(new RedisCli(tool, config), tool).catch((err: unknown) => {
+      ctx.log(`redis: the server does not answer (${messageOf(err)}); restoring to the paths the snapshot recorded`);
+      return recorded;
+    });
+    return restoreInPlace(ctx, config, rdb, layout, { stop: config.stop, start: config.start });
   },
 
   async verify(ctx, config, inputs, scratch) {
@@ -167,6 +149,150 @@ export const redisPlugin: Plugin<RedisConfig> = {
     return { checks: [`${String(rdb.record.metadata.rdbPath)}: redis-check-rdb ok on the restored copy (${report.restored.length} file(s) restored)`] };
   },
 };
+
+/** Where a Redis server keeps its data: the RDB, and with appendonly on its AOF. */
+export interface RedisLayout {
+  rdbPath: string;
+  /** Redis 7 keeps the AOF as a directory of parts named after `filename`; Redis 6 as one file. Absent when appendonly is off. */
+  aof?: { kind: "dir"; path: string; filename: string } | { kind: "file"; path: string };
+}
+
+/** The running server's layout, from CONFIG GET, as host paths. */
+async function serverLayout(cli: RedisCli, tool: ServiceTool): Promise<RedisLayout> {
+  const dir = tool.hostPath(await cli.config("dir"));
+  const rdbPath = `${dir}/${await cli.config("dbfilename")}`;
+  if ((await cli.config("appendonly")) !== "yes") return { rdbPath };
+  const filename = (await cli.config("appendfilename")) || "appendonly.aof";
+  const dirname = await cli.config("appenddirname"); // Redis 7+
+  return { rdbPath, aof: dirname ? { kind: "dir", path: `${dir}/${dirname}`, filename } : { kind: "file", path: `${dir}/${filename}` } };
+}
+
+/** The layout the snapshot recorded (for --into, and for a server that does not answer). */
+function recordedLayout(rdb: RestoreInput, inputs: RestoreInput[]): RedisLayout {
+  const { rdbPath, aof } = rdb.record.metadata as { rdbPath?: unknown; aof?: RedisLayout["aof"] | null };
+  if (typeof rdbPath !== "string" || !rdbPath.startsWith("/")) throw new LifeboatError("RESTORE", "Cannot restore Redis: the manifest does not say where the RDB lived");
+  const tar = inputs.find((i) => i.record.name === "appendonly.tar")?.record.metadata as { aof?: RedisLayout["aof"] } | undefined;
+  const recordedAof = aof ?? tar?.aof;
+  return recordedAof ? { rdbPath, aof: recordedAof } : { rdbPath };
+}
+
+/** The AOF's files as they are now (Redis 7: every file of the directory; Redis 6: the one file). */
+async function aofFiles(ctx: PluginContext, aof: NonNullable<RedisLayout["aof"]>): Promise<string[]> {
+  if (aof.kind === "file") return (await ctx.platform.exists(aof.path)) ? [aof.path] : [];
+  const names = (await ctx.platform.readdir(aof.path).catch(() => [] as string[])).sort();
+  const files = [];
+  for (const name of names) if ((await ctx.platform.stat(`${aof.path}/${name}`)).kind === "file") files.push(`${aof.path}/${name}`);
+  return files;
+}
+
+/** Streams the RDB to a staging file next to `destination` and checks it with redis-check-rdb. @returns the staged path. */
+async function stageRdb(ctx: PluginContext, config: RedisConfig, rdb: RestoreInput, destination: string): Promise<string> {
+  await ctx.platform.mkdir(parentOf(destination), 0o755);
+  const staged = `${parentOf(destination)}/.${baseName(destination)}.lifeboat-staging-${ctx.jobId}`;
+  try {
+    await ctx.platform.writeStream(staged, rdb.open(), 0o600);
+    await checkRdb(ctx, config, staged, "restore");
+    return staged;
+  } catch (err) {
+    await ctx.platform.remove(staged);
+    throw err;
+  }
+}
+
+/**
+ * An AOF whose whole content is the restored RDB, staged next to the live one:
+ * Redis 7 loads a directory whose manifest names one base part, which may be in
+ * RDB format (as `aof-use-rdb-preamble` writes it); Redis 6 loads an AOF file
+ * that is an RDB preamble. With appendonly on, Redis loads its AOF and ignores
+ * dump.rdb, so placing the RDB alone would start it with the old data, or none.
+ */
+async function stageAof(ctx: PluginContext, stagedRdb: string, aof: NonNullable<RedisLayout["aof"]>): Promise<string> {
+  const staged = `${parentOf(aof.path)}/.${baseName(aof.path)}.lifeboat-staging-${ctx.jobId}`;
+  if (aof.kind === "file") {
+    await ctx.platform.writeStream(staged, ctx.platform.readStream(stagedRdb), 0o600);
+    return staged;
+  }
+  const base = `${aof.filename}.1.base.rdb`;
+  await ctx.platform.mkdir(staged, 0o755);
+  await ctx.platform.writeStream(`${staged}/${base}`, ctx.platform.readStream(stagedRdb), 0o600);
+  await ctx.platform.writeFile(`${staged}/${aof.filename}.manifest`, `file ${base} seq 1 type b\n`, 0o600);
+  return staged;
+}
+
+/**
+ * Stop, swap the staged RDB (and AOF) in with the old files kept aside, start,
+ * confirm the keys; when any step after the stop fails the old files are put
+ * back and Redis is started on them again.
+ */
+async function restoreInPlace(ctx: PluginContext, config: RedisConfig, rdb: RestoreInput, layout: RedisLayout, commands: { stop: string; start: string }): Promise<RestoreReport> {
+  const platform = ctx.platform;
+  const staged: string[] = [];
+  const swaps: PendingSwap[] = [];
+  try {
+    staged.push(await stageRdb(ctx, config, rdb, layout.rdbPath));
+    if (layout.aof) staged.push(await stageAof(ctx, staged[0]!, layout.aof));
+    await runStep(platform, ctx.log, "stop Redis", commands.stop);
+    try {
+      swaps.push(await beginSwap(platform, staged[0]!, layout.rdbPath, ctx.jobId));
+      if (layout.aof) swaps.push(await beginSwap(platform, staged[1]!, layout.aof.path, ctx.jobId));
+      await runStep(platform, ctx.log, "start Redis", commands.start);
+      await confirmKeys(ctx, config, rdb);
+    } catch (err) {
+      throw await putBack(ctx, commands, swaps, err);
+    }
+    for (const swap of swaps) await swap.commit();
+    const restored = layout.aof ? [layout.rdbPath, layout.aof.path] : [layout.rdbPath];
+    return { restored, details: { keyspace: rdb.record.metadata.keyspace, aof: layout.aof ? `rebuilt from the RDB at ${layout.aof.path}` : "off" } };
+  } finally {
+    for (const path of staged) await platform.remove(path);
+  }
+}
+
+/** Undoes a failed in-place restore: stop (if it runs), the old files back, start. @returns the error to throw, saying what state Redis is in. */
+async function putBack(ctx: PluginContext, commands: { stop: string; start: string }, swaps: PendingSwap[], err: unknown): Promise<LifeboatError> {
+  const code = isLifeboatError(err) ? err.code : "RESTORE";
+  const hint = isLifeboatError(err) ? err.hint : undefined;
+  if (swaps.length === 0) {
+    await runStep(ctx.platform, ctx.log, "start Redis", commands.start).catch(() => undefined);
+    return new LifeboatError(code, messageOf(err), hint ? { hint } : {});
+  }
+  await runStep(ctx.platform, ctx.log, "stop Redis", commands.stop).catch(() => undefined);
+  for (const swap of [...swaps].reverse()) await swap.undo();
+  const started = await runStep(ctx.platform, ctx.log, "start Redis", commands.start).then(
+    () => "Redis was started on them again",
+    (e: unknown) => `starting Redis on them failed too: ${messageOf(e)}`,
+  );
+  return new LifeboatError(code, `${messageOf(err)}; the previous data files were put back and ${started}`, hint ? { hint } : {});
+}
+
+/** `--into DIR`: the checked RDB, and the snapshot's AOF files, under DIR at their recorded paths; no server is touched. */
+async function placeInto(ctx: PluginContext, config: RedisConfig, rdb: RestoreInput, inputs: RestoreInput[], layout: RedisLayout, into: string): Promise<RestoreReport> {
+  const destination = reroot(layout.rdbPath, into);
+  const staged = await stageRdb(ctx, config, rdb, destination);
+  await ctx.platform.rename(staged, destination);
+  const restored = [destination];
+  const tar = inputs.find((i) => i.record.name === "appendonly.tar");
+  if (tar && layout.aof) restored.push(await placeAof(ctx, tar, reroot(layout.aof.path, into), layout.aof.kind));
+  return { restored };
+}
+
+/** Extracts the snapshot's AOF files (flat names only) to `target`: a directory (Redis 7) or the one file (Redis 6). */
+async function placeAof(ctx: PluginContext, tar: RestoreInput, target: string, kind: "dir" | "file"): Promise<string> {
+  const staged = `${parentOf(target)}/.${baseName(target)}.lifeboat-staging-${ctx.jobId}`;
+  try {
+    if (kind === "dir") await ctx.platform.mkdir(staged, 0o755);
+    for await (const { header, body } of readTar(tar.open())) {
+      if (header.type !== "file" || header.name.includes("/") || header.name.startsWith(".")) {
+        throw new LifeboatError("RESTORE", `Refusing entry "${header.name}" of appendonly.tar: an AOF holds plain files only`);
+      }
+      await ctx.platform.writeStream(kind === "dir" ? `${staged}/${header.name}` : staged, body, 0o600);
+    }
+    await swapIn(ctx.platform, staged, target, ctx.jobId);
+    return target;
+  } finally {
+    await ctx.platform.remove(staged);
+  }
+}
 
 async function confirmKeys(ctx: PluginContext, config: RedisConfig, rdb: RestoreInput): Promise<void> {
   const cli = new RedisCli(new ServiceTool(ctx.platform, config.location), config);

@@ -28,11 +28,18 @@ export async function removeStaging(platform: Platform, staging: Staging, failed
   if (failed && staging.createdRoot) await platform.remove(staging.createdRoot);
 }
 
+/** A swap that is made but not final: `commit()` removes what was moved aside, `undo()` puts it back. */
+export interface PendingSwap {
+  commit(): Promise<void>;
+  undo(): Promise<void>;
+}
+
 /**
- * Moves `staged` into place at `target`: the old target (if any) is renamed
- * aside first, and put back if the second rename fails; then it is removed.
+ * Moves `staged` into place at `target`, keeping the old target (if any)
+ * renamed aside until `commit()` or `undo()`; when the second rename fails the
+ * old target is put back at once.
  */
-export async function swapIn(platform: Platform, staged: string, target: string, jobId: string): Promise<void> {
+export async function beginSwap(platform: Platform, staged: string, target: string, jobId: string): Promise<PendingSwap> {
   const aside = `${parentOf(target)}/.lifeboat-old-${jobId}-${baseName(target)}`;
   const hadTarget = await platform.exists(target);
   if (hadTarget) await platform.rename(target, aside);
@@ -42,5 +49,18 @@ export async function swapIn(platform: Platform, staged: string, target: string,
     if (hadTarget) await platform.rename(aside, target);
     throw err;
   }
-  if (hadTarget) await platform.remove(aside);
+  return {
+    commit: async () => {
+      if (hadTarget) await platform.remove(aside);
+    },
+    undo: async () => {
+      await platform.remove(target);
+      if (hadTarget) await platform.rename(aside, target);
+    },
+  };
+}
+
+/** Moves `staged` into place at `target` for good (see {@link beginSwap}). */
+export async function swapIn(platform: Platform, staged: string, target: string, jobId: string): Promise<void> {
+  await (await beginSwap(platform, staged, target, jobId)).commit();
 }

@@ -18,8 +18,8 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server (daemonized, pidfile in its dir) with RDB saving only on demand. */
-export async function startRedis(): Promise<RedisServer> {
+/** Starts redis-server (daemonized, pidfile in its dir) with RDB saving only on demand; `appendonly` turns AOF persistence on. */
+export async function startRedis(options: { appendonly?: boolean } = {}): Promise<RedisServer> {
   if (!fs.existsSync("/usr/bin/redis-server")) throw new Error("redis-server is missing: apt-get install redis-server (scripts/setup.sh does)");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-redis-"));
   const port = await freePort();
@@ -27,7 +27,7 @@ export async function startRedis(): Promise<RedisServer> {
   const conf = path.join(dir, "redis.conf");
   fs.writeFileSync(
     conf,
-    [`port ${port}`, "bind 127.0.0.1", `dir ${dir}`, "dbfilename dump.rdb", 'save ""', "appendonly no", "daemonize yes", `pidfile ${dir}/redis.pid`, `logfile ${dir}/redis.log`, `requirepass ${password}`, ""].join("\n"),
+    [`port ${port}`, "bind 127.0.0.1", `dir ${dir}`, "dbfilename dump.rdb", 'save ""', `appendonly ${options.appendonly ? "yes" : "no"}`, "daemonize yes", `pidfile ${dir}/redis.pid`, `logfile ${dir}/redis.log`, `requirepass ${password}`, ""].join("\n"),
   );
   const env = { ...process.env, REDISCLI_AUTH: password };
   const cli = (...args: string[]) => execFileSync("redis-cli", ["-p", String(port), "--no-auth-warning", ...args], { env, encoding: "utf8" }).trim();
