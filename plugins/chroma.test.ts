@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { dockerStandIn } from "../test/harness/docker-standin";
 import { createChromaDir } from "../test/harness/chroma-dir";
 import { listTree } from "../test/harness/tree";
 import { collect, pluginContext, restoreInput, type TestContext } from "../test/plugin-context";
@@ -71,5 +72,26 @@ describe("chroma plugin", () => {
   it("refuses a backup whose database names a segment folder that is missing", async () => {
     fs.rmSync(path.join(persist, segments[1]!), { recursive: true });
     await expect(backup()).rejects.toMatchObject({ code: "INTEGRITY", message: expect.stringContaining(segments[1]!) });
+  });
+
+  it("backs up and restores a container's persist directory through containerPaths, recording the container path", async () => {
+    const standin = dockerStandIn();
+    try {
+      const cfg = config({ path: "/data", container: "chromadb", docker: standin.docker, containerPaths: { "/data": persist } });
+      const { bytes, metadata } = await backup(cfg);
+      expect(metadata).toMatchObject({ path: "/data", paths: ["/data"], container: "chromadb", mode: "online", collections: { chats: 300, docs: 300 } });
+      const into = path.join(dir, "restored");
+      const report = await chromaPlugin.restore(ctx, cfg, [restoreInput(bytes, metadata)], { into });
+      expect(report.restored).toEqual([`${into}${persist}`]);
+      const original = listTree(persist, (rel) => rel.startsWith("chroma.sqlite3"));
+      const restored = listTree(`${into}${persist}`);
+      for (const [rel, entry] of Object.entries(original)) expect(restored[rel], rel).toEqual(entry);
+      const verified = await chromaPlugin.verify(ctx, cfg, [restoreInput(bytes, metadata)], path.join(dir, "scratch"));
+      expect(verified.checks[0]).toMatch(/^\/data: chroma.sqlite3 integrity_check ok/);
+      // sqlite3 and the file copies ran on the host: nothing went through docker.
+      expect(standin.calls()).toEqual([]);
+    } finally {
+      standin.cleanup();
+    }
   });
 });

@@ -2,13 +2,15 @@
  * @module The `chroma` plugin: a Chroma persist directory (`chroma.sqlite3` plus one
  * folder of index files per vector segment). With stop/start commands: a copy
  * while Chroma is stopped. Without: an online SQLite backup plus segment copies
- * that are retried when files change underneath.
+ * that are retried when files change underneath. With `container:` the directory is
+ * read and written on the host through `containerPaths`; sqlite3 runs on the host.
  */
 import { LifeboatError } from "../agent/errors";
 import type { Platform } from "../agent/platform";
 import { writeTar, type TarEntry } from "../agent/tar/writer";
 import { FieldReader } from "../agent/validate";
 import { restoreTrees } from "./files";
+import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "./service-tool";
 import { runStep } from "./shell";
 import { removeSidecars, SqliteCli } from "./sqlite-cli";
 import { listTree, type TreeEntry } from "./tree";
@@ -16,15 +18,17 @@ import type { ArtifactSource, CompressionHint, Plugin, PluginContext } from "./t
 
 /** Configuration of a `chroma` plugin instance. */
 export interface ChromaConfig {
-  /** The persist directory. */
+  /** The persist directory (as the container sees it, with `container:`). */
   path: string;
   /** Commands that stop and start Chroma around the copy (e.g. docker compose stop chromadb). */
   stop?: string;
   start?: string;
   /** Online copies: how often to retry when segment files change during the copy. */
   retries: number;
+  /** The host's sqlite3 (it reads the database through the host path, never in the container). */
   sqlite3: string;
   compression: CompressionHint;
+  location: ServiceLocation;
 }
 
 const DB = "chroma.sqlite3";
@@ -46,29 +50,29 @@ async function segmentCheck(platform: Platform, cli: SqliteCli, dir: string, db:
 const fingerprint = (files: TreeEntry[]) => files.map((f) => `${f.rel}:${f.info.size}:${f.info.mtimeMs}:${f.info.ino}`).join("\n");
 
 /**
- * Copies the persist directory into `copy`: SQLite through its online backup,
- * the rest file by file; retried while files change underneath.
+ * Copies the persist directory (at `dir` on the host) into `copy`: SQLite through
+ * its online backup, the rest file by file; retried while files change underneath.
  */
-async function consistentCopy(ctx: PluginContext, config: ChromaConfig, cli: SqliteCli, copy: string): Promise<TreeEntry[]> {
+async function consistentCopy(ctx: PluginContext, config: ChromaConfig, dir: string, cli: SqliteCli, copy: string): Promise<TreeEntry[]> {
   const p = ctx.platform;
   for (let attempt = 1; ; attempt++) {
     await p.remove(copy);
     await p.mkdir(copy, 0o700);
-    const before = (await listTree(p, config.path)).filter((f) => !f.rel.startsWith(`${DB}`));
+    const before = (await listTree(p, dir)).filter((f) => !f.rel.startsWith(`${DB}`));
     if (config.stop) {
-      const cp = await p.run("cp", ["-a", `${config.path}/${DB}`, `${copy}/${DB}`]);
-      if (cp.code !== 0) throw new LifeboatError("SOURCE", `Cannot copy "${config.path}/${DB}": ${cp.stderr.trim()}`);
+      const cp = await p.run("cp", ["-a", `${dir}/${DB}`, `${copy}/${DB}`]);
+      if (cp.code !== 0) throw new LifeboatError("SOURCE", `Cannot copy "${dir}/${DB}": ${cp.stderr.trim()}`);
     } else {
-      await cli.backupTo(`${config.path}/${DB}`, `${copy}/${DB}`);
+      await cli.backupTo(`${dir}/${DB}`, `${copy}/${DB}`);
     }
     for (const f of before) {
       if (f.info.kind === "directory") await p.mkdir(`${copy}/${f.rel}`, 0o700);
-      else if (f.info.kind === "file") await p.writeStream(`${copy}/${f.rel}`, p.readStream(`${config.path}/${f.rel}`), f.info.mode);
+      else if (f.info.kind === "file") await p.writeStream(`${copy}/${f.rel}`, p.readStream(`${dir}/${f.rel}`), f.info.mode);
     }
-    const after = (await listTree(p, config.path)).filter((f) => !f.rel.startsWith(`${DB}`));
+    const after = (await listTree(p, dir)).filter((f) => !f.rel.startsWith(`${DB}`));
     if (fingerprint(before) === fingerprint(after)) return before;
     if (attempt > config.retries) {
-      throw new LifeboatError("SOURCE", `Cannot copy Chroma's segment files in "${config.path}": they kept changing during ${attempt} attempts`, { hint: "configure stop: and start: commands so Chroma is stopped during the copy" });
+      throw new LifeboatError("SOURCE", `Cannot copy Chroma's segment files in "${dir}": they kept changing during ${attempt} attempts`, { hint: "configure stop: and start: commands so Chroma is stopped during the copy" });
     }
     ctx.warn(`Chroma segment files changed during the copy; retrying (${attempt}/${config.retries})`);
   }
@@ -88,6 +92,7 @@ export const chromaPlugin: Plugin<ChromaConfig> = {
       retries: r.number("retries", true) ?? 3,
       sqlite3: r.string("sqlite3", true) ?? "sqlite3",
       compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "auto"),
+      location: readLocation(r),
     };
     if ((config.stop === undefined) !== (config.start === undefined)) throw r.fail(config.stop ? "start" : "stop", "stop and start go together");
     r.rejectUnknown();
@@ -95,35 +100,39 @@ export const chromaPlugin: Plugin<ChromaConfig> = {
   },
 
   async check(ctx, config) {
-    if (!(await ctx.platform.exists(`${config.path}/${DB}`))) {
-      throw new LifeboatError("SOURCE", `Cannot back up Chroma: "${config.path}/${DB}" does not exist on this host`, { hint: "set path: to Chroma's persist directory" });
+    const tool = new ServiceTool(ctx.platform, config.location);
+    const db = tool.map(`${config.path}/${DB}`);
+    if (!(await ctx.platform.exists(db.host))) {
+      throw new LifeboatError("SOURCE", `Cannot back up Chroma: ${tool.describe(db)} does not exist on this host`, { hint: tool.pathHint("set path: to Chroma's persist directory") });
     }
     if (!(await ctx.platform.which(config.sqlite3))) throw new LifeboatError("TOOL_MISSING", `Cannot back up Chroma: "${config.sqlite3}" is not installed on this host`, { hint: "install sqlite3 on the host" });
   },
 
   async *backup(ctx, config): AsyncIterable<ArtifactSource> {
     const cli = new SqliteCli(ctx.platform, config.sqlite3);
+    const dir = new ServiceTool(ctx.platform, config.location).map(config.path);
     const copy = `${ctx.scratchDir}/chroma`;
     try {
       if (config.stop) await runStep(ctx.platform, ctx.log, "stop Chroma", config.stop, "SOURCE");
       let copied: TreeEntry[];
       try {
-        copied = await consistentCopy(ctx, config, cli, copy);
+        copied = await consistentCopy(ctx, config, dir.host, cli, copy);
       } finally {
         if (config.start) await runStep(ctx.platform, ctx.log, "start Chroma", config.start, "SOURCE");
       }
       const facts = await segmentCheck(ctx.platform, cli, copy, `${copy}/${DB}`);
       const entries: TarEntry[] = [];
-      const root = await ctx.platform.stat(config.path);
+      // Named in the archive by the path as Chroma sees it (the container's, with `container:`).
+      const root = await ctx.platform.stat(dir.host);
       entries.push({ header: { name: config.path.slice(1), type: "directory", mode: root.mode, uid: root.uid, gid: root.gid, size: 0, mtime: Math.floor(root.mtimeMs / 1000), linkname: "" } });
       // Names, modes, owners and times of the originals; contents from the consistent copy.
-      const db = await ctx.platform.stat(`${config.path}/${DB}`);
+      const db = await ctx.platform.stat(`${dir.host}/${DB}`);
       for (const f of [{ rel: DB, info: { ...db, size: (await ctx.platform.stat(`${copy}/${DB}`)).size } }, ...copied!]) {
         const header = { name: `${config.path.slice(1)}/${f.rel}`, mode: f.info.mode, uid: f.info.uid, gid: f.info.gid, mtime: Math.floor(f.info.mtimeMs / 1000), linkname: "" };
         if (f.info.kind === "directory") entries.push({ header: { ...header, type: "directory", size: 0 } });
         else if (f.info.kind === "file") entries.push({ header: { ...header, type: "file", size: f.info.size }, source: `${copy}/${f.rel}` });
       }
-      yield { name: "chroma.tar", compression: config.compression, data: writeTar(ctx.platform, entries), metadata: () => ({ path: config.path, paths: [config.path], ...facts, mode: config.stop ? "stopped" : "online" }) };
+      yield { name: "chroma.tar", compression: config.compression, data: writeTar(ctx.platform, entries), metadata: () => ({ path: config.path, paths: [config.path], ...facts, mode: config.stop ? "stopped" : "online", ...locationFacts(config.location) }) };
     } finally {
       await ctx.platform.remove(copy);
     }
@@ -131,8 +140,10 @@ export const chromaPlugin: Plugin<ChromaConfig> = {
 
   async restore(ctx, config, inputs, target) {
     const path = String(inputs[0]?.record.metadata.path ?? config.path);
+    checkRestoreLocation(config.location, inputs[0]?.record.metadata ?? {}, path, target.into);
     const cli = new SqliteCli(ctx.platform, config.sqlite3);
-    return restoreTrees(ctx, [path], inputs, target, async (staged) => {
+    const tree = new ServiceTool(ctx.platform, config.location).map(path);
+    return restoreTrees(ctx, [tree], inputs, target, async (staged) => {
       const dir = staged.get(path)!;
       await segmentCheck(ctx.platform, cli, dir, `${dir}/${DB}`);
       // Opening the staged database may leave -wal/-shm beside it.

@@ -8,6 +8,7 @@ import { FieldReader } from "../agent/validate";
 import { carryOverExcluded } from "./carry-over";
 import { compileExcludes, type ExcludeSet } from "./exclude";
 import { baseName, reroot, safeSegments } from "./safe-path";
+import type { MappedPath } from "./service-tool";
 import { removeStaging, stagingDirFor, swapIn, type Staging } from "./staging";
 import { listTree } from "./tree";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext, RestoreInput, RestoreReport, RestoreTarget } from "./types";
@@ -30,8 +31,10 @@ interface Counts {
   bytes: number;
 }
 
-async function* walk(ctx: PluginContext, root: string, excludes: ExcludeSet, oneFileSystem: boolean, counts: Counts): AsyncIterable<TarEntry> {
+/** Walks `tree.host`, naming the entries in the archive under `tree.path`. */
+async function* walk(ctx: PluginContext, tree: MappedPath, excludes: ExcludeSet, oneFileSystem: boolean, counts: Counts): AsyncIterable<TarEntry> {
   const platform = ctx.platform;
+  const root = tree.host;
   let rootInfo: FileInfo;
   try {
     rootInfo = await platform.lstat(root);
@@ -39,7 +42,7 @@ async function* walk(ctx: PluginContext, root: string, excludes: ExcludeSet, one
     throw new LifeboatError("SOURCE", `Cannot back up "${root}": ${messageOf(err)}`, { hint: "fix the path in the inventory, or check what removed it" });
   }
   async function* visit(path: string, rel: string, info: FileInfo): AsyncIterable<TarEntry> {
-    const name = path.slice(1);
+    const name = `${tree.path}${path.slice(root.length)}`.slice(1);
     const base = { name, mode: info.mode, uid: info.uid, gid: info.gid, mtime: Math.floor(info.mtimeMs / 1000), linkname: "", size: 0 };
     if (info.kind === "file") {
       counts.files++;
@@ -112,38 +115,14 @@ export const filesPlugin: Plugin<FilesConfig> = {
   },
 
   async *backup(ctx, config): AsyncIterable<ArtifactSource> {
-    const excludes = compileExcludes(config.exclude);
-    const counts: Counts = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
-    const entries = async function* () {
-      for (const root of config.paths) {
-        yield* walk(ctx, root, excludes, config.oneFileSystem, counts);
-      }
-    };
-    yield {
-      name: "files.tar",
-      compression: config.compression,
-      data: writeTar(ctx.platform, entries(), {
-        onChanged: (name, expected, actual) => ctx.warn(`"/${name}" changed size while being read (${expected} → ${actual} bytes); stored as ${expected} bytes`),
-        // A file that vanished since it was listed is skipped; one that cannot be read fails the backup, named.
-        onUnreadable: (entry, err) => {
-          if ((err as { code?: string }).code !== "ENOENT") {
-            throw new LifeboatError("SOURCE", `Cannot read "${entry.source}": ${messageOf(err)}`, { hint: "run the agent as a user who can read it, or exclude it" });
-          }
-          counts.files--;
-          counts.bytes -= entry.header.size;
-          ctx.warn(`"${entry.source}" vanished during the backup; skipped`);
-          return true;
-        },
-      }),
-      metadata: () => ({ paths: config.paths, ...counts }),
-    };
+    yield treeArchive(ctx, config.paths.map((path) => ({ path, host: path })), config);
   },
 
   async restore(ctx, config, inputs, target) {
     const paths = (inputs[0]?.record.metadata.paths as string[] | undefined) ?? config.paths;
     const excludes = compileExcludes(config.exclude);
     // Excluded files were never backed up: restoring must not delete them from the target.
-    return restoreTrees(ctx, paths, inputs, target, async (staged) => {
+    return restoreTrees(ctx, onHost(paths), inputs, target, async (staged) => {
       for (const path of paths) {
         const carried = await carryOverExcluded(ctx.platform, reroot(path, target.into), staged.get(path)!, excludes);
         if (carried.length) ctx.log(`kept ${carried.length} excluded entries of ${path}: ${carried.slice(0, 5).join(", ")}${carried.length > 5 ? ", ..." : ""}`);
@@ -155,7 +134,7 @@ export const filesPlugin: Plugin<FilesConfig> = {
     const meta = inputs[0]?.record.metadata ?? {};
     const paths = (meta.paths as string[] | undefined) ?? config.paths;
     let found: Counts = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
-    await restoreTrees(ctx, paths, inputs, { into: scratch }, async (staged) => {
+    await restoreTrees(ctx, onHost(paths), inputs, { into: scratch }, async (staged) => {
       found = await countTrees(ctx.platform, [...staged.values()]);
     });
     for (const key of ["files", "directories", "symlinks", "bytes"] as const) {
@@ -168,6 +147,40 @@ export const filesPlugin: Plugin<FilesConfig> = {
     return { checks: [`${paths.join(", ")}: restored ${found.files} files (${found.bytes} bytes), ${found.directories} directories, ${found.symlinks} symlinks, as recorded`] };
   },
 };
+
+/** Paths of the files plugin: always where they are on the host. */
+const onHost = (paths: string[]): MappedPath[] => paths.map((path) => ({ path, host: path }));
+
+/**
+ * The trees as one tar artifact (`files.tar`; callers rename it): each tree is read
+ * at its host path and named in the archive, and in the metadata's `paths`, by its
+ * path as the service sees it, so that a restore can map it again.
+ */
+export function treeArchive(ctx: PluginContext, trees: MappedPath[], options: Pick<FilesConfig, "exclude" | "oneFileSystem" | "compression">): ArtifactSource {
+  const excludes = compileExcludes(options.exclude);
+  const counts: Counts = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
+  const entries = async function* () {
+    for (const tree of trees) yield* walk(ctx, tree, excludes, options.oneFileSystem, counts);
+  };
+  return {
+    name: "files.tar",
+    compression: options.compression,
+    data: writeTar(ctx.platform, entries(), {
+      onChanged: (name, expected, actual) => ctx.warn(`"/${name}" changed size while being read (${expected} → ${actual} bytes); stored as ${expected} bytes`),
+      // A file that vanished since it was listed is skipped; one that cannot be read fails the backup, named.
+      onUnreadable: (entry, err) => {
+        if ((err as { code?: string }).code !== "ENOENT") {
+          throw new LifeboatError("SOURCE", `Cannot read "${entry.source}": ${messageOf(err)}`, { hint: "run the agent as a user who can read it, or exclude it" });
+        }
+        counts.files--;
+        counts.bytes -= entry.header.size;
+        ctx.warn(`"${entry.source}" vanished during the backup; skipped`);
+        return true;
+      },
+    }),
+    metadata: () => ({ paths: trees.map((t) => t.path), ...counts }),
+  };
+}
 
 /** Counts what the trees (or single files) at `roots` hold, the roots included, as a backup counts them. */
 async function countTrees(platform: Platform, roots: string[]): Promise<Counts> {
@@ -188,26 +201,29 @@ async function countTrees(platform: Platform, roots: string[]): Promise<Counts> 
 }
 
 /**
- * Restores the trees at `paths` from tar inputs: extract everything into
- * staging beside each target, run `check` on the staged copies (path → staged
- * path), and only then swap each into place. On any failure the targets are untouched.
+ * Restores trees from tar inputs: extract everything into staging beside each
+ * target, run `check` on the staged copies (archive path → staged host path),
+ * and only then swap each into place. Each tree is named in the archive by
+ * `path` and restored at `host` (under `target.into` when set: `into` + host path).
+ * On any failure the targets are untouched.
  */
 export async function restoreTrees(
   ctx: PluginContext,
-  paths: string[],
+  trees: MappedPath[],
   inputs: RestoreInput[],
   target: RestoreTarget,
   check: (staged: Map<string, string>) => Promise<void> = async () => {},
 ): Promise<RestoreReport> {
   const platform = ctx.platform;
-  const staged = new Map<string, string>(); // configured path → its staged copy
+  const paths = trees.map((t) => t.path);
+  const staged = new Map<string, string>(); // archive path → its staged copy
   const stagings: Staging[] = [];
   let failed = true;
   try {
-    for (const path of paths) {
-      const staging = await stagingDirFor(platform, reroot(path, target.into), ctx.jobId);
+    for (const tree of trees) {
+      const staging = await stagingDirFor(platform, reroot(tree.host, target.into), ctx.jobId);
       stagings.push(staging);
-      staged.set(path, `${staging.dir}/${baseName(path)}`);
+      staged.set(tree.path, `${staging.dir}/${baseName(tree.host)}`);
     }
     for (const input of inputs) await extract(ctx, input, paths, staged);
     for (const path of paths) {
@@ -216,8 +232,8 @@ export async function restoreTrees(
     await check(staged);
     // From here on parents hold restored data: never remove them.
     failed = false;
-    for (const path of paths) await swapIn(platform, staged.get(path)!, reroot(path, target.into), ctx.jobId);
-    return { restored: paths.map((p) => reroot(p, target.into)) };
+    for (const tree of trees) await swapIn(platform, staged.get(tree.path)!, reroot(tree.host, target.into), ctx.jobId);
+    return { restored: trees.map((t) => reroot(t.host, target.into)) };
   } finally {
     for (const staging of stagings) await removeStaging(platform, staging, failed);
   }

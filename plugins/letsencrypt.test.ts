@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { dockerStandIn } from "../test/harness/docker-standin";
 import { addCertificate } from "../test/harness/letsencrypt-tree";
 import { listTree } from "../test/harness/tree";
 import { collect, pluginContext, restoreInput, type TestContext } from "../test/plugin-context";
@@ -68,5 +69,35 @@ describe("letsencrypt plugin", () => {
     const { metadata } = await backup();
     expect((metadata.certificates as CertificateFacts[]).find((c) => c.name === "other.org")?.keyMatches).toBe(false);
     expect(ctx.warnings).toContain('certificate "other.org" does not match its privkey.pem');
+  });
+
+  it("backs up and restores a container's tree through containerPaths, recording the container path", async () => {
+    const standin = dockerStandIn();
+    try {
+      const cfg = letsencryptPlugin.parseConfig({ root: "/etc/letsencrypt", container: "certbot", docker: standin.docker, containerPaths: { "/etc/letsencrypt": root } }, "hosts.h.plugins.letsencrypt");
+      await letsencryptPlugin.check(ctx, cfg);
+      let artifact;
+      for await (const a of letsencryptPlugin.backup(ctx, cfg)) artifact = { bytes: await collect(a.data), metadata: a.metadata() };
+      expect(artifact!.metadata).toMatchObject({ root: "/etc/letsencrypt", paths: ["/etc/letsencrypt"], container: "certbot" });
+      expect((artifact!.metadata.certificates as CertificateFacts[]).map((c) => c.name)).toEqual(["example.com", "soon.example.net"]);
+      const before = listTree(root);
+      fs.rmSync(path.join(root, "live", "example.com"), { recursive: true });
+      const report = await letsencryptPlugin.restore(ctx, cfg, [restoreInput(artifact!.bytes, artifact!.metadata)], {});
+      expect(report.restored).toEqual([root]);
+      expect(listTree(root)).toEqual(before);
+      const verified = await letsencryptPlugin.verify(ctx, cfg, [restoreInput(artifact!.bytes, artifact!.metadata)], path.join(dir, "scratch"));
+      expect(verified.checks[0]).toBe("/etc/letsencrypt: 2 live certificates parse and match their keys");
+      expect(standin.calls()).toEqual([]);
+    } finally {
+      standin.cleanup();
+    }
+  });
+
+  it("names the container path and its host path when live/ is missing", async () => {
+    const cfg = letsencryptPlugin.parseConfig({ root: "/etc/letsencrypt", container: "certbot", containerPaths: { "/etc/letsencrypt": path.join(dir, "nope") } }, "x");
+    await expect(letsencryptPlugin.check(ctx, cfg)).rejects.toMatchObject({
+      code: "SOURCE",
+      message: `Cannot back up Let's Encrypt: "/etc/letsencrypt/live" of container "certbot" (on the host "${dir}/nope/live") does not exist on this host`,
+    });
   });
 });

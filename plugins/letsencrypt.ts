@@ -1,16 +1,23 @@
-/** @module The `letsencrypt` plugin: /etc/letsencrypt exactly (live/ symlinks into archive/, renewal/, key modes), with certificate facts and expiry warnings. */
+/**
+ * @module The `letsencrypt` plugin: /etc/letsencrypt exactly (live/ symlinks into archive/,
+ * renewal/, key modes), with certificate facts and expiry warnings. With `container:` the
+ * tree is read and written on the host through `containerPaths`.
+ */
 import { LifeboatError } from "../agent/errors";
 import type { Platform } from "../agent/platform";
 import { FieldReader } from "../agent/validate";
-import { filesPlugin, restoreTrees } from "./files";
+import { restoreTrees, treeArchive } from "./files";
+import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "./service-tool";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext } from "./types";
 
 /** Configuration of a `letsencrypt` plugin instance. */
 export interface LetsencryptConfig {
+  /** The certbot configuration directory (as the container sees it, with `container:`). */
   root: string;
   /** Warn about certificates that expire within this many days. */
   warnDays: number;
   compression: CompressionHint;
+  location: ServiceLocation;
 }
 
 /** What the manifest records about one certificate under live/. */
@@ -62,31 +69,38 @@ export const letsencryptPlugin: Plugin<LetsencryptConfig> = {
     const root = r.string("root", true) ?? "/etc/letsencrypt";
     if (!root.startsWith("/")) throw r.fail("root", `must be an absolute path, got "${root}"`);
     const warnDays = r.number("warnDays", true) ?? 14;
-    const config: LetsencryptConfig = { root: root.replace(/(.)\/$/, "$1"), warnDays, compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "none") };
+    const config: LetsencryptConfig = {
+      root: root.replace(/(.)\/$/, "$1"),
+      warnDays,
+      compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "none"),
+      location: readLocation(r),
+    };
     r.rejectUnknown();
     return config;
   },
 
   async check(ctx, config) {
-    if (!(await ctx.platform.exists(`${config.root}/live`))) {
-      throw new LifeboatError("SOURCE", `Cannot back up Let's Encrypt: "${config.root}/live" does not exist on this host`, { hint: "set root: to the certbot configuration directory" });
+    const tool = new ServiceTool(ctx.platform, config.location);
+    const live = tool.map(`${config.root}/live`);
+    if (!(await ctx.platform.exists(live.host))) {
+      throw new LifeboatError("SOURCE", `Cannot back up Let's Encrypt: ${tool.describe(live)} does not exist on this host`, { hint: tool.pathHint("set root: to the certbot configuration directory") });
     }
   },
 
   async *backup(ctx, config): AsyncIterable<ArtifactSource> {
-    const certificates = await inspectLive(ctx.platform, config.root);
+    const tree = new ServiceTool(ctx.platform, config.location).map(config.root);
+    const certificates = await inspectLive(ctx.platform, tree.host);
     for (const c of certificates) if (!c.keyMatches) ctx.warn(`certificate "${c.name}" does not match its privkey.pem`);
     for (const w of expiryWarnings(certificates, config.warnDays)) ctx.warn(w);
-    const files = { paths: [config.root], exclude: [], oneFileSystem: false, compression: config.compression };
-    for await (const artifact of filesPlugin.backup(ctx, files)) {
-      yield { ...artifact, name: "letsencrypt.tar", metadata: () => ({ ...artifact.metadata(), root: config.root, warnDays: config.warnDays, certificates }) };
-    }
+    const artifact = treeArchive(ctx, [tree], { exclude: [], oneFileSystem: false, compression: config.compression });
+    yield { ...artifact, name: "letsencrypt.tar", metadata: () => ({ ...artifact.metadata(), root: config.root, warnDays: config.warnDays, certificates, ...locationFacts(config.location) }) };
   },
 
   async restore(ctx: PluginContext, config, inputs, target) {
     const root = (inputs[0]?.record.metadata.root as string | undefined) ?? config.root;
     const recorded = (inputs[0]?.record.metadata.certificates ?? []) as CertificateFacts[];
-    return restoreTrees(ctx, [root], inputs, target, async (staged) => {
+    checkRestoreLocation(config.location, inputs[0]?.record.metadata ?? {}, root, target.into);
+    return restoreTrees(ctx, [new ServiceTool(ctx.platform, config.location).map(root)], inputs, target, async (staged) => {
       const found = await inspectLive(ctx.platform, staged.get(root)!);
       for (const want of recorded) {
         const got = found.find((c) => c.name === want.name);

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { dockerStandIn } from "../test/harness/docker-standin";
 import { addBlob, addModel } from "../test/harness/ollama-models";
 import { listTree } from "../test/harness/tree";
 import { collect, pluginContext, restoreInput, type TestContext } from "../test/plugin-context";
@@ -76,5 +77,27 @@ describe("ollama plugin", () => {
     const [weights] = addModel(models, "gone", "latest", 100);
     fs.rmSync(path.join(models, "blobs", weights!.replace(":", "-")));
     await expect(backup()).rejects.toMatchObject({ code: "SOURCE", message: expect.stringContaining("registry.ollama.ai/library/gone/latest is missing") });
+  });
+
+  it("backs up and restores a container's models directory through containerPaths, recording the container path", async () => {
+    const standin = dockerStandIn();
+    try {
+      const cfg = ollamaPlugin.parseConfig({ models: "/root/.ollama/models", container: "ollama", docker: standin.docker, containerPaths: { "/root/.ollama": dir } }, "hosts.h.plugins.ollama");
+      await ollamaPlugin.check(ctx, cfg);
+      let artifact;
+      for await (const a of ollamaPlugin.backup(ctx, cfg)) artifact = { bytes: await collect(a.data), metadata: a.metadata() };
+      expect(artifact!.metadata).toMatchObject({ models: "/root/.ollama/models", paths: ["/root/.ollama/models/manifests"], container: "ollama", uploadedBlobs: 6 });
+      const into = path.join(dir, "restored");
+      const report = await ollamaPlugin.restore(ctx, cfg, [restoreInput(artifact!.bytes, artifact!.metadata, false, "manifests.tar")], { into });
+      expect(report.restored[0]).toBe(`${into}${models}/manifests`);
+      const withoutTimes = (tree: ReturnType<typeof listTree>) => Object.fromEntries(Object.entries(tree).map(([k, { mtimeS: _m, ...v }]) => [k, v]));
+      expect(withoutTimes(listTree(`${into}${models}`))).toEqual(withoutTimes(listTree(models)));
+      await verifyModels(ctx, `${into}${models}`);
+      const verified = await ollamaPlugin.verify(ctx, cfg, [restoreInput(artifact!.bytes, artifact!.metadata, false, "manifests.tar")], path.join(dir, "scratch"));
+      expect(verified.checks[0]).toMatch(/^\/root\/.ollama\/models: 2 models, 6 blobs/);
+      expect(standin.calls()).toEqual([]);
+    } finally {
+      standin.cleanup();
+    }
   });
 });

@@ -2,20 +2,23 @@
  * @module The `ollama` plugin: the models directory. Manifests go into each
  * snapshot; blobs (`blobs/sha256-<hex>`) go into the fleet's content-addressed
  * blob area, so an unchanged model costs nothing the next night and a model
- * shared by ten hosts is stored once.
+ * shared by ten hosts is stored once. With `container:` the directory is read
+ * and written on the host through `containerPaths`.
  */
 import { LifeboatError, messageOf } from "../agent/errors";
 import type { Platform } from "../agent/platform";
 import { FieldReader } from "../agent/validate";
-import { filesPlugin, restoreTrees } from "./files";
+import { restoreTrees, treeArchive } from "./files";
 import { reroot } from "./safe-path";
+import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "./service-tool";
 import { listTree } from "./tree";
 import type { ArtifactSource, BlobRef, Plugin, PluginContext } from "./types";
 
 /** Configuration of an `ollama` plugin instance. */
 export interface OllamaConfig {
-  /** The models directory (OLLAMA_MODELS), holding manifests/ and blobs/. */
+  /** The models directory (OLLAMA_MODELS), holding manifests/ and blobs/ (as the container sees it, with `container:`). */
   models: string;
+  location: ServiceLocation;
 }
 
 /** One model: its manifest path (relative to manifests/) and the digests it names. */
@@ -49,25 +52,30 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
     const r = FieldReader.of(raw, where);
     const models = r.string("models", true) ?? "/usr/share/ollama/.ollama/models";
     if (!models.startsWith("/")) throw r.fail("models", `must be an absolute path, got "${models}"`);
+    const location = readLocation(r);
     r.rejectUnknown();
-    return { models: models.replace(/(.)\/$/, "$1") };
+    return { models: models.replace(/(.)\/$/, "$1"), location };
   },
 
   async check(ctx, config) {
+    const tool = new ServiceTool(ctx.platform, config.location);
     for (const sub of ["manifests", "blobs"]) {
-      if (!(await ctx.platform.exists(`${config.models}/${sub}`))) {
-        throw new LifeboatError("SOURCE", `Cannot back up Ollama models: "${config.models}/${sub}" does not exist on this host`, { hint: "set models: to the Ollama models directory (OLLAMA_MODELS)" });
+      const dir = tool.map(`${config.models}/${sub}`);
+      if (!(await ctx.platform.exists(dir.host))) {
+        throw new LifeboatError("SOURCE", `Cannot back up Ollama models: ${tool.describe(dir)} does not exist on this host`, { hint: tool.pathHint("set models: to the Ollama models directory (OLLAMA_MODELS)") });
       }
     }
   },
 
   async *backup(ctx, config): AsyncIterable<ArtifactSource> {
-    const manifests = await readManifests(ctx.platform, config.models);
+    const tool = new ServiceTool(ctx.platform, config.location);
+    const models = tool.hostPath(config.models);
+    const manifests = await readManifests(ctx.platform, models);
     const digests = [...new Set(manifests.flatMap((m) => m.digests))].sort();
     const blobs: (BlobRef & { uploaded: boolean })[] = [];
     let uploadedBytes = 0;
     for (const digest of digests) {
-      const file = blobFile(config.models, digest);
+      const file = blobFile(models, digest);
       const info = await ctx.platform.stat(file).catch(() => null);
       if (!info) {
         const users = manifests.filter((m) => m.digests.includes(digest)).map((m) => m.model);
@@ -78,28 +86,29 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
       blobs.push({ digest, size: info.size, key: ref.key, uploaded: ref.uploaded });
     }
     ctx.log(`${blobs.length} blobs, ${blobs.filter((b) => b.uploaded).length} uploaded (${uploadedBytes} bytes), ${blobs.length - blobs.filter((b) => b.uploaded).length} already stored`);
-    const files = { paths: [`${config.models}/manifests`], exclude: [], oneFileSystem: false, compression: "auto" as const };
-    for await (const artifact of filesPlugin.backup(ctx, files)) {
-      yield {
-        ...artifact,
-        name: "manifests.tar",
-        metadata: () => ({
-          ...artifact.metadata(),
-          models: config.models,
-          manifests: manifests.map((m) => m.model),
-          blobs: blobs.map(({ digest, size, key }) => ({ digest, size, key })),
-          uploadedBlobs: blobs.filter((b) => b.uploaded).length,
-        }),
-      };
-    }
+    const artifact = treeArchive(ctx, [tool.map(`${config.models}/manifests`)], { exclude: [], oneFileSystem: false, compression: "auto" });
+    yield {
+      ...artifact,
+      name: "manifests.tar",
+      metadata: () => ({
+        ...artifact.metadata(),
+        models: config.models,
+        manifests: manifests.map((m) => m.model),
+        blobs: blobs.map(({ digest, size, key }) => ({ digest, size, key })),
+        uploadedBlobs: blobs.filter((b) => b.uploaded).length,
+        ...locationFacts(config.location),
+      }),
+    };
   },
 
   async restore(ctx, config, inputs, target) {
     const input = inputs.find((i) => i.record.name === "manifests.tar");
     if (!input) throw new LifeboatError("RESTORE", "Cannot restore Ollama models: the snapshot has no manifests.tar");
+    const tool = new ServiceTool(ctx.platform, config.location);
     const models = String(input.record.metadata.models ?? config.models);
     const refs = (input.record.metadata.blobs ?? []) as BlobRef[];
-    const root = reroot(models, target.into);
+    checkRestoreLocation(config.location, input.record.metadata, models, target.into);
+    const root = reroot(tool.hostPath(models), target.into);
     const blobDir = `${root}/blobs`;
     const staging = `${root}/.lifeboat-blobs-${ctx.jobId}`;
     const fetched: string[] = [];
@@ -107,7 +116,7 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
     try {
       // Manifests are staged (and their archive checked to its end) first; blobs are
       // fetched into staging; only then do manifests and blobs move into place.
-      report = await restoreTrees(ctx, [`${models}/manifests`], [input], target, async () => {
+      report = await restoreTrees(ctx, [tool.map(`${models}/manifests`)], [input], target, async () => {
         await ctx.platform.mkdir(staging, 0o700);
         for (const ref of refs) {
           const have = await ctx.platform.stat(blobFile(root, ref.digest)).catch(() => null);
@@ -129,7 +138,7 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
     // Every blob is fetched into scratch through the blob store, which checks its SHA-256 against its name as it arrives.
     await ollamaPlugin.restore(ctx, config, inputs, { into: scratch });
     const models = String(inputs.find((i) => i.record.name === "manifests.tar")?.record.metadata.models ?? config.models);
-    const found = await verifyModels(ctx, reroot(models, scratch), false);
+    const found = await verifyModels(ctx, reroot(new ServiceTool(ctx.platform, config.location).hostPath(models), scratch), false);
     return { checks: [`${models}: ${found.models} models, ${found.blobs} blobs; every blob a manifest names present, each blob's SHA-256 equal to its name`] };
   },
 };

@@ -13,6 +13,35 @@ export interface ServiceLocation {
   docker: string;
 }
 
+/**
+ * A path of a service's data as the service sees it, and where the agent finds it
+ * on the host (the same path for a service on the host).
+ */
+export interface MappedPath {
+  /** As the service sees it: what the inventory names, the manifest records and archives hold. */
+  path: string;
+  /** Where the agent reads and writes it. */
+  host: string;
+}
+
+/** What a manifest records about where the service ran: `{ container }` for a containerized service, nothing for one on the host. */
+export function locationFacts(location: ServiceLocation): { container?: string } {
+  return location.container ? { container: location.container } : {};
+}
+
+/**
+ * Guards an in-place restore: the paths of a snapshot taken in a container are the
+ * container's and mean something else on the host (its own /etc/nginx, say).
+ * @throws CONFIG when the snapshot recorded a container (see {@link locationFacts}) and this plugin instance has none.
+ */
+export function checkRestoreLocation(location: ServiceLocation, metadata: Record<string, unknown>, path: string, into: string | undefined): void {
+  const recorded = metadata.container;
+  if (typeof recorded !== "string" || location.container || into) return;
+  throw new LifeboatError("CONFIG", `Cannot restore "${path}" in place: the snapshot recorded it as a path of container "${recorded}", and this plugin has no container:`, {
+    hint: "set container: and containerPaths: as when it was backed up, or restore with --into DIR",
+  });
+}
+
 /** Reads `container`, `containerPaths` and `docker` from a plugin config. */
 export function readLocation(r: FieldReader): ServiceLocation {
   const container = r.string("container", true);
@@ -85,6 +114,36 @@ export class ServiceTool {
     return new LifeboatError("TOOL_MISSING", `Cannot run "${command}"${this.location.container ? ` for container "${this.location.container}"` : ""}: ${messageOf(err)}`, {
       hint: this.location.container ? "check that docker is installed and the container runs" : `install ${command} on the host`,
     });
+  }
+
+  /**
+   * Copies a host file or directory to `servicePath` where the service is: `docker cp`
+   * into the container, `cp -a` on the host. `servicePath` should not exist yet (a
+   * directory is then copied as it, not into it).
+   * @throws TOOL_MISSING when docker (or cp) cannot be started; a failed copy shows in the result's code and stderr.
+   */
+  async copyIn(hostPath: string, servicePath: string): Promise<RunResult> {
+    const [command, argv] = this.location.container ? [this.location.docker, ["cp", hostPath, `${this.location.container}:${servicePath}`]] : ["cp", ["-a", hostPath, servicePath]];
+    try {
+      return await this.platform.run(command, argv);
+    } catch (err) {
+      throw this.missing(command, err);
+    }
+  }
+
+  /** `servicePath` with its host path. @throws CONFIG (see {@link hostPath}) when containerPaths does not map it. */
+  map(servicePath: string): MappedPath {
+    return { path: servicePath, host: this.hostPath(servicePath) };
+  }
+
+  /** A mapped path for messages: `"/etc/nginx"`, or `"/etc/nginx" of container "web" (on the host "/srv/web/nginx")`. */
+  describe(mapped: MappedPath): string {
+    return this.location.container ? `"${mapped.path}" of container "${this.location.container}" (on the host "${mapped.host}")` : `"${mapped.path}"`;
+  }
+
+  /** The hint for a configured path that is not there: `fix`, and for a containerized service the containerPaths mapping too. */
+  pathHint(fix: string): string {
+    return this.location.container ? `${fix} as container "${this.location.container}" sees it, and check that containerPaths maps it to where it is on the host` : fix;
   }
 
   /** The host path of a path as the service sees it (identity when not in a container). */

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { dockerStandIn } from "../test/harness/docker-standin";
 import { collect, pluginContext, restoreInput, type TestContext } from "../test/plugin-context";
 import { sqlitePlugin } from "./sqlite";
 
@@ -33,8 +34,7 @@ INSERT INTO "odd ""name"" table" VALUES (1),(2),(3);`,
 
   const config = (extra: Record<string, unknown> = {}) => sqlitePlugin.parseConfig({ databases: [db], ...extra }, "hosts.h.plugins.db");
 
-  async function backup() {
-    const cfg = config();
+  async function backup(cfg = config()) {
     await sqlitePlugin.check(ctx, cfg);
     const out: { name: string; bytes: Buffer; metadata: Record<string, unknown> }[] = [];
     for await (const a of sqlitePlugin.backup(ctx, cfg)) out.push({ name: a.name, bytes: await collect(a.data), metadata: a.metadata() });
@@ -107,5 +107,70 @@ INSERT INTO "odd ""name"" table" VALUES (1),(2),(3);`,
     const missing = sqlitePlugin.parseConfig({ databases: [`${dir}/nope.db`] }, "x");
     await expect(sqlitePlugin.check(ctx, missing)).rejects.toMatchObject({ code: "SOURCE", message: expect.stringContaining("nope.db") });
     expect(() => sqlitePlugin.parseConfig({ databases: ["rel.db"] }, "hosts.h.plugins.db")).toThrow("hosts.h.plugins.db.databases[0]");
+  });
+
+  describe("for an application in a container (stand-in docker: runs locally, no Docker engine here)", () => {
+    let standin: ReturnType<typeof dockerStandIn>;
+    beforeEach(() => {
+      standin = dockerStandIn();
+    });
+    afterEach(() => standin.cleanup());
+
+    // The container's /app/data is the host directory `dir`.
+    const inContainer = (databases = ["/app/data/webui.db"], containerPaths: Record<string, string> = { "/app/data": dir }) =>
+      sqlitePlugin.parseConfig({ databases, container: "webui", docker: standin.docker, containerPaths }, "hosts.h.plugins.db");
+
+    it("backs up, restores and verifies through containerPaths with the host's sqlite3, recording the container path", async () => {
+      const [artifact] = await backup(inContainer());
+      expect(artifact!.metadata).toMatchObject({ path: "/app/data/webui.db", container: "webui", tables: { chat: 5000 } });
+      sql(db, "DELETE FROM chat WHERE id > 10");
+      const report = await sqlitePlugin.restore(ctx, inContainer(), [restoreInput(artifact!.bytes, artifact!.metadata)], {});
+      expect(report.restored).toEqual([db]);
+      expect(sql(db, "SELECT count(*) FROM chat")).toBe("5000");
+      const scratch = path.join(dir, "scratch");
+      const verified = await sqlitePlugin.verify(ctx, inContainer(), [restoreInput(artifact!.bytes, artifact!.metadata)], scratch);
+      expect(verified.checks).toEqual(["/app/data/webui.db: integrity_check ok, row counts of 2 tables as recorded"]);
+      expect(sql(`${scratch}${db}`, "SELECT count(*) FROM chat")).toBe("5000");
+      // sqlite3 ran on the host against the mapped path: nothing went through docker.
+      expect(standin.calls()).toEqual([]);
+    });
+
+    it("refuses a database path that containerPaths does not map, naming the path, the container and the fix", async () => {
+      const unmapped = inContainer(["/var/lib/webui/webui.db"]);
+      await expect(sqlitePlugin.check(ctx, unmapped)).rejects.toMatchObject({
+        code: "CONFIG",
+        message: 'Cannot find "/var/lib/webui/webui.db" of container "webui" on the host',
+        hint: expect.stringContaining("containerPaths"),
+      });
+      await expect(backup(unmapped)).rejects.toMatchObject({ code: "CONFIG" });
+      const [artifact] = await backup(inContainer());
+      const before = fs.readFileSync(db);
+      await expect(sqlitePlugin.restore(ctx, inContainer(["/app/data/webui.db"], { "/srv": dir }), [restoreInput(artifact!.bytes, artifact!.metadata)], {})).rejects.toMatchObject({
+        code: "CONFIG",
+        message: expect.stringContaining('"/app/data/webui.db" of container "webui"'),
+      });
+      expect(fs.readFileSync(db).equals(before)).toBe(true);
+    });
+
+    it("refuses to restore a container's snapshot in place for a plugin without container:, and restores it under --into", async () => {
+      const [artifact] = await backup(inContainer());
+      const onHost = sqlitePlugin.parseConfig({ databases: ["/app/data/webui.db"] }, "hosts.h.plugins.db");
+      await expect(sqlitePlugin.restore(ctx, onHost, [restoreInput(artifact!.bytes, artifact!.metadata)], {})).rejects.toMatchObject({
+        code: "CONFIG",
+        message: 'Cannot restore "/app/data/webui.db" in place: the snapshot recorded it as a path of container "webui", and this plugin has no container:',
+        hint: expect.stringContaining("--into"),
+      });
+      const into = path.join(dir, "into");
+      await sqlitePlugin.restore(ctx, onHost, [restoreInput(artifact!.bytes, artifact!.metadata)], { into });
+      expect(sql(`${into}/app/data/webui.db`, "SELECT count(*) FROM chat")).toBe("5000");
+    });
+
+    it("names both the container path and the host path of a missing database", async () => {
+      await expect(sqlitePlugin.check(ctx, inContainer(["/app/data/nope.db"]))).rejects.toMatchObject({
+        code: "SOURCE",
+        message: `Cannot back up SQLite database "/app/data/nope.db" of container "webui" (on the host "${dir}/nope.db"): no such file on this host`,
+        hint: expect.stringContaining("containerPaths"),
+      });
+    });
   });
 });

@@ -1,17 +1,24 @@
-/** @module The `sqlite` plugin: consistent online copies checked before upload, restores checked before they are swapped in. */
+/**
+ * @module The `sqlite` plugin: consistent online copies checked before upload, restores
+ * checked before they are swapped in. With `container:` the database paths are the
+ * container's, mapped to the host through `containerPaths`; the host's sqlite3 works on
+ * the host path (the file is on a volume the host can read), never inside the container.
+ */
 import { LifeboatError } from "../agent/errors";
 import { FieldReader } from "../agent/validate";
 import { baseName, parentOf, reroot } from "./safe-path";
+import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "./service-tool";
 import { removeSidecars, SqliteCli } from "./sqlite-cli";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext, RestoreInput } from "./types";
 
 /** Configuration of a `sqlite` plugin instance. */
 export interface SqliteConfig {
-  /** Absolute paths of the database files. */
+  /** Absolute paths of the database files (as the container sees them, with `container:`). */
   databases: string[];
   compression: CompressionHint;
-  /** The sqlite3 command-line tool. */
+  /** The host's sqlite3 command-line tool; it runs on the host even for a containerized application. */
   sqlite3: string;
+  location: ServiceLocation;
 }
 
 /** Artifact names: the file's base name, made unique and safe. */
@@ -52,6 +59,7 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
       databases,
       compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "auto"),
       sqlite3: r.string("sqlite3", true) ?? "sqlite3",
+      location: readLocation(r),
     };
     r.rejectUnknown();
     return config;
@@ -61,32 +69,35 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
     if (!(await ctx.platform.which(config.sqlite3))) {
       throw new LifeboatError("TOOL_MISSING", `Cannot back up SQLite databases: "${config.sqlite3}" is not installed on this host`, { hint: "install sqlite3 on the host (apt-get install sqlite3)" });
     }
-    for (const db of config.databases) {
-      const info = await ctx.platform.stat(db).catch(() => null);
+    const tool = new ServiceTool(ctx.platform, config.location);
+    for (const db of config.databases.map((d) => tool.map(d))) {
+      const info = await ctx.platform.stat(db.host).catch(() => null);
       if (!info || info.kind !== "file") {
-        throw new LifeboatError("SOURCE", `Cannot back up SQLite database "${db}": no such file on this host`, { hint: "fix the path in the inventory" });
+        throw new LifeboatError("SOURCE", `Cannot back up SQLite database ${tool.describe(db)}: no such file on this host`, { hint: tool.pathHint("fix the path in the inventory") });
       }
     }
   },
 
   async *backup(ctx, config): AsyncIterable<ArtifactSource> {
     const cli = new SqliteCli(ctx.platform, config.sqlite3);
+    const tool = new ServiceTool(ctx.platform, config.location);
     const names = artifactNames(config.databases);
     for (const [i, database] of config.databases.entries()) {
+      const host = tool.hostPath(database);
       const copy = `${ctx.scratchDir}/sqlite-${i}.db`;
       try {
-        await cli.backupTo(database, copy);
+        await cli.backupTo(host, copy);
         const report = await cli.integrityCheck(copy);
         if (report.length !== 1 || report[0] !== "ok") throw integrityFailure(database, report, "back up");
         const tables = await cli.tableCounts(copy);
         const facts = await cli.facts(copy);
-        const [mode] = await cli.rows<{ journal_mode: string }>(database, "PRAGMA journal_mode;");
+        const [mode] = await cli.rows<{ journal_mode: string }>(host, "PRAGMA journal_mode;");
         ctx.log(`${database}: consistent copy, ${Object.keys(tables).length} tables, integrity ok`);
         yield {
           name: names[i]!,
           compression: config.compression,
           data: ctx.platform.readStream(copy),
-          metadata: () => ({ path: database, tables, ...facts, journalMode: mode?.journal_mode ?? "unknown" }),
+          metadata: () => ({ path: database, tables, ...facts, journalMode: mode?.journal_mode ?? "unknown", ...locationFacts(config.location) }),
         };
       } finally {
         await ctx.platform.remove(copy);
@@ -97,9 +108,11 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
 
   async restore(ctx, config, inputs, target) {
     const cli = new SqliteCli(ctx.platform, config.sqlite3);
+    const tool = new ServiceTool(ctx.platform, config.location);
     const staged: Staged[] = [];
     try {
-      for (const input of inputs) staged.push(await stage(ctx, cli, input, target.into));
+      for (const input of inputs) checkRestoreLocation(config.location, input.record.metadata, String(input.record.metadata.path), target.into);
+      for (const input of inputs) staged.push(await stage(ctx, cli, tool, input, target.into));
       for (const s of staged) await swapDatabase(ctx, s);
       return { restored: staged.map((s) => s.target), details: Object.fromEntries(staged.map((s) => [s.target, { tables: s.tables }])) };
     } finally {
@@ -119,12 +132,13 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
   },
 };
 
-async function stage(ctx: PluginContext, cli: SqliteCli, input: RestoreInput, into: string | undefined): Promise<Staged> {
+/** Stages one database beside its target: the recorded path (the container's, with `container:`) mapped to the host, under `into` when set. */
+async function stage(ctx: PluginContext, cli: SqliteCli, tool: ServiceTool, input: RestoreInput, into: string | undefined): Promise<Staged> {
   const original = input.record.metadata.path;
   if (typeof original !== "string" || !original.startsWith("/")) {
     throw new LifeboatError("RESTORE", `Cannot restore "${input.record.key}": its manifest entry has no database path`);
   }
-  const target = reroot(original, into);
+  const target = reroot(tool.hostPath(original), into);
   await ctx.platform.mkdir(parentOf(target), 0o755);
   const staged = `${parentOf(target)}/.${baseName(target)}.lifeboat-staging-${ctx.jobId}`;
   try {

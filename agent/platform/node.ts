@@ -59,6 +59,9 @@ function spawn(command: string, args: string[], options: SpawnOptions = {}): Chi
       resolve({ code: code ?? signalCode, stderr: stderr.slice(-STDERR_TAIL) });
     });
   });
+  // A command that cannot start rejects `exited` before the caller (done reading stdout) awaits it:
+  // mark it handled here so Node does not end the process; awaiting `exited` still throws.
+  exited.catch(() => {});
   const source = stdinSource(options.stdin);
   if (source && child.stdin) {
     // EPIPE on stdin means the child stopped reading; its exit code tells the story.
