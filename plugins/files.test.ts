@@ -117,6 +117,7 @@ describe("files plugin", () => {
 
   it("names the field in configuration errors", () => {
     expect(() => filesPlugin.parseConfig({ paths: ["/ok", "relative"] }, "hosts.web.plugins.files")).toThrow('hosts.web.plugins.files.paths[1]: must be an absolute path, got "relative"');
+    expect(() => filesPlugin.parseConfig({ paths: ["/"] }, "hosts.web.plugins.files")).toThrow('hosts.web.plugins.files.paths[0]: cannot be "/" itself');
     expect(() => filesPlugin.parseConfig({ paths: ["/ok"], exlude: [] }, "hosts.web.plugins.files")).toThrow("hosts.web.plugins.files.exlude: unknown field");
     expect(() => filesPlugin.parseConfig({}, "hosts.web.plugins.files")).toThrow("hosts.web.plugins.files.paths");
   });

@@ -93,7 +93,9 @@ export const filesPlugin: Plugin<FilesConfig> = {
     const paths = r.stringList("paths", { nonEmpty: true });
     paths.forEach((p, i) => {
       if (!p.startsWith("/")) throw r.fail(`paths[${i}]`, `must be an absolute path, got "${p}"`);
-      if (p !== "/" && p.endsWith("/")) throw r.fail(`paths[${i}]`, `must not end with "/", got "${p}"`);
+      // A restore swaps each path in with a rename: "/" itself cannot be one; its directories can.
+      if (p === "/") throw r.fail(`paths[${i}]`, 'cannot be "/" itself: list the directories under it to back up, e.g. [/etc, /srv, /home]');
+      if (p.endsWith("/")) throw r.fail(`paths[${i}]`, `must not end with "/", got "${p}"`);
       safeSegments(p.slice(1) || "x", where);
     });
     const config: FilesConfig = {

@@ -43,6 +43,8 @@ describe("postgres plugin", () => {
     }
     expect(artifacts.map((a) => a.name)).toEqual(["globals.sql", "shop.dump"]);
     expect(artifacts[0]!.bytes.toString()).toContain("CREATE ROLE postgres");
+    expect(artifacts[0]!.metadata.serverVersion).toBe(pg.sql("postgres", "SHOW server_version"));
+    expect(artifacts[1]!.metadata.serverVersion).toBe(pg.sql("postgres", "SHOW server_version"));
     const shop = artifacts[1]!;
     const tables = shop.metadata.tables as Record<string, number>;
     expect(tables["public.accounts"]).toBe(20000);

@@ -148,21 +148,27 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
 
   async *backup(ctx, config): AsyncIterable<ArtifactSource> {
     const tool = new ServiceTool(ctx.platform, config.location);
-    const [version] = await psql(tool, config, "postgres", "SHOW server_version;");
     const databases =
       config.databases === "all" ? await psql(tool, config, "postgres", "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate AND datname <> 'postgres' ORDER BY 1;") : config.databases;
     if (config.globals) {
+      // The version is asked for while pg_dumpall runs, not before it.
+      const asked = psql(tool, config, "postgres", "SHOW server_version;");
+      asked.catch(() => undefined);
+      let version: string | undefined;
       yield {
         name: "globals.sql",
         compression: config.compression,
-        data: tool.stream(config.tools.pgDumpall, ["--globals-only", "--no-password"], { env: env(config, "postgres") }),
+        data: (async function* () {
+          yield* tool.stream(config.tools.pgDumpall, ["--globals-only", "--no-password"], { env: env(config, "postgres") });
+          [version] = await asked;
+        })(),
         metadata: () => ({ kind: "globals", serverVersion: version }),
       };
     }
     for (const database of databases) {
       const session = new PsqlSession(tool, config.tools.psql, database, env(config, database));
       try {
-        const [snapshot] = await session.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();");
+        const [snapshot, version] = await session.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();\nSHOW server_version;");
         const tables = (await session.query(TABLES_SQL)).map((line) => JSON.parse(line) as TableName);
         const excluded = new Set<string>();
         const args = ["--format=custom", "--compress=0", "--no-password", `--snapshot=${snapshot}`, ...(config.schemaOnly ? ["--schema-only"] : [])];
