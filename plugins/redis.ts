@@ -8,7 +8,7 @@ import { RedisCli, type RedisEndpoint } from "./redis-cli";
 import { baseName, parentOf, reroot } from "./safe-path";
 import { readLocation, ServiceTool, type ServiceLocation } from "./service-tool";
 import { runStep } from "./shell";
-import { beginSwap, swapIn, type PendingSwap } from "./staging";
+import { beginSwap, stagedBeside, swapIn, type PendingSwap } from "./staging";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext, RestoreInput, RestoreReport } from "./types";
 
 /** Configuration of a `redis` plugin instance. */
@@ -188,7 +188,7 @@ async function aofFiles(ctx: PluginContext, aof: NonNullable<RedisLayout["aof"]>
 /** Streams the RDB to a staging file next to `destination` and checks it with redis-check-rdb. @returns the staged path. */
 async function stageRdb(ctx: PluginContext, config: RedisConfig, rdb: RestoreInput, destination: string): Promise<string> {
   await ctx.platform.mkdir(parentOf(destination), 0o755);
-  const staged = `${parentOf(destination)}/.${baseName(destination)}.lifeboat-staging-${ctx.jobId}`;
+  const staged = stagedBeside(destination, ctx.jobId);
   try {
     await ctx.platform.writeStream(staged, rdb.open(), 0o600);
     await checkRdb(ctx, config, staged, "restore");
@@ -207,7 +207,7 @@ async function stageRdb(ctx: PluginContext, config: RedisConfig, rdb: RestoreInp
  * dump.rdb, so placing the RDB alone would start it with the old data, or none.
  */
 async function stageAof(ctx: PluginContext, stagedRdb: string, aof: NonNullable<RedisLayout["aof"]>): Promise<string> {
-  const staged = `${parentOf(aof.path)}/.${baseName(aof.path)}.lifeboat-staging-${ctx.jobId}`;
+  const staged = stagedBeside(aof.path, ctx.jobId);
   if (aof.kind === "file") {
     await ctx.platform.writeStream(staged, ctx.platform.readStream(stagedRdb), 0o600);
     return staged;
@@ -278,7 +278,7 @@ async function placeInto(ctx: PluginContext, config: RedisConfig, rdb: RestoreIn
 
 /** Extracts the snapshot's AOF files (flat names only) to `target`: a directory (Redis 7) or the one file (Redis 6). */
 async function placeAof(ctx: PluginContext, tar: RestoreInput, target: string, kind: "dir" | "file"): Promise<string> {
-  const staged = `${parentOf(target)}/.${baseName(target)}.lifeboat-staging-${ctx.jobId}`;
+  const staged = stagedBeside(target, ctx.jobId);
   try {
     if (kind === "dir") await ctx.platform.mkdir(staged, 0o755);
     for await (const { header, body } of readTar(tar.open())) {

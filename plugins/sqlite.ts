@@ -9,6 +9,7 @@ import { FieldReader } from "../agent/validate";
 import { baseName, parentOf, reroot } from "./safe-path";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "./service-tool";
 import { removeSidecars, SqliteCli } from "./sqlite-cli";
+import { stagedBeside } from "./staging";
 import type { ArtifactSource, CompressionHint, Plugin, PluginContext, RestoreInput } from "./types";
 
 /** Configuration of a `sqlite` plugin instance. */
@@ -140,7 +141,7 @@ async function stage(ctx: PluginContext, cli: SqliteCli, tool: ServiceTool, inpu
   }
   const target = reroot(tool.hostPath(original), into);
   await ctx.platform.mkdir(parentOf(target), 0o755);
-  const staged = `${parentOf(target)}/.${baseName(target)}.lifeboat-staging-${ctx.jobId}`;
+  const staged = stagedBeside(target, ctx.jobId);
   try {
     await ctx.platform.writeStream(staged, input.open(), 0o600);
     const report = await cli.integrityCheck(staged);

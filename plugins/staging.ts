@@ -2,6 +2,11 @@
 import type { Platform } from "../agent/platform";
 import { baseName, parentOf } from "./safe-path";
 
+/** A hidden name beside `target` for a staged copy of it: `<parent>/.<name>.lifeboat-staging-<jobId>` (same file system, so the swap is a rename). */
+export function stagedBeside(target: string, jobId: string): string {
+  return `${parentOf(target)}/.${baseName(target)}.lifeboat-staging-${jobId}`;
+}
+
 /** A staging directory, and the topmost directory created for it (to remove on failure). */
 export interface Staging {
   dir: string;
