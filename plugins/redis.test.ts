@@ -85,6 +85,22 @@ describe("redis plugin", () => {
     }
   });
 
+  it("refuses an in-place restore for a container whose data dir containerPaths does not map, touching nothing", async () => {
+    const [rdb] = await backup();
+    redis.cli("SET", "untouched", "yes");
+    const standin = dockerStandIn();
+    try {
+      await expect(redisPlugin.restore(ctx, config({ container: "cache", docker: standin.docker }), [restoreInput(rdb!.bytes, rdb!.metadata, false, "dump.rdb")], {})).rejects.toMatchObject({
+        code: "CONFIG",
+        hint: expect.stringContaining("containerPaths"),
+      });
+    } finally {
+      standin.cleanup();
+    }
+    expect(redis.cli("GET", "untouched")).toBe("yes");
+    expect(fs.readdirSync(redis.dir).filter((n) => n.includes("lifeboat"))).toEqual([]);
+  });
+
   it("names the problem when the server is down or the password is wrong", async () => {
     await expect(redisPlugin.check(ctx, config({ port: 1 }))).rejects.toMatchObject({ code: "SOURCE", hint: expect.stringContaining("redis-server running") });
     await expect(redisPlugin.check(ctx, config({ password: "wrong" }))).rejects.toMatchObject({ code: "SOURCE", message: expect.not.stringContaining("wrong") });

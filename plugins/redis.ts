@@ -136,6 +136,8 @@ export const redisPlugin: Plugin<RedisConfig> = {
     }
     const tool = new ServiceTool(ctx.platform, config.location);
     const layout = await serverLayout(new RedisCli(tool, config), tool).catch((err: unknown) => {
+      // An unmapped container path is the inventory's mistake, not a server that is down.
+      if (isLifeboatError(err) && err.code === "CONFIG") throw err;
       ctx.log(`redis: the server does not answer (${messageOf(err)}); restoring to the paths the snapshot recorded`);
       return recorded;
     });
