@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["agent/**/*.test.ts", "plugins/**/*.test.ts", "controller/**/*.test.ts", "inventory/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["core/**/*.test.ts", "platform/**/*.test.ts", "agent/**/*.test.ts", "plugins/**/*.test.ts", "controller/**/*.test.ts", "inventory/**/*.test.ts", "test/**/*.test.ts"],
 
     globalSetup: ["test/global-setup.ts"],
     testTimeout: 120_000,

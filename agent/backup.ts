@@ -1,16 +1,17 @@
 /** @module Runs a backup job: plugins → compression → age → hash → destination, manifest last. */
 import { getPlugin } from "../plugins/registry";
-import { splitHooks } from "../plugins/hooks";
-import type { ArtifactRecord, Plugin, PluginContext } from "../plugins/types";
-import { encryptStream } from "./crypto/age-encrypt";
-import type { Destination } from "./destinations/types";
-import { isLifeboatError, LifeboatError, messageOf } from "./errors";
-import { chooseCompression } from "./pipeline/compression";
-import { counted, hashed, throttle } from "./pipeline/measure";
-import type { BackupJob, PluginSpec } from "./spec/types";
-import { artifactKey, manifestKey } from "./storage-layout";
+import { splitHooks } from "../core/hooks";
+import type { Plugin, PluginContext } from "../plugins/contract";
+import type { ArtifactRecord } from "../core/records";
+import { encryptStream } from "../core/storage/age/encrypt";
+import type { Destination } from "../core/storage/destination";
+import { isLifeboatError, LifeboatError, messageOf } from "../core/errors";
+import { chooseCompression } from "../core/storage/compression";
+import { counted, hashed, throttle } from "../core/storage/measure";
+import type { BackupJob, PluginSpec } from "../core/spec";
+import { artifactKey, manifestKey } from "../core/storage-layout";
 import type { JobContext } from "./job-context";
-import { AGENT_VERSION } from "./version";
+import { AGENT_VERSION } from "../core/version";
 
 const PROGRESS_INTERVAL_MS = 250;
 

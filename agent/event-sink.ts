@@ -1,7 +1,7 @@
 /** @module Writes agent events as NDJSON, in order, with secrets removed. */
-import { redact } from "./errors";
-import type { AgentEvent } from "./events";
-import type { Platform } from "./platform";
+import { redact } from "../core/errors";
+import type { AgentEvent } from "../core/events";
+import type { Platform } from "../core/platform";
 
 /** An ordered NDJSON writer. `flush()` waits for everything emitted so far. */
 export class EventSink {

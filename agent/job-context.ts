@@ -1,9 +1,11 @@
 /** @module What one job carries through the agent: platform, events, scratch space, errors. */
-import { runHooks, type Hooks } from "../plugins/hooks";
-import type { BlobStore, PluginContext } from "../plugins/types";
-import { isLifeboatError, LifeboatError, messageOf, redact } from "./errors";
+import { runHooks } from "./hooks";
+import { type Hooks } from "../core/hooks";
+import type { PluginContext } from "../plugins/contract";
+import type { BlobStore } from "../core/storage/blob-store";
+import { isLifeboatError, LifeboatError, messageOf, redact } from "../core/errors";
 import type { EventSink } from "./event-sink";
-import type { Platform } from "./platform";
+import type { Platform } from "../core/platform";
 
 /** State shared by the parts of one running job. */
 export class JobContext {

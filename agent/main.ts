@@ -5,18 +5,18 @@
  * Exit codes: 0 job ok, 1 job failed (fully or partly), 2 usage, 3 spec refused.
  */
 import { runBackup } from "./backup";
-import { DestinationBlobStore } from "./blob-store";
-import { openDestination } from "./destinations/registry";
-import { destinationSecrets } from "./destinations/types";
-import { isLifeboatError, messageOf } from "./errors";
+import { DestinationBlobStore } from "../core/storage/blob-store";
+import { destinationSecrets, openDestination } from "../core/storage/destinations/registry";
+import { isLifeboatError, messageOf } from "../core/errors";
 import { EventSink } from "./event-sink";
 import { JobContext } from "./job-context";
-import { currentPlatform, type Platform } from "./platform";
+import { currentPlatform } from "../platform/current";
+import { type Platform } from "../core/platform";
 import { runRestore } from "./restore";
 import { runVerify } from "./verify";
 import { acceptSpec, readPinning } from "./spec/accept";
-import type { JobSpec } from "./spec/types";
-import { AGENT_VERSION } from "./version";
+import type { JobSpec } from "../core/spec";
+import { AGENT_VERSION } from "../core/version";
 
 const USAGE = `usage: agent run [--dir DIR]   run the signed job spec read from stdin
        agent version            print version and runtime as JSON

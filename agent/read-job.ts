@@ -1,15 +1,16 @@
 /** @module What restore and verify jobs share: the stored artifacts of a snapshot, grouped by plugin instance, opened as checked plain streams. */
-import { splitHooks, type Hooks } from "../plugins/hooks";
+import { splitHooks, type Hooks } from "../core/hooks";
 import { getPlugin } from "../plugins/registry";
-import type { ArtifactRecord, Plugin, RestoreInput } from "../plugins/types";
-import { decryptStream } from "./crypto/age-decrypt";
-import type { Destination } from "./destinations/types";
-import type { PluginDoneEvent } from "./events";
-import { LifeboatError } from "./errors";
+import type { Plugin, RestoreInput } from "../plugins/contract";
+import type { ArtifactRecord } from "../core/records";
+import { decryptStream } from "../core/storage/age/decrypt";
+import type { Destination } from "../core/storage/destination";
+import type { PluginDoneEvent } from "../core/events";
+import { LifeboatError } from "../core/errors";
 import type { JobContext } from "./job-context";
-import { decompress } from "./pipeline/compression";
-import { counted, throttle, verified } from "./pipeline/measure";
-import type { ReadJob } from "./spec/types";
+import { decompress } from "../core/storage/compression";
+import { counted, throttle, verified } from "../core/storage/measure";
+import type { ReadJob } from "../core/spec";
 
 /** One plugin instance of a read job, ready to work on. */
 export interface InstanceWork {

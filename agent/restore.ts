@@ -1,8 +1,8 @@
 /** @module Runs a restore job: download → verify hash → decrypt → decompress → plugin stages, checks, swaps. */
-import type { Destination } from "./destinations/types";
+import type { Destination } from "../core/storage/destination";
 import type { JobContext } from "./job-context";
 import { forEachInstance } from "./read-job";
-import type { RestoreJob } from "./spec/types";
+import type { RestoreJob } from "../core/spec";
 
 /**
  * Restores each plugin instance of the job in turn. Each plugin consumes its

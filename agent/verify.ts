@@ -1,8 +1,8 @@
 /** @module Runs a verify job: each plugin restores its artifacts into scratch space and checks the copy as its service would use it. */
-import type { Destination } from "./destinations/types";
+import type { Destination } from "../core/storage/destination";
 import type { JobContext } from "./job-context";
 import { forEachInstance } from "./read-job";
-import type { VerifyJob } from "./spec/types";
+import type { VerifyJob } from "../core/spec";
 
 /**
  * Deep-checks each plugin instance of the job in turn, in its own scratch

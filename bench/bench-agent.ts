@@ -5,8 +5,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
-import type { PluginSpec } from "../agent/spec/types";
-import { freshness, signSpec } from "../controller/signing";
+import type { PluginSpec } from "../core/spec";
+import { freshness, signSpec } from "../controller/jobs/sign-spec";
 
 export const root = fileURLToPath(new URL("..", import.meta.url));
 export const work = path.join(root, "bench", ".data");

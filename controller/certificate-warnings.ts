@@ -1,6 +1,6 @@
 /** @module Certificates about to expire, read from a snapshot's letsencrypt manifest entries. */
-import type { CertificateFacts } from "../plugins/letsencrypt";
-import { expiryWarnings } from "../plugins/letsencrypt";
+import type { CertificateFacts } from "../plugins/letsencrypt/letsencrypt";
+import { expiryWarnings } from "../plugins/letsencrypt/letsencrypt";
 import type { SnapshotView } from "./ledger/ledger";
 
 /** Warnings for the snapshot's certificates that expire within their plugin's warnDays (default 14). */

@@ -2,7 +2,7 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { LifeboatError } from "../agent/errors";
+import { LifeboatError } from "../core/errors";
 
 /** Options every command accepts. */
 export interface GlobalOptions {

@@ -2,7 +2,7 @@
  * @module The `controller` command: dispatch, and the one place where errors
  * become messages with hints and exit codes (0 ok, 1 a job failed, 2 usage or configuration).
  */
-import { isLifeboatError, messageOf } from "../agent/errors";
+import { isLifeboatError, messageOf } from "../core/errors";
 import type { Command } from "./commands/command";
 import { hostsCommand } from "./commands/hosts";
 import { initCommand } from "./commands/init";

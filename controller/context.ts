@@ -1,7 +1,7 @@
 /** @module What a controller command works with: inventory, keys, ledger, and the secrets to keep out of output. */
 import * as fs from "node:fs";
-import { LifeboatError } from "../agent/errors";
-import type { DestinationSpec } from "../agent/destinations/types";
+import { LifeboatError } from "../core/errors";
+import type { DestinationSpec } from "../core/storage/destination";
 import { loadInventory } from "../inventory/load";
 import type { HostConfig, Inventory } from "../inventory/schema";
 import { validatePluginConfig } from "../plugins/registry";

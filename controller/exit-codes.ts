@@ -1,5 +1,5 @@
 /** @module The one place where errors become exit codes. */
-import type { ErrorCode } from "../agent/errors";
+import type { ErrorCode } from "../core/errors";
 
 /** Everything went well. */
 export const EXIT_OK = 0;

@@ -3,7 +3,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
-import { LifeboatError } from "../agent/errors";
+import { LifeboatError } from "../core/errors";
 
 /** The files of a state directory. */
 export function statePaths(stateDir: string) {

@@ -2,11 +2,10 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { readDestination } from "../agent/destinations/parse";
-import { destinationSecrets } from "../agent/destinations/types";
-import { isLifeboatError, LifeboatError } from "../agent/errors";
-import { describe, FieldReader } from "../agent/validate";
-import { parseDuration } from "../agent/durations";
+import { destinationSecrets, readDestination } from "../core/storage/destinations/registry";
+import { isLifeboatError, LifeboatError } from "../core/errors";
+import { describe, FieldReader } from "../core/validate";
+import { parseDuration } from "../core/durations";
 import type { DestinationConfig, HostConfig, Inventory, PluginInstance, SshSettings } from "./schema";
 import { PRESETS } from "./presets";
 import { resolveSshAlias } from "./ssh-config";

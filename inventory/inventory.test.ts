@@ -61,7 +61,7 @@ describe("inventory", () => {
       ["destinations:", "  s3: { type: s3, bucket: '${BUCKET:-dflt}', accessKeyId: '${KEY}', secretAccessKey: 'x$${y}', region: r }", "hosts: {}"].join("\n"),
       { KEY: "AKIA-from-env" },
     ).load();
-    const d = inv.destinations.get("s3") as { bucket: string; accessKeyId: string; secretAccessKey: string };
+    const d = inv.destinations.get("s3");
     expect(d).toMatchObject({ bucket: "dflt", accessKeyId: "AKIA-from-env", secretAccessKey: "x${y}" });
     expect(inv.secrets()).toContain("AKIA-from-env");
     expect(inv.secrets()).toContain("x${y}");

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
-import { isLifeboatError, LifeboatError } from "../agent/errors";
+import { isLifeboatError, LifeboatError } from "../core/errors";
 import { interpolate, UnsetVariable } from "./interpolate";
 import { buildInventory } from "./build";
 import type { Inventory } from "./schema";

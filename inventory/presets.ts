@@ -1,5 +1,5 @@
 /** @module Presets: one inventory entry that expands into the plugin instances a common stack needs. */
-import type { FieldReader } from "../agent/validate";
+import type { FieldReader } from "../core/validate";
 
 /** A plugin instance a preset produces. */
 export interface PresetInstance {

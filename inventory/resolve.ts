@@ -1,5 +1,5 @@
 /** @module Choosing hosts from the command line: by name, by group, or all. */
-import { LifeboatError } from "../agent/errors";
+import { LifeboatError } from "../core/errors";
 import type { HostConfig, Inventory } from "./schema";
 
 /** The selected hosts, each once, in inventory order. @throws LifeboatError("USAGE") naming unknown names. */

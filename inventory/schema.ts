@@ -1,5 +1,5 @@
 /** @module The inventory model: what the loader produces from `inventory/*.yaml`. */
-import type { DestinationSpec } from "../agent/destinations/types";
+import type { DestinationSpec } from "../core/storage/destination";
 
 /** How the controller reaches a host, fully resolved (inventory > ~/.ssh/config > defaults). */
 export interface SshSettings {

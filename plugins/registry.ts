@@ -1,15 +1,15 @@
 /** @module Every plugin Lifeboat knows, one line each. */
-import { LifeboatError } from "../agent/errors";
-import { chromaPlugin } from "./chroma";
-import { filesPlugin } from "./files";
-import { letsencryptPlugin } from "./letsencrypt";
-import { nginxPlugin } from "./nginx";
-import { ollamaPlugin } from "./ollama";
-import { postgresPlugin } from "./postgres";
-import { redisPlugin } from "./redis";
-import { sqlitePlugin } from "./sqlite";
-import { splitHooks } from "./hooks";
-import type { Plugin } from "./types";
+import { LifeboatError } from "../core/errors";
+import { chromaPlugin } from "./chroma/chroma";
+import { filesPlugin } from "./files/files";
+import { letsencryptPlugin } from "./letsencrypt/letsencrypt";
+import { nginxPlugin } from "./nginx/nginx";
+import { ollamaPlugin } from "./ollama/ollama";
+import { postgresPlugin } from "./postgres/postgres";
+import { redisPlugin } from "./redis/redis";
+import { sqlitePlugin } from "./sqlite/sqlite";
+import { splitHooks } from "../core/hooks";
+import type { Plugin } from "./contract";
 
 const registry = new Map<string, Plugin>();
 

@@ -1,7 +1,7 @@
 /** @module The contract every destination passes (local, s3, rclone): one suite, run per implementation. */
 import * as crypto from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Destination } from "../agent/destinations/types";
+import type { Destination } from "../core/storage/destination";
 
 /** What a destination test provides: a fresh destination, and a way to see raw leftovers. */
 export interface DestinationUnderTest {

@@ -2,11 +2,13 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { currentPlatform } from "../agent/platform";
+import { currentPlatform } from "../platform/current";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
-import { DestinationBlobStore } from "../agent/blob-store";
-import { LocalDestination } from "../agent/destinations/local";
-import type { ArtifactRecord, ArtifactSource, BlobStore, PluginContext, RestoreInput } from "../plugins/types";
+import { DestinationBlobStore } from "../core/storage/blob-store";
+import { localDestination } from "../core/storage/destinations/local";
+import type { ArtifactSource, PluginContext, RestoreInput } from "../plugins/contract";
+import type { BlobStore } from "../core/storage/blob-store";
+import type { ArtifactRecord } from "../core/records";
 
 /** A context plus what the plugin said. */
 export interface TestContext extends PluginContext {
@@ -22,7 +24,7 @@ function localBlobStore(dir: string): BlobStore {
   const store = (async () => {
     const identity = await generateX25519Identity();
     const platform = currentPlatform();
-    return new DestinationBlobStore(platform, new LocalDestination(platform, dir), new Uint8Array(32).fill(7), [await identityToRecipient(identity)], identity);
+    return new DestinationBlobStore(platform, await localDestination.open(platform, { type: "local", path: dir }), new Uint8Array(32).fill(7), [await identityToRecipient(identity)], identity);
   })();
   return {
     put: async (digest, size, open) => (await store).put(digest, size, open),

@@ -1,7 +1,7 @@
 /** @module The contract every plugin passes: backup → verify → restore → compare, a failed restore changes nothing, a bad copy fails verification. */
 import * as fs from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Plugin } from "../plugins/types";
+import type { Plugin } from "../plugins/contract";
 import { artifactBytes, pluginContext, restoreInput, type TestContext } from "./plugin-context";
 
 /** Live data for one contract run. */

@@ -1,10 +1,10 @@
 /** @module The agent's gate: only signed, fresh, host-bound, unreplayed, well-formed specs run. */
-import { LifeboatError } from "../errors";
-import type { Platform } from "../platform";
-import { canonicalJson } from "./canonical";
+import { LifeboatError } from "../../core/errors";
+import type { Platform } from "../../core/platform";
+import { canonicalJson } from "../../core/canonical-json";
 import { ReplayJournal } from "./replay-journal";
 import { parseJobSpec } from "./schema";
-import type { JobSpec } from "./types";
+import type { JobSpec } from "../../core/spec";
 
 /** Allowed clock difference between controller and host. */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;

@@ -1,5 +1,5 @@
 /** @module The agent's replay journal: every accepted nonce, kept until its spec has expired. */
-import type { Platform } from "../platform";
+import type { Platform } from "../../core/platform";
 
 /** How long past a spec's expiry its nonce is kept (covers clock skew). */
 const KEEP_AFTER_EXPIRY_MS = 60 * 60 * 1000;

@@ -1,10 +1,10 @@
 /** @module Schema check of a job spec the agent received (after its signature was verified). */
-import { readDestination } from "../destinations/parse";
-import type { DestinationSpec } from "../destinations/types";
-import { LifeboatError } from "../errors";
-import { FieldReader } from "../validate";
-import type { ArtifactRecord } from "../../plugins/types";
-import type { JobSpec, PluginSpec } from "./types";
+import { readDestination } from "../../core/storage/destinations/registry";
+import type { DestinationSpec } from "../../core/storage/destination";
+import { LifeboatError } from "../../core/errors";
+import { FieldReader } from "../../core/validate";
+import type { ArtifactRecord } from "../../core/records";
+import type { JobSpec, PluginSpec } from "../../core/spec";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const NONCE = /^[0-9a-f]{32,64}$/;

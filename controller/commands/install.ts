@@ -1,13 +1,13 @@
 /** @module `controller install`: install or upgrade the agent and pin this controller's key on hosts. */
-import { isLifeboatError, messageOf, redact } from "../../agent/errors";
+import { isLifeboatError, messageOf, redact } from "../../core/errors";
 import { selectHosts } from "../../inventory/resolve";
-import { ensureAgent } from "../agent-install";
+import { ensureAgent } from "../ssh/install-agent";
 import { hostOptions, hostSelection, parseCommandArgs } from "../cli-args";
 import { ControllerContext } from "../context";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
-import { forEachConcurrent } from "../pool";
+import { forEachConcurrent } from "../jobs/pool";
 import { connectSsh } from "../ssh/connect";
-import { sshTargetFor } from "../ssh-target";
+import { sshTargetFor } from "../ssh/target";
 import { emit, type Command } from "./command";
 
 const usage = `usage: controller install (--host H[,H2] | --group G | --all) [--force] [--accept-new-host-key] [--json]

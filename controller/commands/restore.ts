@@ -1,10 +1,10 @@
 /** @module `controller restore`: bring a snapshot back, in place, onto another host, or under a directory. */
 import * as readline from "node:readline/promises";
-import { LifeboatError } from "../../agent/errors";
+import { LifeboatError } from "../../core/errors";
 import { listOption, parseCommandArgs } from "../cli-args";
 import { ControllerContext } from "../context";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
-import { restoreSpec, runRestore } from "../restore-run";
+import { restoreSpec, runRestore } from "../jobs/restore-run";
 import { reporterFor, type Command } from "./command";
 
 const usage = `usage: controller restore --from H --snapshot ID|latest [--to H2] [--plugins p,q] [--into DIR] [--yes] [--accept-new-host-key] [--json]

@@ -1,10 +1,10 @@
 /** @module `controller run`: back up one host, a group, or the whole fleet. */
-import { LifeboatError } from "../../agent/errors";
+import { LifeboatError } from "../../core/errors";
 import { selectHosts } from "../../inventory/resolve";
 import { hostOptions, hostSelection, listOption, parseCommandArgs } from "../cli-args";
 import { ControllerContext } from "../context";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
-import { runFleetBackup } from "../fleet-backup";
+import { runFleetBackup } from "../jobs/fleet-backup";
 import { formatBytes } from "../output/format";
 import { reporterFor, type Command } from "./command";
 

@@ -1,11 +1,11 @@
 /** @module `controller verify`: deep-check stored snapshots by restoring them into scratch space on a host. */
-import { isLifeboatError, LifeboatError, messageOf } from "../../agent/errors";
+import { isLifeboatError, LifeboatError, messageOf } from "../../core/errors";
 import { selectHosts } from "../../inventory/resolve";
 import { hostOptions, hostSelection, listOption, parseCommandArgs } from "../cli-args";
 import { ControllerContext } from "../context";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
 import { failedOutcome } from "../output/reporter";
-import { runVerify, verifySpec } from "../verify-run";
+import { runVerify, verifySpec } from "../jobs/verify-run";
 import { reporterFor, type Command } from "./command";
 
 const usage = `usage: controller verify (--host H[,H2] | --group G | --all) [--snapshot ID|latest] [--on H2] [--plugins p,q] [--accept-new-host-key] [--json]

@@ -3,7 +3,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import Database from "better-sqlite3";
-import type { ArtifactRecord } from "../../plugins/types";
+import type { ArtifactRecord } from "../../core/records";
 import type { HostOutcome } from "../output/reporter";
 import { migrate } from "./migrations";
 

@@ -1,6 +1,6 @@
 /** @module The ledger's schema, as an ordered list of migrations (tracked in `PRAGMA user_version`). */
 import type Database from "better-sqlite3";
-import { LifeboatError } from "../../agent/errors";
+import { LifeboatError } from "../../core/errors";
 
 /** Migration N (1-based) brings the schema from version N-1 to N. Never edit a released one; append. */
 export const MIGRATIONS: string[] = [

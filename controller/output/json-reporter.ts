@@ -1,5 +1,5 @@
 /** @module Reporter for scripts (`--json`): NDJSON, one `type` field per line. */
-import type { AgentEvent } from "../../agent/events";
+import type { AgentEvent } from "../../core/events";
 import type { HostOutcome, Reporter } from "./reporter";
 
 /**

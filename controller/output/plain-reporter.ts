@@ -1,5 +1,5 @@
 /** @module Reporter for logs and pipes: a line per step and a summary line per host. */
-import type { AgentEvent } from "../../agent/events";
+import type { AgentEvent } from "../../core/events";
 import type { HostOutcome, Reporter } from "./reporter";
 import { summaryLine } from "./summary-line";
 

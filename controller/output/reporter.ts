@@ -1,5 +1,5 @@
 /** @module How a run tells its story: live on a terminal, plain lines in logs, NDJSON with --json. */
-import type { AgentEvent } from "../../agent/events";
+import type { AgentEvent } from "../../core/events";
 
 /** The end of one host's job. */
 export interface HostOutcome {

@@ -1,5 +1,5 @@
 /** @module Reporter for a terminal: one live line per busy host (plugin, bytes, rate), then its summary. */
-import type { AgentEvent } from "../../agent/events";
+import type { AgentEvent } from "../../core/events";
 import { formatBytes, formatRate } from "./format";
 import type { HostOutcome, Reporter } from "./reporter";
 import { summaryLine } from "./summary-line";

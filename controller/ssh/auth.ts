@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import ssh2, { type AnyAuthMethod, type AuthHandlerMiddleware } from "ssh2";
-import { LifeboatError, messageOf } from "../../agent/errors";
+import { LifeboatError, messageOf } from "../../core/errors";
 
 /** What authentication needs to know about the connection. */
 export interface AuthSettings {

@@ -4,7 +4,7 @@
  * failure is a LifeboatError ("SSH" or "HOST_KEY") that names the inventory host.
  */
 import ssh2, { type ConnectConfig, type ServerHostKeyAlgorithm } from "ssh2";
-import { LifeboatError, messageOf } from "../../agent/errors";
+import { LifeboatError, messageOf } from "../../core/errors";
 import { planAuthentication, type AuthPlan } from "./auth";
 import { checkHostKey, preferredHostKeyAlgorithms } from "./host-key";
 import type { SshSettings } from "../../inventory/schema";

@@ -4,7 +4,7 @@
  * algorithm preference that makes a server offer the key type we already know.
  */
 import * as crypto from "node:crypto";
-import { LifeboatError, messageOf } from "../../agent/errors";
+import { LifeboatError, messageOf } from "../../core/errors";
 import { addKnownHost, checkKnownHost, hostPattern, knownKeyTypes } from "./known-hosts";
 
 /** What host-key checking needs to know about the connection. */

@@ -5,7 +5,7 @@
  */
 import * as os from "node:os";
 import type { Client, ClientChannel } from "ssh2";
-import { LifeboatError, messageOf } from "../../agent/errors";
+import { LifeboatError, messageOf } from "../../core/errors";
 import { RemoteFiles, sftpReason } from "./remote-files";
 
 /** Options of {@link SshConnection.exec}. */

@@ -7,8 +7,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BackupJob, SignedSpec } from "../../agent/spec/types";
-import { freshness, signSpec } from "../../controller/signing";
+import type { BackupJob, SignedSpec } from "../../core/spec";
+import { freshness, signSpec } from "../../controller/jobs/sign-spec";
 
 const agent = fileURLToPath(new URL("../../dist/agent.mjs", import.meta.url));
 

@@ -1,0 +1,32 @@
+/** @module `controller restore`: restore a stored snapshot onto the same or another inventory host. */
+import type { RestoreJob } from "../../core/spec";
+import type { ControllerContext } from "../context";
+import type { HostOutcome, Reporter } from "../output/reporter";
+import { runSnapshotJob, snapshotJob } from "./snapshot-job";
+
+/** What to restore where. */
+export interface RestoreRequest {
+  from: string;
+  /** A snapshot id, or `latest` (the newest complete one). */
+  snapshot: string;
+  to?: string;
+  plugins?: string[];
+  into?: string;
+  acceptNewHostKey: boolean;
+}
+
+/**
+ * Builds the restore spec from the ledger and the inventory.
+ * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is contacted.
+ */
+export function restoreSpec(ctx: ControllerContext, req: RestoreRequest): RestoreJob {
+  const base = snapshotJob(ctx, { from: req.from, snapshot: req.snapshot, ...(req.to ? { on: req.to } : {}), ...(req.plugins ? { plugins: req.plugins } : {}) }, "restore");
+  return { ...base, kind: "restore", ...(req.into ? { into: req.into } : {}) };
+}
+
+/** Runs a restore job built by {@link restoreSpec}; never throws once the job has started. */
+export async function runRestore(ctx: ControllerContext, spec: RestoreJob, acceptNewHostKey: boolean, reporter: Reporter): Promise<HostOutcome> {
+  const outcome = await runSnapshotJob(ctx, spec, acceptNewHostKey, reporter);
+  reporter.hostDone(outcome);
+  return outcome;
+}

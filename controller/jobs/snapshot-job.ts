@@ -1,0 +1,88 @@
+/** @module Jobs that read a stored snapshot (restore, verify): built from the ledger and the inventory, run on one host, recorded. */
+import * as crypto from "node:crypto";
+import { LifeboatError } from "../../core/errors";
+import type { AgentEvent } from "../../core/events";
+import type { ReadJob } from "../../core/spec";
+import type { ControllerContext } from "../context";
+import { runHostJob } from "./host-job";
+import { recordAgentEvent } from "./ledger-recorder";
+import type { HostOutcome, Reporter } from "../output/reporter";
+import { freshness } from "./sign-spec";
+
+/** Which snapshot, which of its plugin instances, and the host that reads it. */
+export interface SnapshotSelection {
+  from: string;
+  /** A snapshot id, or `latest` (the newest complete one). */
+  snapshot: string;
+  /** The host that runs the job (default: `from`). */
+  on?: string;
+  plugins?: string[];
+}
+
+/**
+ * The parts of a restore or verify spec that come from the ledger and the
+ * inventory: the snapshot's artifacts, their plugin configuration, the destination.
+ * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is contacted; `action` names the job in messages.
+ */
+export function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection, action: "restore" | "verify"): Omit<ReadJob, "kind"> {
+  const source = ctx.host(sel.from);
+  const target = ctx.host(sel.on ?? sel.from);
+  const snapshot = ctx.ledger.getSnapshot(source.name, sel.snapshot);
+  if (!snapshot) {
+    throw new LifeboatError("NOT_FOUND", `Cannot ${action} from "${source.name}": no ${sel.snapshot === "latest" ? "complete snapshot" : `complete snapshot "${sel.snapshot}"`} in the ledger`, {
+      hint: `list what is stored with: controller snapshots --host ${source.name}`,
+    });
+  }
+  const artifacts = snapshot.artifacts.filter((a) => !sel.plugins || sel.plugins.includes(a.instance) || sel.plugins.includes(a.plugin));
+  if (artifacts.length === 0) {
+    throw new LifeboatError("USAGE", `Cannot ${action} snapshot "${snapshot.id}": it has no artifacts of plugins ${sel.plugins?.join(",")}`, {
+      hint: `it holds: ${[...new Set(snapshot.artifacts.map((a) => a.instance))].join(", ")}`,
+    });
+  }
+  if (!ctx.inventory.destinations.get(snapshot.destination)) {
+    throw new LifeboatError("CONFIG", `Cannot ${action} snapshot "${snapshot.id}": its destination "${snapshot.destination}" is no longer in the inventory`, {
+      hint: "add the destination back under `destinations:` in the inventory",
+    });
+  }
+  const instances = [...new Set(artifacts.map((a) => a.instance))];
+  const plugins = instances.map((instance) => {
+    const configured = source.plugins.find((p) => p.instance === instance);
+    if (!configured) {
+      throw new LifeboatError("CONFIG", `Cannot ${action} "${instance}" of "${source.name}": the inventory no longer configures that plugin instance`, {
+        hint: `add hosts.${source.name}.plugins.${instance} back to the inventory`,
+      });
+    }
+    return { instance, plugin: configured.plugin, config: configured.config };
+  });
+  return {
+    version: 1,
+    host: target.name,
+    sourceHost: source.name,
+    jobId: `job-${crypto.randomBytes(8).toString("hex")}`,
+    ...freshness(),
+    snapshotId: snapshot.id,
+    destination: ctx.destinationSpec(snapshot.destination),
+    plugins,
+    artifacts,
+    identity: ctx.keys.ageIdentity,
+  };
+}
+
+/**
+ * Runs a restore or verify job on its host, recording run, job and events in
+ * the ledger; never throws once the job has started. `onEvent` sees every event too.
+ */
+export async function runSnapshotJob(ctx: ControllerContext, spec: ReadJob, acceptNewHostKey: boolean, reporter: Reporter, onEvent: (event: AgentEvent) => void = () => {}): Promise<HostOutcome> {
+  const target = ctx.host(spec.host);
+  const runId = ctx.ledger.startRun({ kind: spec.kind, trigger: `${spec.kind} ${spec.sourceHost}/${spec.snapshotId}${spec.host === spec.sourceHost ? "" : ` on ${spec.host}`}`, hosts: [spec.host] });
+  ctx.ledger.startJob({ runId, jobId: spec.jobId, host: spec.host, kind: spec.kind, snapshotId: spec.snapshotId });
+  const ids = { runId, jobId: spec.jobId, host: spec.host, snapshotId: spec.snapshotId, kind: spec.kind };
+  const outcome = await runHostJob({ keys: ctx.keys, reporter, acceptNewHostKey, secrets: ctx.secrets }, target, spec, (event) => {
+    recordAgentEvent(ctx.ledger, ids, event);
+    onEvent(event);
+  }, spec.sourceHost);
+  outcome.target = spec.host;
+  ctx.ledger.finishJob(spec.jobId, outcome);
+  ctx.ledger.finishRun(runId, outcome.status);
+  return outcome;
+}

@@ -1,0 +1,93 @@
+/** @module Installing and upgrading the agent on a host over SFTP, and pinning the controller key there. */
+import { LifeboatError } from "../../core/errors";
+import type { HostConfig } from "../../inventory/schema";
+import { agentBundle } from "./agent-bundle";
+import type { ControllerKeys } from "../keys";
+import { remotePathWord, shellQuote } from "./remote-shell";
+import type { SshConnection } from "./session";
+
+const MIN_NODE_MAJOR = 20;
+const MIN_DENO_MAJOR = 2;
+
+/** What the host has now. */
+interface HostProbe {
+  bundleSha256: string;
+  pinned?: { host?: string; controllerKey?: string };
+  runtimeVersion: string;
+}
+
+/** What {@link ensureAgent} did. */
+export interface AgentStatus {
+  installed: boolean;
+  reason?: string;
+  runtimeVersion: string;
+}
+
+async function probe(conn: SshConnection, host: HostConfig): Promise<HostProbe> {
+  const dir = remotePathWord(host.agentDir);
+  const script = [
+    `printf 'bundle=%s\\n' "$(cat ${dir}/agent.sha256 2>/dev/null)"`,
+    `printf 'pinned=%s\\n' "$(tr -d '\\n' < ${dir}/pinned.json 2>/dev/null)"`,
+    `printf 'runtime=%s\\n' "$(${shellQuote(host.runtime)} --version 2>/dev/null | head -n 1)"`,
+  ].join("; ");
+  const result = await conn.exec(script, {});
+  const fields = new Map<string, string>();
+  for (const line of result.stdout.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  let pinned: HostProbe["pinned"];
+  try {
+    pinned = fields.get("pinned") ? (JSON.parse(fields.get("pinned")!) as HostProbe["pinned"]) : undefined;
+  } catch {
+    pinned = {};
+  }
+  return { bundleSha256: fields.get("bundle") ?? "", pinned, runtimeVersion: fields.get("runtime") ?? "" };
+}
+
+function checkRuntime(host: HostConfig, version: string): void {
+  const isDeno = /(^|\/)deno$/.test(host.runtime);
+  const match = isDeno ? /^deno (\d+)\./.exec(version) : /^v(\d+)\./.exec(version);
+  const minimum = isDeno ? MIN_DENO_MAJOR : MIN_NODE_MAJOR;
+  if (!match) {
+    throw new LifeboatError("TOOL_MISSING", `Cannot run the agent on "${host.name}": runtime "${host.runtime}" was not found there`, {
+      hint: `install Node.js >= ${MIN_NODE_MAJOR} (or Deno >= ${MIN_DENO_MAJOR}) on the host, or set runtime: /path/to/node in the inventory`,
+    });
+  }
+  if (Number(match[1]) < minimum) {
+    throw new LifeboatError("TOOL_MISSING", `Cannot run the agent on "${host.name}": ${host.runtime} is ${version}, the agent needs ${isDeno ? "Deno" : "Node.js"} >= ${minimum}`, {
+      hint: "upgrade the runtime on the host, or set runtime: /path/to/a/newer/node in the inventory",
+    });
+  }
+}
+
+/**
+ * Makes sure the host runs this controller's agent bundle and has this
+ * controller's public key pinned. Installs or upgrades when the bundle differs
+ * (or `force`). Refuses to re-pin a host pinned to another controller key.
+ */
+export async function ensureAgent(conn: SshConnection, host: HostConfig, keys: ControllerKeys, force = false): Promise<AgentStatus> {
+  const bundle = agentBundle();
+  const found = await probe(conn, host);
+  checkRuntime(host, found.runtimeVersion);
+  const pinnedKey = found.pinned?.controllerKey;
+  if (pinnedKey && pinnedKey !== keys.publicKey) {
+    throw new LifeboatError("KEYS", `Cannot install the agent on "${host.name}": the host is pinned to another controller's key`, {
+      hint: `if this controller should take over, remove ${host.agentDir}/pinned.json on the host and run: controller install --host ${host.name}`,
+    });
+  }
+  const needsPin = !pinnedKey || found.pinned?.host !== host.name;
+  const needsBundle = force || found.bundleSha256 !== bundle.sha256;
+  if (!needsPin && !needsBundle) return { installed: false, runtimeVersion: found.runtimeVersion };
+
+  if (needsBundle) {
+    await conn.sftpPut(bundle.bytes, `${host.agentDir}/agent.mjs`, 0o700);
+    await conn.sftpPut(Buffer.from(`${bundle.sha256}\n`), `${host.agentDir}/agent.sha256`, 0o600);
+  }
+  if (needsPin) {
+    const pinning = { host: host.name, controllerKey: keys.publicKey, pinnedAt: new Date().toISOString() };
+    await conn.sftpPut(Buffer.from(`${JSON.stringify(pinning)}\n`), `${host.agentDir}/pinned.json`, 0o600);
+  }
+  const reason = !found.bundleSha256 ? "new install" : needsBundle ? "upgrade" : "pinned";
+  return { installed: true, reason, runtimeVersion: found.runtimeVersion };
+}

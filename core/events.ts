@@ -1,0 +1,78 @@
+/** @module The agent's NDJSON event stream (stdout), one object per line, discriminated by `type`. */
+import type { ArtifactRecord } from "./records";
+
+/** Emitted once, first. */
+export interface StartEvent {
+  type: "start";
+  jobId: string;
+  kind: "backup" | "restore" | "verify";
+  host: string;
+  agentVersion: string;
+  runtime: string;
+  time: string;
+  snapshotId: string;
+}
+
+/** Bytes read from the source (`bytes`) and stored/written so far, for live progress. */
+export interface ProgressEvent {
+  type: "progress";
+  plugin: string;
+  artifact: string;
+  bytes: number;
+  storedBytes: number;
+}
+
+/** One artifact finished and stored (backup) or restored (restore). */
+export interface ArtifactEvent extends ArtifactRecord {
+  type: "artifact";
+}
+
+/** A plugin finished; for restore, what it restored; for verify, what it checked. */
+export interface PluginDoneEvent {
+  type: "plugin-done";
+  plugin: string;
+  status: "ok" | "failed";
+  durationMs: number;
+  restored?: string[];
+  details?: Record<string, unknown>;
+  checks?: string[];
+}
+
+/** A hook command ran (its output is part of the run's log). */
+export interface HookEvent {
+  type: "hook";
+  plugin: string;
+  phase: "before" | "after";
+  command: string;
+  code: number;
+  output: string;
+}
+
+export interface WarningEvent {
+  type: "warning";
+  plugin?: string;
+  message: string;
+}
+
+export interface ErrorEvent {
+  type: "error";
+  code: string;
+  message: string;
+  hint?: string;
+  plugin?: string;
+}
+
+/** Emitted once, last. `ok`: everything done; `partial`: some plugins failed; `failed`: nothing usable. */
+export interface DoneEvent {
+  type: "done";
+  status: "ok" | "partial" | "failed";
+  durationMs: number;
+  snapshotId: string;
+  /** The manifest's object key when a backup completed (absent if no manifest was written). */
+  manifestKey?: string;
+  manifestSha256?: string;
+  manifestStoredSize?: number;
+}
+
+/** Every event the agent writes. */
+export type AgentEvent = StartEvent | ProgressEvent | ArtifactEvent | PluginDoneEvent | HookEvent | WarningEvent | ErrorEvent | DoneEvent;

@@ -1,0 +1,49 @@
+/** @module Hooks on every plugin instance, as configured: `before` and `after` commands around its backup or restore (the agent runs them, `agent/hooks.ts`). */
+import { LifeboatError } from "./errors";
+import { describe, FieldReader } from "./validate";
+import { parseDuration } from "./durations";
+
+/** A plugin instance's hooks. */
+export interface Hooks {
+  before: string[];
+  after: string[];
+  /** Per command, in milliseconds. */
+  timeoutMs: number;
+}
+
+/** One hook command's result, as reported in the run's log. */
+export interface HookRun {
+  phase: "before" | "after";
+  command: string;
+  code: number;
+  /** The last 4 KiB of its combined output. */
+  output: string;
+}
+
+/**
+ * Splits the `hooks` field off a plugin instance's raw config, so the plugin
+ * sees only its own fields. @throws LifeboatError("CONFIG") naming the field.
+ */
+export function splitHooks(raw: unknown, where: string): { hooks: Hooks; config: unknown } {
+  const none: Hooks = { before: [], after: [], timeoutMs: 10 * 60_000 };
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw) || !("hooks" in raw)) return { hooks: none, config: raw };
+  const { hooks: rawHooks, ...config } = raw as Record<string, unknown>;
+  const r = FieldReader.of(rawHooks, `${where}.hooks`);
+  const list = (name: string): string[] => {
+    const v = r.value(name);
+    if (v === undefined) return [];
+    if (typeof v === "string" && v.trim() !== "") return [v];
+    if (Array.isArray(v) && v.every((c) => typeof c === "string" && c.trim() !== "")) return v as string[];
+    throw r.fail(name, `expected a command or a list of commands, got ${describe(v)}`);
+  };
+  const hooks: Hooks = { before: list("before"), after: list("after"), timeoutMs: none.timeoutMs };
+  const timeout = r.value("timeout");
+  if (timeout !== undefined) {
+    const ms = parseDuration(timeout);
+    if (ms === null || ms <= 0) throw r.fail("timeout", `expected a duration such as 30s or 5m, got ${describe(timeout)}`);
+    hooks.timeoutMs = ms;
+  }
+  r.rejectUnknown();
+  return { hooks, config };
+}
+

@@ -1,0 +1,69 @@
+/** @module The signed job spec: what the controller asks an agent to do. */
+import type { DestinationSpec } from "./storage/destination";
+import type { ArtifactRecord } from "./records";
+
+/** One plugin instance of a host, as configured in the inventory. */
+export interface PluginSpec {
+  /** Instance name (key in the inventory's `plugins` map); names the storage folder. */
+  instance: string;
+  /** The plugin implementing it, e.g. `files`. */
+  plugin: string;
+  config: unknown;
+}
+
+/** Fields every job has. */
+interface JobBase {
+  /** Format version of the spec. */
+  version: 1;
+  /** The inventory name of the host this job is for; the agent refuses any other. */
+  host: string;
+  jobId: string;
+  /** ISO-8601 times; the agent refuses a spec outside [issuedAt - skew, expiresAt]. */
+  issuedAt: string;
+  expiresAt: string;
+  /** Random, unique per spec; the agent's replay journal refuses a nonce seen before. */
+  nonce: string;
+  destination: DestinationSpec;
+  plugins: PluginSpec[];
+}
+
+/** Back up the plugins into a new snapshot. */
+export interface BackupJob extends JobBase {
+  kind: "backup";
+  snapshotId: string;
+  /** age recipients (`age1...`): the controller's plus the inventory's extra ones. */
+  recipients: string[];
+  /** The fleet's key for naming content-addressed blobs (base64, 32 bytes); see agent/blob-store.ts. */
+  blobKey?: string;
+}
+
+/** Restore a stored snapshot (possibly taken on another host) onto this host. */
+export interface RestoreJob extends JobBase {
+  kind: "restore";
+  /** The host the snapshot was taken on. */
+  sourceHost: string;
+  snapshotId: string;
+  /** The artifacts to restore with their expected hashes (from the controller's ledger). */
+  artifacts: ArtifactRecord[];
+  /** The age identity (`AGE-SECRET-KEY-1...`), held in memory only. */
+  identity: string;
+  into?: string;
+}
+
+/** Deep-check a stored snapshot on this host: restore it into scratch space, check it as the service would, remove it. */
+export interface VerifyJob extends Omit<RestoreJob, "kind" | "into"> {
+  kind: "verify";
+}
+
+/** A job that reads a stored snapshot. */
+export type ReadJob = RestoreJob | VerifyJob;
+
+export type JobSpec = BackupJob | RestoreJob | VerifyJob;
+
+/** What travels to the agent: the spec plus the controller's Ed25519 signature over its canonical JSON. */
+export interface SignedSpec {
+  format: "lifeboat-job/1";
+  spec: JobSpec;
+  /** base64 Ed25519 signature of `canonicalJson(spec)`. */
+  signature: string;
+}

@@ -1,0 +1,70 @@
+/** @module The destination contract: where encrypted objects are stored off-site, and the types of destination that open one. */
+import type { ByteStream, Platform } from "../platform";
+import type { FieldReader } from "../validate";
+
+/** A stored object, as listed. */
+export interface StoredObject {
+  key: string;
+  size: number;
+}
+
+/**
+ * An object store. Keys are `/`-separated relative paths (no leading `/`, no `..`).
+ * Implementations are listed in `core/storage/destinations/registry.ts`; all pass the
+ * contract suite in `test/destination-contract.ts`.
+ *
+ * Errors are `LifeboatError`s with code `DESTINATION` (or `NOT_FOUND` for a
+ * missing object) whose messages name the destination and key, never a credential.
+ */
+export interface Destination {
+  /** Human description without secrets, e.g. `s3 https://host/bucket/prefix`. */
+  readonly description: string;
+  /**
+   * Stores `data` under `key`. Atomic: the object becomes visible only when
+   * complete; on failure (or abort) nothing is left under `key`, and
+   * multipart uploads are aborted. Overwrites an existing object.
+   * @returns the number of bytes stored.
+   */
+  put(key: string, data: ByteStream, signal?: AbortSignal): Promise<number>;
+  /** Streams an object's bytes. Throws `NOT_FOUND` if the object does not exist. */
+  get(key: string, signal?: AbortSignal): ByteStream;
+  /** The object's size, or null if it does not exist. */
+  head(key: string): Promise<number | null>;
+  /** Every object whose key starts with `prefix`, in no particular order. */
+  list(prefix: string): AsyncIterable<StoredObject>;
+  /** Deletes an object; no error if it does not exist. */
+  delete(key: string): Promise<void>;
+  /** Releases connections and temporary credentials. */
+  close(): Promise<void>;
+}
+
+/**
+ * Destination settings as configured in the inventory and carried in a job spec:
+ * `type` names the {@link DestinationType} that reads and opens them; the other
+ * fields are that type's own. They hold credentials: never log them.
+ */
+export interface DestinationSpec {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/**
+ * One kind of destination (local, s3, rclone, ...): one module in
+ * `core/storage/destinations/`, one line in its `registry.ts`. Every type passes
+ * the contract suite in `test/destination-contract.ts`.
+ */
+export interface DestinationType<S extends DestinationSpec = DestinationSpec> {
+  readonly type: S["type"];
+  /**
+   * Reads and checks the type's fields (the registry has read `type`), then
+   * rejects unknown fields. Errors name the field (`r.fail`) and never quote a
+   * credential. The same rules serve the inventory (CONFIG) and the agent's spec check (SPEC_REJECTED).
+   */
+  read(r: FieldReader): S;
+  /** How people recognise it, without credentials, e.g. `s3 https://host/bucket/prefix`; also the opened destination's `description`. */
+  describe(spec: S): string;
+  /** Every value in `spec` that must never be printed (empty strings are ignored). */
+  secrets(spec: S): string[];
+  /** Opens it for writing and reading. Loads heavy clients only here, so that reading an inventory stays cheap. */
+  open(platform: Platform, spec: S): Promise<Destination>;
+}

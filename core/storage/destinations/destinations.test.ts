@@ -1,0 +1,60 @@
+// The destination contract against each implementation, with real components:
+// the file system, s3rver, and the rclone binary (a local remote and an S3 remote, configured by environment only).
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { describeDestinationContract } from "../../../test/destination-contract";
+import { startS3Server, type S3Server } from "../../../test/harness/s3-server";
+import { currentPlatform } from "../../../platform/current";
+import { localDestination } from "./local";
+import { rcloneDestination } from "./rclone";
+import { s3Destination } from "./s3";
+
+const platform = currentPlatform();
+
+function walk(dir: string): string[] {
+  return fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as string[]).filter((p) => fs.statSync(path.join(dir, p)).isFile()).sort() : [];
+}
+
+async function bucketKeys(s3: S3Server): Promise<string[]> {
+  const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  const out = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
+  client.destroy();
+  return (out.Contents ?? []).map((o) => o.Key!).sort();
+}
+
+describeDestinationContract("local", async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-local-"));
+  return { destination: await localDestination.open(platform, { type: "local", path: root }), rawNames: async () => walk(root), secrets: [], cleanup: async () => fs.rmSync(root, { recursive: true, force: true }) };
+});
+
+describeDestinationContract("s3 (s3rver)", async () => {
+  const s3 = await startS3Server();
+  const destination = await s3Destination.open(platform, { type: "s3", endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, prefix: "lb", accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, partSizeMiB: 5 });
+  return { destination, rawNames: () => bucketKeys(s3), secrets: [s3.secretAccessKey], cleanup: () => s3.stop() };
+});
+
+describeDestinationContract("rclone (local remote, configured by environment)", async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-rclone-"));
+  const destination = await rcloneDestination.open(platform, { type: "rclone", remote: `store:${root}/objects`, env: { RCLONE_CONFIG_STORE_TYPE: "local" } });
+  return { destination, rawNames: async () => walk(root), secrets: [], cleanup: async () => fs.rmSync(root, { recursive: true, force: true }) };
+});
+
+describeDestinationContract("rclone (S3 remote, credentials only in the environment)", async () => {
+  const s3 = await startS3Server();
+  const secret = "S3RVER";
+  const destination = await rcloneDestination.open(platform, {
+    type: "rclone",
+    remote: `offsite:${s3.bucket}/via-rclone`,
+    env: {
+      RCLONE_CONFIG_OFFSITE_TYPE: "s3",
+      RCLONE_CONFIG_OFFSITE_PROVIDER: "Other",
+      RCLONE_CONFIG_OFFSITE_ENDPOINT: s3.endpoint,
+      RCLONE_CONFIG_OFFSITE_ACCESS_KEY_ID: s3.accessKeyId,
+      RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY: secret,
+      RCLONE_CONFIG_OFFSITE_FORCE_PATH_STYLE: "true",
+    },
+  });
+  return { destination, rawNames: () => bucketKeys(s3), secrets: [], cleanup: () => s3.stop() };
+});

@@ -1,0 +1,205 @@
+/** @module The `s3` destination: any S3-compatible endpoint, streaming multipart uploads that are aborted on failure. */
+import type { S3Client } from "@aws-sdk/client-s3";
+import { isLifeboatError, LifeboatError, messageOf, redact } from "../../errors";
+import type { ByteStream } from "../../platform";
+import type { Destination, DestinationSpec, DestinationType, StoredObject } from "../destination";
+import { checkKey, checkPrefix } from "../object-keys";
+import { toWebStream } from "../web-stream";
+
+/** Settings of an `s3` destination. */
+export interface S3Spec extends DestinationSpec {
+  type: "s3";
+  /** `https://...` of an S3-compatible service; AWS itself when absent. */
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  prefix?: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  /** Path-style addressing; the default for any `endpoint`. */
+  forcePathStyle?: boolean;
+  /** Multipart part size in MiB (default 16). */
+  partSizeMiB?: number;
+}
+
+/** The `s3` destination type. The AWS SDK is most of the agent's code: it is loaded only when an s3 destination is opened. */
+export const s3Destination: DestinationType<S3Spec> = {
+  type: "s3",
+  read(r) {
+    const spec: S3Spec = {
+      type: "s3",
+      endpoint: r.string("endpoint", true),
+      region: r.string("region", true) ?? "us-east-1",
+      bucket: r.string("bucket"),
+      prefix: r.string("prefix", true),
+      accessKeyId: r.string("accessKeyId"),
+      secretAccessKey: r.string("secretAccessKey"),
+      sessionToken: r.string("sessionToken", true),
+      forcePathStyle: r.value("forcePathStyle") as boolean | undefined,
+      partSizeMiB: r.number("partSizeMiB", true),
+    };
+    if (spec.endpoint && !/^https?:\/\//.test(spec.endpoint)) throw r.fail("endpoint", `expected an http(s) URL, got "${spec.endpoint}"`);
+    if (spec.forcePathStyle !== undefined && typeof spec.forcePathStyle !== "boolean") throw r.fail("forcePathStyle", "expected true or false");
+    r.rejectUnknown();
+    return spec;
+  },
+  describe: (spec) => `s3 ${spec.endpoint ?? `aws:${spec.region}`}/${spec.bucket}${prefixOf(spec) ? `/${prefixOf(spec).slice(0, -1)}` : ""}`,
+  secrets: (spec) => [spec.secretAccessKey, spec.sessionToken ?? "", spec.accessKeyId],
+  async open(_platform, spec) {
+    const [sdk, storage] = await Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]);
+    return new S3Destination(spec, { ...sdk, Upload: storage.Upload });
+  },
+};
+
+/** `prefix/` with one trailing slash, or "" for none. */
+function prefixOf(spec: S3Spec): string {
+  return spec.prefix ? `${spec.prefix.replace(/\/+$/, "")}/` : "";
+}
+
+type Sdk = typeof import("@aws-sdk/client-s3") & { Upload: typeof import("@aws-sdk/lib-storage").Upload };
+
+const NOT_FOUND = new Set(["NoSuchKey", "NotFound", "404"]);
+
+/** Objects under `prefix/` in a bucket. Memory per upload: about partSize × 3. */
+class S3Destination implements Destination {
+  readonly description: string;
+  private readonly client: S3Client;
+  private readonly prefix: string;
+  private readonly secrets: string[];
+
+  constructor(
+    private readonly spec: S3Spec,
+    private readonly sdk: Sdk,
+  ) {
+    this.prefix = prefixOf(spec);
+    this.description = s3Destination.describe(spec);
+    this.secrets = s3Destination.secrets(spec);
+    this.client = new sdk.S3Client({
+      region: spec.region,
+      ...(spec.endpoint ? { endpoint: spec.endpoint } : {}),
+      forcePathStyle: spec.forcePathStyle ?? spec.endpoint !== undefined,
+      credentials: { accessKeyId: spec.accessKeyId, secretAccessKey: spec.secretAccessKey, ...(spec.sessionToken ? { sessionToken: spec.sessionToken } : {}) },
+      // S3-compatible servers (MinIO, B2, s3rver) often refuse the newer default checksum headers.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      maxAttempts: 5,
+    });
+  }
+
+  private fail(action: string, key: string, err: unknown): LifeboatError {
+    if (isLifeboatError(err)) return err;
+    const e = err as { name?: string; Code?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+    const name = e.name ?? e.Code ?? e.code ?? "Error";
+    if (NOT_FOUND.has(name) || e.$metadata?.httpStatusCode === 404) {
+      return new LifeboatError("NOT_FOUND", `Cannot ${action} "${key}" at ${this.description}: no such object`);
+    }
+    const hint =
+      name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch" || name === "AccessDenied" || e.$metadata?.httpStatusCode === 403
+        ? "check the destination's accessKeyId/secretAccessKey in the inventory and the key's permissions on the bucket"
+        : name === "NoSuchBucket"
+          ? `create the bucket "${this.spec.bucket}" or fix bucket: in the inventory`
+          : e.code === "ECONNREFUSED" || e.code === "ENOTFOUND"
+            ? "check the destination's endpoint and the host's network"
+            : undefined;
+    const detail = redact(`${name}: ${messageOf(err)}`, this.secrets);
+    return new LifeboatError("DESTINATION", `Cannot ${action} "${key}" at ${this.description}: ${detail}`, hint ? { hint } : {});
+  }
+
+  async put(key: string, data: ByteStream, signal?: AbortSignal): Promise<number> {
+    checkKey(key);
+    let size = 0;
+    let sourceError: unknown;
+    const counted = async function* () {
+      try {
+        for await (const chunk of data) {
+          size += chunk.length;
+          yield chunk;
+        }
+      } catch (err) {
+        sourceError = err;
+        throw err;
+      }
+    };
+    const upload = new this.sdk.Upload({
+      client: this.client,
+      params: { Bucket: this.spec.bucket, Key: this.prefix + key, Body: toWebStream(counted()) },
+      partSize: (this.spec.partSizeMiB ?? 16) * 1024 * 1024,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    const onAbort = () => void upload.abort();
+    signal?.addEventListener("abort", onAbort);
+    try {
+      await upload.done();
+      if (sourceError !== undefined) throw sourceError;
+      return size;
+    } catch (err) {
+      await upload.abort().catch(() => {});
+      if (sourceError !== undefined) throw sourceError;
+      if (signal?.aborted) throw new LifeboatError("DESTINATION", `Cannot store "${key}" at ${this.description}: the upload was aborted`);
+      throw this.fail("store", key, err);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async *get(key: string, signal?: AbortSignal): ByteStream {
+    checkKey(key);
+    let body: AsyncIterable<Uint8Array>;
+    try {
+      const out = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.spec.bucket, Key: this.prefix + key }), signal ? { abortSignal: signal } : {});
+      body = out.Body as unknown as AsyncIterable<Uint8Array>;
+    } catch (err) {
+      throw this.fail("read", key, err);
+    }
+    try {
+      yield* body;
+    } catch (err) {
+      throw this.fail("read", key, err);
+    }
+  }
+
+  async head(key: string): Promise<number | null> {
+    checkKey(key);
+    try {
+      const out = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.spec.bucket, Key: this.prefix + key }));
+      return out.ContentLength ?? 0;
+    } catch (err) {
+      const failure = this.fail("inspect", key, err);
+      if (failure.code === "NOT_FOUND") return null;
+      throw failure;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    checkPrefix(prefix);
+    let token: string | undefined;
+    do {
+      let out;
+      try {
+        out = await this.client.send(new this.sdk.ListObjectsV2Command({ Bucket: this.spec.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }));
+      } catch (err) {
+        throw this.fail("list", prefix || "/", err);
+      }
+      for (const o of out.Contents ?? []) {
+        if (o.Key) yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 };
+      }
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(key: string): Promise<void> {
+    checkKey(key);
+    try {
+      await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.spec.bucket, Key: this.prefix + key }));
+    } catch (err) {
+      const failure = this.fail("delete", key, err);
+      if (failure.code !== "NOT_FOUND") throw failure;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}

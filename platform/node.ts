@@ -1,0 +1,289 @@
+/** @module The Node.js (and Deno, through its `node:` compatibility) implementation of {@link Platform}. */
+import { spawn as spawnChild } from "node:child_process";
+import * as crypto from "node:crypto";
+import { constants as fsConstants, createReadStream, createWriteStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import * as zlib from "node:zlib";
+import type { ByteStream, ChildProcess, FileInfo, Platform, RunResult, SpawnOptions } from "../core/platform";
+
+const STDERR_TAIL = 64 * 1024;
+
+function toInfo(st: import("node:fs").Stats): FileInfo {
+  const kind = st.isFile() ? "file" : st.isDirectory() ? "directory" : st.isSymbolicLink() ? "symlink" : "other";
+  return {
+    kind,
+    size: st.size,
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    mtimeMs: st.mtimeMs,
+    atimeMs: st.atimeMs,
+    ctimeMs: st.ctimeMs,
+    ino: st.ino,
+    dev: st.dev,
+  };
+}
+
+function stdinSource(stdin: SpawnOptions["stdin"]): Readable | null {
+  if (stdin === undefined) return null;
+  if (typeof stdin === "string" || stdin instanceof Uint8Array) return Readable.from([Buffer.from(stdin)]);
+  return Readable.from(stdin, { objectMode: false });
+}
+
+function spawn(command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+  const child = spawnChild(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    signal: options.signal,
+  });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (s: string) => {
+    stderr += s;
+    if (stderr.length > STDERR_TAIL * 2) stderr = stderr.slice(-STDERR_TAIL);
+  });
+  let spawnError: Error | undefined;
+  const exited = new Promise<{ code: number; stderr: string }>((resolve, reject) => {
+    child.on("error", (err) => {
+      spawnError = err;
+      reject(err);
+    });
+    child.on("close", (code, signal) => {
+      if (spawnError) return;
+      const signalCode = signal ? 128 + (os.constants.signals[signal] ?? 0) : 0;
+      resolve({ code: code ?? signalCode, stderr: stderr.slice(-STDERR_TAIL) });
+    });
+  });
+  // A command that cannot start rejects `exited` before the caller (done reading stdout) awaits it:
+  // mark it handled here so Node does not end the process; awaiting `exited` still throws.
+  exited.catch(() => {});
+  const source = stdinSource(options.stdin);
+  if (source && child.stdin) {
+    // EPIPE on stdin means the child stopped reading; its exit code tells the story.
+    child.stdin.on("error", () => {});
+    pipeline(source, child.stdin).catch(() => child.kill());
+  }
+  return {
+    stdout: child.stdout as AsyncIterable<Uint8Array>,
+    exited,
+    kill: () => child.kill(),
+  };
+}
+
+async function run(command: string, args: string[], options: SpawnOptions = {}): Promise<RunResult> {
+  const child = spawn(command, args, options);
+  const chunks: Buffer[] = [];
+  for await (const chunk of child.stdout) chunks.push(Buffer.from(chunk));
+  const { code, stderr } = await child.exited;
+  return { code, stdout: Buffer.concat(chunks).toString("utf8"), stderr };
+}
+
+async function which(command: string): Promise<string | null> {
+  if (command.includes("/")) return (await isExecutable(command)) ? command : null;
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, command);
+    if (await isExecutable(candidate)) return candidate;
+  }
+  return null;
+}
+
+async function isExecutable(file: string): Promise<boolean> {
+  try {
+    await fs.access(file, fsConstants.X_OK);
+    return (await fs.stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function* readStream(file: string, chunkSize = 1024 * 1024): ByteStream {
+  const handle = await fs.open(file, "r");
+  try {
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(chunkSize);
+      const { bytesRead } = await handle.read(buffer, 0, chunkSize, null);
+      if (bytesRead === 0) return;
+      yield bytesRead === chunkSize ? buffer : buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeStream(file: string, data: ByteStream, mode = 0o600): Promise<number> {
+  let written = 0;
+  const counted = async function* () {
+    for await (const chunk of data) {
+      written += chunk.length;
+      yield chunk;
+    }
+  };
+  await pipeline(Readable.from(counted()), createWriteStream(file, { mode }));
+  return written;
+}
+
+async function writeFile(file: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
+  const temp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
+  try {
+    await fs.writeFile(temp, data, { mode });
+    await fs.chmod(temp, mode);
+    await fs.rename(temp, file);
+  } catch (err) {
+    await fs.rm(temp, { force: true });
+    throw err;
+  }
+}
+
+async function createExclusive(file: string, data: Uint8Array | string, mode = 0o600): Promise<boolean> {
+  try {
+    await fs.writeFile(file, data, { mode, flag: "wx" });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  }
+}
+
+/** Pipes `data` through a zlib transform; errors on either side reach the consumer. */
+async function* zlibStream(data: ByteStream, transform: zlib.Gzip | zlib.Gunzip): ByteStream {
+  const source = Readable.from(data);
+  source.on("error", (err) => transform.destroy(err));
+  source.pipe(transform);
+  yield* transform as AsyncIterable<Uint8Array>;
+}
+
+const hasNativeChaCha = crypto.getCiphers().includes("chacha20-poly1305");
+
+/** The platform for Node.js >= 20 (and Deno's Node compatibility layer). */
+export const nodePlatform: Platform = {
+  runtime: typeof (globalThis as { Deno?: unknown }).Deno === "object" ? "deno" : "node",
+  runtimeVersion: process.version,
+  env: (name) => process.env[name],
+  homedir: () => os.homedir(),
+  hostname: () => os.hostname(),
+  tmpdir: () => os.tmpdir(),
+  uid: () => (typeof process.geteuid === "function" ? process.geteuid() : -1),
+  args: () => process.argv.slice(2),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString("utf8");
+  },
+  writeStdout: (text) =>
+    new Promise<void>((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve()))),
+  writeStderr: (text) => void process.stderr.write(text),
+  exit: (code) => {
+    process.exitCode = code;
+    process.exit(code);
+  },
+  spawn,
+  run,
+  which,
+  stat: async (p) => toInfo(await fs.stat(p)),
+  lstat: async (p) => toInfo(await fs.lstat(p)),
+  exists: async (p) => {
+    try {
+      await fs.lstat(p);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  readdir: (p) => fs.readdir(p),
+  readFile: async (p) => new Uint8Array(await fs.readFile(p)),
+  readText: (p) => fs.readFile(p, "utf8"),
+  writeFile,
+  createExclusive,
+  readStream,
+  writeStream,
+  mkdir: async (p, mode = 0o700) => {
+    await fs.mkdir(p, { recursive: true, mode });
+  },
+  mkdtemp: (prefix, parent) => fs.mkdtemp(path.join(parent ?? os.tmpdir(), prefix)),
+  rename: (from, to) => fs.rename(from, to),
+  remove: (p) => fs.rm(p, { recursive: true, force: true }),
+  symlink: (target, p) => fs.symlink(target, p),
+  readlink: (p) => fs.readlink(p),
+  chmod: (p, mode) => fs.chmod(p, mode),
+  lchown: (p, uid, gid) => fs.lchown(p, uid, gid),
+  utimes: (p, atimeMs, mtimeMs, isSymlink = false) =>
+    isSymlink ? fs.lutimes(p, atimeMs / 1000, mtimeMs / 1000) : fs.utimes(p, atimeMs / 1000, mtimeMs / 1000),
+  freeBytes: async (p) => {
+    try {
+      const s = await fs.statfs(p);
+      return s.bavail * s.bsize;
+    } catch {
+      return null;
+    }
+  },
+  gzip: (data, level) => zlibStream(data, zlib.createGzip({ level, chunkSize: 256 * 1024 })),
+  gunzip: (data) => zlibStream(data, zlib.createGunzip({ chunkSize: 256 * 1024 })),
+  randomBytes: (n) => new Uint8Array(crypto.randomBytes(n)),
+  sha256: () => {
+    const hash = crypto.createHash("sha256");
+    return { update: (d) => void hash.update(d), digestHex: () => hash.digest("hex") };
+  },
+  verifyEd25519: (publicKey, message, signature) => {
+    const key = crypto.createPublicKey({
+      key: Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), publicKey]),
+      format: "der",
+      type: "spki",
+    });
+    return crypto.verify(null, message, key, signature);
+  },
+  chacha20poly1305: hasNativeChaCha
+    ? {
+        seal(key, nonce, plaintext) {
+          const cipher = crypto.createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });
+          const body = cipher.update(plaintext);
+          cipher.final();
+          return Buffer.concat([body, cipher.getAuthTag()]);
+        },
+        open(key, nonce, sealed) {
+          if (sealed.length < 16) return null;
+          const decipher = crypto.createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });
+          decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+          const plain = decipher.update(sealed.subarray(0, sealed.length - 16));
+          try {
+            decipher.final();
+          } catch {
+            return null;
+          }
+          return plain;
+        },
+      }
+    : null,
+  hmacSha256Hex: (key, data) => crypto.createHmac("sha256", key).update(data).digest("hex"),
+  certificate: (pem) => {
+    let cert: crypto.X509Certificate;
+    try {
+      cert = new crypto.X509Certificate(pem);
+    } catch {
+      return null;
+    }
+    const names = (cert.subjectAltName ?? "")
+      .split(",")
+      .map((n) => n.trim())
+      .filter((n) => n.startsWith("DNS:"))
+      .map((n) => n.slice(4));
+    return {
+      names: names.length ? names : [cert.subject.replace(/^.*CN=/s, "").split("\n")[0]!],
+      notAfter: new Date(cert.validTo).toISOString(),
+      fingerprint: cert.fingerprint256,
+      matchesKey: (keyPem) => {
+        try {
+          return cert.checkPrivateKey(crypto.createPrivateKey(keyPem));
+        } catch {
+          return false;
+        }
+      },
+    };
+  },
+  hkdfSha256: (ikm, salt, info, length) => new Uint8Array(crypto.hkdfSync("sha256", ikm, salt, info, length)),
+};

@@ -1,0 +1,93 @@
+/** @module The plugin interface: one module per data source, all behind this contract. */
+import type { ByteStream, Platform } from "../core/platform";
+import type { ArtifactRecord, CompressionHint } from "../core/records";
+import type { BlobStore } from "../core/storage/blob-store";
+
+/** What a plugin is given to reach the host: never `node:` imports of its own. */
+export interface PluginContext {
+  platform: Platform;
+  /** The job's id (unique per run); useful for naming staging directories. */
+  jobId: string;
+  /** A private scratch directory for this job, removed when the job ends. */
+  scratchDir: string;
+  /** A diagnostic line for the run's log (agent stderr). Never pass secrets. */
+  log(message: string): void;
+  /** A warning that the operator sees in the run summary (a `warning` event). */
+  warn(message: string): void;
+  signal?: AbortSignal;
+  /** Content-addressed storage shared by the whole fleet (stored once per content). */
+  blobs: BlobStore;
+}
+
+/**
+ * One artifact produced by a backup. The pipeline consumes `data` completely
+ * before it asks the plugin for the next artifact, then calls `metadata()`.
+ * `data` must throw (never end early and silently) when the source fails.
+ */
+export interface ArtifactSource {
+  /** Unique within the plugin instance; becomes the object name `<name>.age`. Only [A-Za-z0-9._-]. */
+  name: string;
+  compression: CompressionHint;
+  data: ByteStream;
+  /** Facts for the manifest (row counts, versions, file counts), read after `data` is consumed. */
+  metadata(): Record<string, unknown>;
+}
+
+/**
+ * One artifact to restore. `open()` yields the decrypted, decompressed bytes;
+ * it throws with code `INTEGRITY` (possibly only at the very end) when the
+ * stored object does not match its recorded hash. A plugin must therefore
+ * consume every input completely into staging before it changes the target.
+ */
+export interface RestoreInput {
+  record: ArtifactRecord;
+  open(): ByteStream;
+}
+
+/** Where a restore goes. */
+export interface RestoreTarget {
+  /** Restore under this directory (original absolute paths re-rooted below it) instead of in place. */
+  into?: string;
+}
+
+/** What a restore did, for the run summary. */
+export interface RestoreReport {
+  /** Paths (or databases) that now hold the restored data. */
+  restored: string[];
+  /** Facts for the report, e.g. row counts checked. */
+  details?: Record<string, unknown>;
+}
+
+/** What a verification proved about one plugin instance's artifacts of a snapshot. */
+export interface VerifyReport {
+  /** Each check that passed, in words, e.g. `integrity_check ok: /srv/app/app.db (4 tables, row counts as recorded)`. */
+  checks: string[];
+}
+
+/**
+ * A data source. Implementations are listed in `plugins/registry.ts`.
+ *
+ * Guarantees every plugin gives:
+ * - `backup` yields artifacts whose streams fail loudly; it never yields a partial stream silently.
+ * - `restore` stages everything, checks it, and only then swaps it into place;
+ *   when it throws, the target is as it was before.
+ * - Nothing is written outside the target (no `..`, no absolute paths from archives, no symlink escapes).
+ */
+export interface Plugin<Config = unknown> {
+  readonly name: string;
+  /** Validates raw inventory config. Throws `LifeboatError("CONFIG")` naming the field (`where` is its location, e.g. `hosts.web.plugins.files`). */
+  parseConfig(raw: unknown, where: string): Config;
+  /** Preflight on the host: tools present, paths readable. Throws with code TOOL_MISSING, SOURCE or CONFIG. */
+  check(ctx: PluginContext, config: Config): Promise<void>;
+  /** Produces the artifacts, one at a time. */
+  backup(ctx: PluginContext, config: Config): AsyncIterable<ArtifactSource>;
+  /** Restores the given artifacts (all of this plugin instance's artifacts of one snapshot). */
+  restore(ctx: PluginContext, config: Config, inputs: RestoreInput[], target: RestoreTarget): Promise<RestoreReport>;
+  /**
+   * Deep check of stored artifacts: restores them under `scratch` (never onto
+   * the live service) and checks the copy the way the service would use it
+   * (integrity_check, pg_restore into a scratch database, redis-check-rdb, nginx -t, ...).
+   * @throws INTEGRITY (or RESTORE) naming what is wrong.
+   */
+  verify(ctx: PluginContext, config: Config, inputs: RestoreInput[], scratch: string): Promise<VerifyReport>;
+}

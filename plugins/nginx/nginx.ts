@@ -1,0 +1,148 @@
+/**
+ * @module The `nginx` plugin: the configuration tree; restores are tested with `nginx -t`
+ * before they are swapped in, reloads only on request. With `container:` the tree is
+ * read and written on the host through `containerPaths`, and nginx runs in the container.
+ */
+import { LifeboatError, messageOf } from "../../core/errors";
+import { FieldReader } from "../../core/validate";
+import { restoreTrees, treeArchive } from "../files/files";
+import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
+import { runShell } from "../common/shell";
+import type { ArtifactSource, Plugin, PluginContext } from "../contract";
+import type { CompressionHint } from "../../core/records";
+
+/** Configuration of an `nginx` plugin instance. */
+export interface NginxConfig {
+  /** The configuration directory, e.g. /etc/nginx or an app's nginx/ (as the container sees it, with `container:`). */
+  root: string;
+  /** The main file, relative to root. */
+  main: string;
+  nginx: string;
+  /** Reload nginx after a restore whose test passed. */
+  reload: boolean;
+  /** An operator's reload command (run with `sh -c` on the host); without it `nginx -s reload` runs where nginx is. */
+  reloadCommand?: string;
+  compression: CompressionHint;
+  location: ServiceLocation;
+}
+
+/**
+ * Runs `nginx -t` on a staged tree (on the host). The tree is copied to scratch
+ * space and its absolute references to `root` (includes, mime.types...) are
+ * pointed at the place nginx sees the copy, so the staged files are tested rather
+ * than the live ones. On the host that place is the scratch copy; with a
+ * container the copy is `docker cp`'d to /tmp/lifeboat-nginx-<jobId> in it
+ * (the container may not see the staging directory) and always removed after.
+ */
+async function testStaged(ctx: PluginContext, tool: ServiceTool, config: NginxConfig, root: string, staged: string): Promise<string> {
+  const p = ctx.platform;
+  const container = config.location.container;
+  const prepared = `${ctx.scratchDir}/nginx-test`;
+  const copy = container ? `/tmp/lifeboat-nginx-${ctx.jobId}` : prepared; // where nginx sees the copy
+  const errorLog = container ? `${copy}.error.log` : `${ctx.scratchDir}/nginx-test-error.log`;
+  await p.remove(prepared);
+  const cp = await p.run("cp", ["-a", staged, prepared]);
+  if (cp.code !== 0) throw new LifeboatError("RESTORE", `Cannot prepare the nginx test copy: ${cp.stderr.trim()}`);
+  let result;
+  let copied = false;
+  try {
+    // Text files under 1 MiB (find rounds sizes up to the unit, so "-1M" would mean empty files only).
+    const files = (await p.run("find", [prepared, "-type", "f", "-size", "-1024k"])).stdout.split("\n").filter(Boolean);
+    for (const file of files) {
+      const text = await p.readText(file);
+      if (text.includes(root) && !text.includes("\0")) await p.writeFile(file, text.split(`${root}/`).join(`${copy}/`), (await p.stat(file)).mode);
+    }
+    if (container) {
+      const pushed = await tool.copyIn(prepared, copy);
+      copied = true; // a failed docker cp may leave part of the copy behind
+      if (pushed.code !== 0) throw new LifeboatError("RESTORE", `Cannot copy the nginx test copy into container "${container}": ${pushed.stderr.trim()}`, { hint: "check that the container runs and has a writable /tmp" });
+    }
+    // The default prefix stays (relative load_module paths resolve as in production); includes resolve from -c's directory.
+    result = await tool.run(config.nginx, ["-t", "-q", "-e", errorLog, "-c", `${copy}/${config.main}`]);
+  } catch (err) {
+    if (container || !(err instanceof LifeboatError) || err.code !== "TOOL_MISSING") throw err;
+    throw new LifeboatError("TOOL_MISSING", `Cannot test the nginx configuration: "${config.nginx}" is not installed on this host`, { hint: "install nginx, or set nginx: to its path" });
+  } finally {
+    await p.remove(prepared);
+    if (copied) {
+      const rm = await tool.run("rm", ["-rf", copy, errorLog]).catch((err: unknown) => ({ code: -1, stderr: messageOf(err) }));
+      if (rm.code !== 0) ctx.warn(`could not remove the nginx test copy "${copy}" in container "${container}": ${rm.stderr.trim()}`);
+    }
+  }
+  const report = `${result.stdout}${result.stderr}`.trim().split(`${copy}/`).join(`${root}/`);
+  if (result.code !== 0) {
+    throw new LifeboatError("RESTORE", `Refusing to restore the nginx configuration "${root}": nginx -t failed: ${report.split("\n").slice(0, 3).join(" | ")}`, {
+      hint: "restore it with --into DIR to inspect it, or pick another snapshot",
+    });
+  }
+  return report;
+}
+
+/** Reloads nginx: the operator's reloadCommand on the host, or `nginx -s reload` where nginx runs. */
+async function reloadNginx(ctx: PluginContext, tool: ServiceTool, config: NginxConfig): Promise<{ code: number; output: string }> {
+  if (config.reloadCommand) return runShell(ctx.platform, config.reloadCommand);
+  const result = await tool.run(config.nginx, ["-s", "reload"]).catch((err: unknown) => ({ code: 127, stdout: "", stderr: messageOf(err) }));
+  return { code: result.code, output: `${result.stdout}${result.stderr}` };
+}
+
+/** The configuration directory the snapshot recorded (as nginx sees it). */
+const recordedRoot = (config: NginxConfig, metadata: Record<string, unknown> | undefined) => (metadata?.root as string | undefined) ?? config.root;
+
+export const nginxPlugin: Plugin<NginxConfig> = {
+  name: "nginx",
+
+  parseConfig(raw, where) {
+    const r = FieldReader.of(raw, where);
+    const root = r.string("root", true) ?? "/etc/nginx";
+    if (!root.startsWith("/")) throw r.fail("root", `must be an absolute path, got "${root}"`);
+    const reloadCommand = r.string("reloadCommand", true);
+    const config: NginxConfig = {
+      root: root.replace(/(.)\/$/, "$1"),
+      main: r.string("main", true) ?? "nginx.conf",
+      nginx: r.string("nginx", true) ?? "nginx",
+      reload: r.boolean("reload", false),
+      ...(reloadCommand ? { reloadCommand } : {}),
+      compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "auto"),
+      location: readLocation(r),
+    };
+    r.rejectUnknown();
+    return config;
+  },
+
+  async check(ctx, config) {
+    const tool = new ServiceTool(ctx.platform, config.location);
+    const main = tool.map(`${config.root}/${config.main}`);
+    if (!(await ctx.platform.exists(main.host))) {
+      throw new LifeboatError("SOURCE", `Cannot back up nginx: ${tool.describe(main)} does not exist on this host`, { hint: tool.pathHint("set root: (and main:) to the configuration directory") });
+    }
+  },
+
+  async *backup(ctx, config): AsyncIterable<ArtifactSource> {
+    const tool = new ServiceTool(ctx.platform, config.location);
+    const tree = tool.map(config.root);
+    const version = await tool.run(config.nginx, ["-v"]).then((r) => r.stderr.trim(), () => "unknown");
+    const artifact = treeArchive(ctx, [tree], { exclude: [], oneFileSystem: false, compression: config.compression });
+    yield { ...artifact, name: "nginx.tar", metadata: () => ({ ...artifact.metadata(), root: config.root, main: config.main, nginxVersion: version, ...locationFacts(config.location) }) };
+  },
+
+  async restore(ctx, config, inputs, target) {
+    const tool = new ServiceTool(ctx.platform, config.location);
+    const root = recordedRoot(config, inputs[0]?.record.metadata);
+    checkRestoreLocation(config.location, inputs[0]?.record.metadata ?? {}, root, target.into);
+    let tested = "";
+    const report = await restoreTrees(ctx, [tool.map(root)], inputs, target, async (staged) => {
+      tested = await testStaged(ctx, tool, config, root, staged.get(root)!);
+    });
+    if (config.reload && !target.into) {
+      const result = await reloadNginx(ctx, tool, config);
+      if (result.code !== 0) throw new LifeboatError("RESTORE", `Restored "${root}" (nginx -t passed) but the reload failed: ${result.output.trim()}`, { hint: "reload nginx by hand once the cause is fixed" });
+    }
+    return { ...report, details: { nginxTest: tested || "ok", reloaded: config.reload && !target.into } };
+  },
+
+  async verify(ctx, config, inputs, scratch) {
+    const report = await nginxPlugin.restore(ctx, config, inputs, { into: scratch });
+    const root = recordedRoot(config, inputs[0]?.record.metadata);
+    return { checks: [`${root}: nginx -t passed on the restored configuration${report.details?.nginxTest && report.details.nginxTest !== "ok" ? ` (${String(report.details.nginxTest).split("\n")[0]})` : ""}`] };
+  },
+};

@@ -1,0 +1,176 @@
+// The sqlite plugin with the real sqlite3 CLI: consistent copies under a live writer, checked restores.
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { dockerStandIn } from "../../test/harness/docker-standin";
+import { collect, pluginContext, restoreInput, type TestContext } from "../../test/plugin-context";
+import { sqlitePlugin } from "./sqlite";
+
+const sql = (db: string, query: string) => execFileSync("sqlite3", [db, query], { encoding: "utf8" }).trim();
+
+describe("sqlite plugin", () => {
+  let dir: string;
+  let db: string;
+  let ctx: TestContext;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-sqlite-"));
+    db = path.join(dir, "webui.db");
+    execFileSync("sqlite3", [db], {
+      input: `PRAGMA journal_mode=WAL;
+CREATE TABLE chat(id INTEGER PRIMARY KEY, body TEXT);
+CREATE TABLE "odd ""name"" table"(x);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 5000) INSERT INTO chat(body) SELECT hex(randomblob(100)) FROM n;
+INSERT INTO "odd ""name"" table" VALUES (1),(2),(3);`,
+    });
+    ctx = pluginContext();
+  });
+  afterEach(() => {
+    ctx.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const config = (extra: Record<string, unknown> = {}) => sqlitePlugin.parseConfig({ databases: [db], ...extra }, "hosts.h.plugins.db");
+
+  async function backup(cfg = config()) {
+    await sqlitePlugin.check(ctx, cfg);
+    const out: { name: string; bytes: Buffer; metadata: Record<string, unknown> }[] = [];
+    for await (const a of sqlitePlugin.backup(ctx, cfg)) out.push({ name: a.name, bytes: await collect(a.data), metadata: a.metadata() });
+    return out;
+  }
+
+  it("copies a database consistently while another process keeps writing, with row counts that match the copy", async () => {
+    const writer = spawn("bash", ["-c", `while :; do echo "INSERT INTO chat(body) VALUES (hex(randomblob(300)));"; sleep 0.002; done | sqlite3 -cmd '.timeout 5000' ${db}`], { stdio: "ignore", detached: true });
+    await new Promise((r) => setTimeout(r, 300));
+    let artifacts;
+    try {
+      artifacts = await backup();
+    } finally {
+      process.kill(-writer.pid!, "SIGTERM");
+    }
+    const [artifact] = artifacts;
+    expect(artifact!.name).toBe("webui.db");
+    const copy = path.join(dir, "copy.db");
+    fs.writeFileSync(copy, artifact!.bytes);
+    expect(sql(copy, "PRAGMA integrity_check")).toBe("ok");
+    const tables = artifact!.metadata.tables as Record<string, number>;
+    expect(Number(sql(copy, "SELECT count(*) FROM chat"))).toBe(tables.chat);
+    expect(tables.chat).toBeGreaterThan(5000);
+    expect(tables['odd "name" table']).toBe(3);
+    expect(artifact!.metadata).toMatchObject({ path: db, journalMode: "wal" });
+  });
+
+  it("restores in place over a changed database, checked before the swap", async () => {
+    const [artifact] = await backup();
+    sql(db, "DELETE FROM chat WHERE id > 10");
+    const report = await sqlitePlugin.restore(ctx, config(), [restoreInput(artifact!.bytes, artifact!.metadata)], {});
+    expect(report.restored).toEqual([db]);
+    expect(sql(db, "SELECT count(*) FROM chat")).toBe("5000");
+    expect(fs.readdirSync(dir).sort()).toEqual(["webui.db"]);
+  });
+
+  it("restores under --into", async () => {
+    const [artifact] = await backup();
+    const into = path.join(dir, "into");
+    await sqlitePlugin.restore(ctx, config(), [restoreInput(artifact!.bytes, artifact!.metadata)], { into });
+    expect(sql(`${into}${db}`, "SELECT count(*) FROM chat")).toBe("5000");
+  });
+
+  it("refuses a damaged copy and leaves the live database and directory untouched", async () => {
+    const [artifact] = await backup();
+    const damaged = Buffer.from(artifact!.bytes);
+    damaged.fill(0x41, 4096 + 100, 4096 + 3000);
+    const before = fs.readFileSync(db);
+    await expect(sqlitePlugin.restore(ctx, config(), [restoreInput(damaged, artifact!.metadata)], {})).rejects.toMatchObject({ code: expect.stringMatching(/INTEGRITY|SOURCE/) });
+    expect(fs.readFileSync(db).equals(before)).toBe(true);
+    expect(fs.readdirSync(dir).filter((n) => n.includes("lifeboat"))).toEqual([]);
+  });
+
+  it("refuses a copy whose row counts differ from the manifest", async () => {
+    const [artifact] = await backup();
+    const metadata = { ...artifact!.metadata, tables: { ...(artifact!.metadata.tables as object), chat: 4999 } };
+    await expect(sqlitePlugin.restore(ctx, config(), [restoreInput(artifact!.bytes, metadata)], {})).rejects.toMatchObject({ code: "INTEGRITY", message: expect.stringContaining('table "chat"') });
+  });
+
+  it("leaves the target untouched when the input fails at its end", async () => {
+    const [artifact] = await backup();
+    const before = fs.readFileSync(db);
+    await expect(sqlitePlugin.restore(ctx, config(), [restoreInput(artifact!.bytes, artifact!.metadata, true)], {})).rejects.toMatchObject({ code: "INTEGRITY" });
+    expect(fs.readFileSync(db).equals(before)).toBe(true);
+    expect(fs.readdirSync(dir).filter((n) => n.includes("lifeboat"))).toEqual([]);
+  });
+
+  it("reports a missing sqlite3 tool and a missing database clearly", async () => {
+    await expect(sqlitePlugin.check(ctx, config({ sqlite3: "/nonexistent/sqlite3" }))).rejects.toMatchObject({ code: "TOOL_MISSING" });
+    const missing = sqlitePlugin.parseConfig({ databases: [`${dir}/nope.db`] }, "x");
+    await expect(sqlitePlugin.check(ctx, missing)).rejects.toMatchObject({ code: "SOURCE", message: expect.stringContaining("nope.db") });
+    expect(() => sqlitePlugin.parseConfig({ databases: ["rel.db"] }, "hosts.h.plugins.db")).toThrow("hosts.h.plugins.db.databases[0]");
+  });
+
+  describe("for an application in a container (stand-in docker: runs locally, no Docker engine here)", () => {
+    let standin: ReturnType<typeof dockerStandIn>;
+    beforeEach(() => {
+      standin = dockerStandIn();
+    });
+    afterEach(() => standin.cleanup());
+
+    // The container's /app/data is the host directory `dir`.
+    const inContainer = (databases = ["/app/data/webui.db"], containerPaths: Record<string, string> = { "/app/data": dir }) =>
+      sqlitePlugin.parseConfig({ databases, container: "webui", docker: standin.docker, containerPaths }, "hosts.h.plugins.db");
+
+    it("backs up, restores and verifies through containerPaths with the host's sqlite3, recording the container path", async () => {
+      const [artifact] = await backup(inContainer());
+      expect(artifact!.metadata).toMatchObject({ path: "/app/data/webui.db", container: "webui", tables: { chat: 5000 } });
+      sql(db, "DELETE FROM chat WHERE id > 10");
+      const report = await sqlitePlugin.restore(ctx, inContainer(), [restoreInput(artifact!.bytes, artifact!.metadata)], {});
+      expect(report.restored).toEqual([db]);
+      expect(sql(db, "SELECT count(*) FROM chat")).toBe("5000");
+      const scratch = path.join(dir, "scratch");
+      const verified = await sqlitePlugin.verify(ctx, inContainer(), [restoreInput(artifact!.bytes, artifact!.metadata)], scratch);
+      expect(verified.checks).toEqual(["/app/data/webui.db: integrity_check ok, row counts of 2 tables as recorded"]);
+      expect(sql(`${scratch}${db}`, "SELECT count(*) FROM chat")).toBe("5000");
+      // sqlite3 ran on the host against the mapped path: nothing went through docker.
+      expect(standin.calls()).toEqual([]);
+    });
+
+    it("refuses a database path that containerPaths does not map, naming the path, the container and the fix", async () => {
+      const unmapped = inContainer(["/var/lib/webui/webui.db"]);
+      await expect(sqlitePlugin.check(ctx, unmapped)).rejects.toMatchObject({
+        code: "CONFIG",
+        message: 'Cannot find "/var/lib/webui/webui.db" of container "webui" on the host',
+        hint: expect.stringContaining("containerPaths"),
+      });
+      await expect(backup(unmapped)).rejects.toMatchObject({ code: "CONFIG" });
+      const [artifact] = await backup(inContainer());
+      const before = fs.readFileSync(db);
+      await expect(sqlitePlugin.restore(ctx, inContainer(["/app/data/webui.db"], { "/srv": dir }), [restoreInput(artifact!.bytes, artifact!.metadata)], {})).rejects.toMatchObject({
+        code: "CONFIG",
+        message: expect.stringContaining('"/app/data/webui.db" of container "webui"'),
+      });
+      expect(fs.readFileSync(db).equals(before)).toBe(true);
+    });
+
+    it("refuses to restore a container's snapshot in place for a plugin without container:, and restores it under --into", async () => {
+      const [artifact] = await backup(inContainer());
+      const onHost = sqlitePlugin.parseConfig({ databases: ["/app/data/webui.db"] }, "hosts.h.plugins.db");
+      await expect(sqlitePlugin.restore(ctx, onHost, [restoreInput(artifact!.bytes, artifact!.metadata)], {})).rejects.toMatchObject({
+        code: "CONFIG",
+        message: 'Cannot restore "/app/data/webui.db" in place: the snapshot recorded it as a path of container "webui", and this plugin has no container:',
+        hint: expect.stringContaining("--into"),
+      });
+      const into = path.join(dir, "into");
+      await sqlitePlugin.restore(ctx, onHost, [restoreInput(artifact!.bytes, artifact!.metadata)], { into });
+      expect(sql(`${into}/app/data/webui.db`, "SELECT count(*) FROM chat")).toBe("5000");
+    });
+
+    it("names both the container path and the host path of a missing database", async () => {
+      await expect(sqlitePlugin.check(ctx, inContainer(["/app/data/nope.db"]))).rejects.toMatchObject({
+        code: "SOURCE",
+        message: `Cannot back up SQLite database "/app/data/nope.db" of container "webui" (on the host "${dir}/nope.db"): no such file on this host`,
+        hint: expect.stringContaining("containerPaths"),
+      });
+    });
+  });
+});
