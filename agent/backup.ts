@@ -11,7 +11,7 @@ import { counted, hashed, throttle } from "../core/storage/measure";
 import type { BackupJob, PluginSpec } from "../core/spec";
 import { artifactKey, manifestKey } from "../core/storage-layout";
 import type { JobContext } from "./job-context";
-import { AGENT_VERSION } from "../core/version";
+import { LIFEBOAT_VERSION } from "../core/version";
 
 const PROGRESS_INTERVAL_MS = 250;
 
@@ -59,7 +59,7 @@ export async function runBackup(job: BackupJob, jc: JobContext, destination: Des
     jobId: job.jobId,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    agentVersion: AGENT_VERSION,
+    agentVersion: LIFEBOAT_VERSION,
     runtime: `${jc.platform.runtime} ${jc.platform.runtimeVersion}`,
     plugins: job.plugins.map(({ instance, plugin }) => ({ instance, plugin })),
     artifacts,

@@ -16,7 +16,7 @@ import { runRestore } from "./restore";
 import { runVerify } from "./verify";
 import { acceptSpec, readPinning } from "./spec/accept";
 import type { JobSpec } from "../core/spec";
-import { AGENT_VERSION } from "../core/version";
+import { LIFEBOAT_VERSION } from "../core/version";
 
 const USAGE = `usage: agent run [--dir DIR]   run the signed job spec read from stdin
        agent version            print version and runtime as JSON
@@ -25,7 +25,7 @@ DIR defaults to ~/.lifeboat (pinned controller key, replay journal, scratch spac
 async function main(platform: Platform): Promise<number> {
   const [command, ...rest] = platform.args();
   if (command === "version") {
-    await platform.writeStdout(`${JSON.stringify({ version: AGENT_VERSION, runtime: platform.runtime, runtimeVersion: platform.runtimeVersion })}\n`);
+    await platform.writeStdout(`${JSON.stringify({ version: LIFEBOAT_VERSION, runtime: platform.runtime, runtimeVersion: platform.runtimeVersion })}\n`);
     return 0;
   }
   if (command !== "run" || (rest.length !== 0 && !(rest.length === 2 && rest[0] === "--dir"))) {
@@ -58,7 +58,7 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string): Promise<n
     jobId: spec.jobId,
     kind: spec.kind,
     host: spec.host,
-    agentVersion: AGENT_VERSION,
+    agentVersion: LIFEBOAT_VERSION,
     runtime: `${platform.runtime} ${platform.runtimeVersion}`,
     time: new Date().toISOString(),
     snapshotId: spec.snapshotId,

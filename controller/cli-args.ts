@@ -27,6 +27,33 @@ const globalOptions = {
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 
+/**
+ * Global options may come before the command, as in git and restic
+ * (`controller --state DIR init`): returns the command's name and its
+ * arguments with those options moved after it, where every command parses them.
+ * `--help`/`--version` before any command are left as the name for the dispatcher.
+ * @throws LifeboatError("USAGE") for an option before the command that is not global.
+ */
+export function commandFirst(argv: string[]): { name: string | undefined; rest: string[] } {
+  const leading: string[] = [];
+  let i = 0;
+  for (; i < argv.length && argv[i]!.startsWith("-"); i++) {
+    const arg = argv[i]!;
+    const flag = arg.replace(/^--?/, "").split("=")[0]!;
+    if (arg === "--help" || arg === "-h" || arg === "--version") return { name: arg, rest: [] };
+    const option = (globalOptions as Record<string, { type: string }>)[flag];
+    if (!option || !arg.startsWith("--")) {
+      throw new LifeboatError("USAGE", `Cannot parse the command line: "${arg}" before the command is not a global option`, { hint: "global options are --inventory FILE, --state DIR and --json; command options go after the command" });
+    }
+    leading.push(arg);
+    if (option.type === "string" && !arg.includes("=")) {
+      if (i + 1 >= argv.length) throw new LifeboatError("USAGE", `Cannot parse the command line: ${arg} needs a value`, { hint: `${arg} ${flag === "state" ? "DIR" : "FILE"}` });
+      leading.push(argv[++i]!);
+    }
+  }
+  return { name: argv[i], rest: [...argv.slice(i + 1), ...leading] };
+}
+
 /** Parses `argv` for a command whose own options are `options`. @throws LifeboatError("USAGE") */
 export function parseCommandArgs<O extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: O, usage: string) {
   try {

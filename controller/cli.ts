@@ -11,13 +11,15 @@ import { restoreCommand } from "./commands/restore";
 import { runCommand } from "./commands/run";
 import { snapshotsCommand } from "./commands/snapshots";
 import { verifyCommand } from "./commands/verify";
+import { LIFEBOAT_VERSION } from "../core/version";
+import { commandFirst } from "./cli-args";
 import { exitCodeFor, EXIT_JOB_FAILED, EXIT_USAGE } from "./exit-codes";
 
 const commands: Command[] = [initCommand, hostsCommand, installCommand, runCommand, snapshotsCommand, verifyCommand, restoreCommand];
 
 const help = `Lifeboat controller: encrypted, verified backups for a fleet of hosts.
 
-usage: controller <command> [options]
+usage: controller [global options] <command> [options]
 
 commands:
 ${commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join("\n")}
@@ -27,12 +29,24 @@ global options:
   --state DIR        keys and ledger (env LIFEBOAT_STATE, default ~/.local/state/lifeboat)
   --json             machine-readable output
   -h, --help         help for a command
+  --version          print the release version
 
 exit codes: 0 all good, 1 a job failed, 2 usage or configuration error.
 Docs: docs/quickstart.md`;
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  let name: string | undefined;
+  let rest: string[];
+  try {
+    ({ name, rest } = commandFirst(argv));
+  } catch (err) {
+    process.stderr.write(`controller: ${messageOf(err)}\n${isLifeboatError(err) && err.hint ? `  hint: ${err.hint}\n` : ""}`);
+    return EXIT_USAGE;
+  }
+  if (name === "--version" || name === "version") {
+    process.stdout.write(argv.includes("--json") ? `${JSON.stringify({ type: "version", version: LIFEBOAT_VERSION, runtime: `node ${process.version}` })}\n` : `lifeboat ${LIFEBOAT_VERSION}\n`);
+    return 0;
+  }
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(`${help}\n`);
     return name === undefined ? EXIT_USAGE : 0;

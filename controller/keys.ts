@@ -2,7 +2,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { generateX25519Identity, identityToRecipient } from "age-encryption";
+import { generateIdentity, recipientOf } from "../core/age-keys";
 import { LifeboatError } from "../core/errors";
 
 /** The files of a state directory. */
@@ -61,8 +61,7 @@ export async function initState(stateDir: string): Promise<InitResult> {
   if (fs.existsSync(p.ageIdentity)) {
     kept.push(p.ageIdentity);
   } else {
-    const identity = await generateX25519Identity();
-    const recipient = await identityToRecipient(identity);
+    const { identity, recipient } = await generateIdentity();
     writeNew(p.ageIdentity, `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`);
     created.push(p.ageIdentity);
   }
@@ -107,7 +106,7 @@ export async function loadKeys(stateDir: string): Promise<ControllerKeys> {
     signingKey,
     publicKey: rawPublicKey(signingKey),
     ageIdentity: identityLine,
-    ageRecipient: await identityToRecipient(identityLine),
+    ageRecipient: await recipientOf(identityLine),
   };
 }
 

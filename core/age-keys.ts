@@ -13,6 +13,11 @@ export async function generateIdentity(): Promise<{ identity: string; recipient:
   return { identity, recipient: await identityToRecipient(identity) };
 }
 
+/** The recipient (`age1...`) of an X25519 identity (`AGE-SECRET-KEY-1...`). @throws when the identity is malformed. */
+export function recipientOf(identity: string): Promise<string> {
+  return identityToRecipient(identity);
+}
+
 /**
  * True for an age recipient that `encryptStream` can encrypt to: an X25519
  * recipient (`age1...`, checksum and key length checked) or a post-quantum hybrid

@@ -1,5 +1,4 @@
 /** @module Hooks on every plugin instance, as configured: `before` and `after` commands around its backup or restore (the agent runs them, `agent/hooks.ts`). */
-import { LifeboatError } from "./errors";
 import { describe, FieldReader } from "./validate";
 import { parseDuration } from "./durations";
 

@@ -1,7 +1,11 @@
 /** @module The records the agent reports and the ledger stores: stored artifacts and content-addressed blobs. */
 
-/** How an artifact's bytes should be compressed before encryption. */
-export type CompressionHint = "auto" | "none" | "zstd" | "gzip";
+/** How an artifact's bytes should be compressed before encryption (`auto`: zstd unless the data does not compress). */
+export const COMPRESSION_HINTS = ["auto", "none", "zstd", "gzip"] as const;
+export type CompressionHint = (typeof COMPRESSION_HINTS)[number];
+
+/** How a stored artifact's bytes were compressed. */
+export const STORED_COMPRESSIONS = ["none", "zstd", "gzip"] as const;
 
 /** A stored content-addressed blob, as manifests record it. */
 export interface BlobRef {
@@ -22,6 +26,6 @@ export interface ArtifactRecord {
   plainSize: number;
   storedSize: number;
   sha256: string;
-  compression: "none" | "zstd" | "gzip";
+  compression: (typeof STORED_COMPRESSIONS)[number];
   metadata: Record<string, unknown>;
 }

@@ -85,13 +85,23 @@ export class FieldReader {
     return out;
   }
 
-  /** A field holding an absolute path (`/...`). */
-  absolutePath(name: string): string;
+  /** A field holding an absolute path (`/...`): `fallback` when absent, or undefined with `optional` true; required otherwise. */
+  absolutePath(name: string, fallback?: string): string;
   absolutePath(name: string, optional: true): string | undefined;
-  absolutePath(name: string, optional = false): string | undefined {
-    const v = optional ? this.string(name, true) : this.string(name);
-    if (v !== undefined && !v.startsWith("/")) throw this.fail(name, `must be an absolute path, got ${describe(v)}`);
+  absolutePath(name: string, fallbackOrOptional?: string | true): string | undefined {
+    const v = this.string(name, true) ?? (fallbackOrOptional === true ? undefined : fallbackOrOptional);
+    if (v === undefined) return fallbackOrOptional === true ? undefined : this.string(name);
+    if (!v.startsWith("/")) throw this.fail(name, `must be an absolute path, got ${describe(v)}`);
     return v;
+  }
+
+  /** A list of absolute paths. */
+  absolutePathList(name: string, options: { optional?: boolean; nonEmpty?: boolean } = {}): string[] {
+    const list = this.stringList(name, options);
+    list.forEach((v, i) => {
+      if (!v.startsWith("/")) throw this.fail(`${name}[${i}]`, `must be an absolute path, got ${describe(v)}`);
+    });
+    return list;
   }
 
   /** The raw value of a field, marked as known. */

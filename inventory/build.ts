@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { isRecipient } from "../core/age-keys";
 import { destinationSecrets, readDestination } from "../core/storage/destinations/registry";
 import { isLifeboatError, LifeboatError } from "../core/errors";
 import { describe, FieldReader } from "../core/validate";
@@ -11,7 +12,6 @@ import { PRESETS } from "./presets";
 import { resolveSshAlias } from "./ssh-config";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const RECIPIENT = /^age1[02-9ac-hj-np-z]{20,}$/;
 
 interface BuildContext {
   file: string;
@@ -90,7 +90,7 @@ export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
 
   const recipients = top.stringList("recipients", { optional: true });
   recipients.forEach((rcp, i) => {
-    if (!RECIPIENT.test(rcp)) throw top.fail(`recipients[${i}]`, `expected an age recipient (age1...), got ${describe(rcp)}`);
+    if (!isRecipient(rcp)) throw top.fail(`recipients[${i}]`, `expected an age recipient (age1...), got ${describe(rcp)}`);
   });
 
   let defaultDestination: string | undefined;

@@ -11,9 +11,7 @@ export interface PresetInstance {
 type Preset = (r: FieldReader, name: string) => PresetInstance[];
 
 function absolute(r: FieldReader, field: string): string {
-  const value = r.string(field).replace(/(.)\/$/, "$1");
-  if (!value.startsWith("/")) throw r.fail(field, `must be an absolute path, got "${value}"`);
-  return value;
+  return r.absolutePath(field).replace(/(.)\/$/, "$1");
 }
 
 /**

@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { matchesPatternList, patternToRegex } from "../core/ssh-patterns";
 
 /** What ssh config says about one alias (only keys it set). */
 export interface SshConfigEntry {
@@ -17,21 +18,6 @@ export interface SshConfigEntry {
 interface Block {
   patterns: string[] | null; // null: a Match block (skipped)
   options: [string, string][];
-}
-
-function patternToRegex(pattern: string): RegExp {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
-}
-
-/** True when `alias` matches a Host line's patterns (any positive match and no negated match). */
-export function hostMatches(patterns: string[], alias: string): boolean {
-  let matched = false;
-  for (const p of patterns) {
-    if (p.startsWith("!")) {
-      if (patternToRegex(p.slice(1)).test(alias)) return false;
-    } else if (patternToRegex(p).test(alias)) matched = true;
-  }
-  return matched;
 }
 
 function splitArgs(value: string): string[] {
@@ -93,7 +79,7 @@ export function resolveSshAlias(alias: string, options: { file?: string; homedir
   const found: Record<string, string> = {};
   const identityFiles: string[] = [];
   for (const block of parse(file, home)) {
-    if (!block.patterns || !hostMatches(block.patterns, alias)) continue;
+    if (!block.patterns || !matchesPatternList(block.patterns, alias)) continue;
     for (const [key, value] of block.options) {
       if (key === "identityfile") identityFiles.push(value);
       else if (!(key in found)) found[key] = value;

@@ -1,7 +1,7 @@
 /** @module The Node.js (and Deno, through its `node:` compatibility) implementation of {@link Platform}. */
 import { spawn as spawnChild } from "node:child_process";
 import * as crypto from "node:crypto";
-import { constants as fsConstants, createReadStream, createWriteStream } from "node:fs";
+import { constants as fsConstants, createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";

@@ -90,4 +90,10 @@ export interface Plugin<Config = unknown> {
    * @throws INTEGRITY (or RESTORE) naming what is wrong.
    */
   verify(ctx: PluginContext, config: Config, inputs: RestoreInput[], scratch: string): Promise<VerifyReport>;
+  /**
+   * Warnings an operator should see about a stored artifact of this plugin, read
+   * from its manifest record alone (no host needed), e.g. certificates about to
+   * expire. Optional; never throws.
+   */
+  operatorWarnings?(record: ArtifactRecord, now: Date): string[];
 }

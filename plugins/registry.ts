@@ -9,6 +9,7 @@ import { postgresPlugin } from "./postgres/postgres";
 import { redisPlugin } from "./redis/redis";
 import { sqlitePlugin } from "./sqlite/sqlite";
 import { splitHooks } from "../core/hooks";
+import type { ArtifactRecord } from "../core/records";
 import type { Plugin } from "./contract";
 
 const registry = new Map<string, Plugin>();
@@ -45,4 +46,9 @@ export function pluginNames(): string[] {
 /** Validates a plugin instance's raw inventory config: its hooks, then the plugin's own fields. */
 export function validatePluginConfig(plugin: string, raw: unknown, where: string): void {
   getPlugin(plugin).parseConfig(splitHooks(raw, where).config, where);
+}
+
+/** What an operator should be warned of about stored artifacts (e.g. certificates about to expire), each prefixed with `[instance]`. */
+export function operatorWarnings(records: ArtifactRecord[], now = new Date()): string[] {
+  return records.flatMap((record) => (registry.get(record.plugin)?.operatorWarnings?.(record, now) ?? []).map((w) => `[${record.instance}] ${w}`));
 }

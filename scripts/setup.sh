@@ -7,6 +7,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Runs apt-get, waiting (up to LIFEBOAT_APT_WAIT seconds, default 600) while another apt or
+# dpkg run (unattended-upgrades on a fresh VPS, a second setup) holds its lock, instead of failing.
+apt_waiting() {
+  local deadline=$((SECONDS + ${LIFEBOAT_APT_WAIT:-600})) log
+  log=$(mktemp)
+  until apt-get -o DPkg::Lock::Timeout=10 "$@" >"$log" 2>&1; do
+    if ! grep -qiE "could not get lock|unable to acquire the dpkg frontend lock|unable to lock" "$log" || [ $SECONDS -ge $deadline ]; then
+      cat "$log" >&2
+      rm -f "$log"
+      return 1
+    fi
+    echo "lifeboat setup: another apt/dpkg run holds the package lock; waiting for it to finish"
+    sleep 5
+  done
+  rm -f "$log"
+}
+
 debian_packages=(openssh-server openssh-client age rclone sqlite3 zstd restic redis-server redis-tools nginx postgresql postgresql-client ca-certificates)
 missing=()
 for p in "${debian_packages[@]}"; do
@@ -19,8 +36,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "lifeboat setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_waiting update -qq
+  apt_waiting install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

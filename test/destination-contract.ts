@@ -1,7 +1,7 @@
 /** @module The contract every destination passes (local, s3, rclone): one suite, run per implementation. */
 import * as crypto from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Destination } from "../core/storage/destination";
+import type { Destination, DestinationType } from "../core/storage/destination";
 
 /** What a destination test provides: a fresh destination, and a way to see raw leftovers. */
 export interface DestinationUnderTest {
@@ -28,9 +28,13 @@ async function read(d: Destination, key: string): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** Registers the contract suite for one destination. */
-export function describeDestinationContract(name: string, make: () => Promise<DestinationUnderTest>): void {
-  describe(`destination contract: ${name}`, () => {
+/** The destination types that {@link describeDestinationContract} was called for, so that a suite can prove none was left out. */
+export const destinationTypesUnderContract = new Set<string>();
+
+/** Registers the contract suite for one destination of `type` (`label` says how it is set up). */
+export function describeDestinationContract(type: Pick<DestinationType, "type">, label: string, make: () => Promise<DestinationUnderTest>): void {
+  destinationTypesUnderContract.add(type.type);
+  describe(`destination contract: ${type.type} (${label})`, () => {
     let t: DestinationUnderTest;
     beforeAll(async () => {
       t = await make();

@@ -20,8 +20,12 @@ export interface PluginFixture<C> {
   setup(ctx: TestContext): Promise<PluginFixtureData<C>> | PluginFixtureData<C>;
 }
 
+/** The plugins that {@link describePluginContract} was called for, so that a suite can prove none was left out. */
+export const pluginsUnderContract = new Map<string, Plugin<never>>();
+
 /** Registers the contract suite for one plugin. */
 export function describePluginContract<C>(name: string, fixture: PluginFixture<C>): void {
+  pluginsUnderContract.set(fixture.plugin.name, fixture.plugin as Plugin<never>);
   describe(`plugin contract: ${name}`, () => {
     let ctx: TestContext;
     let data: PluginFixtureData<C>;

@@ -1,6 +1,7 @@
 // One contract suite, run against every plugin with real components (sqlite3, redis-server,
 // PostgreSQL, nginx, openssl-made certificates) or faithful layouts (Chroma, Ollama).
 import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -19,7 +20,8 @@ import { addModel } from "./harness/ollama-models";
 import { seedShop, startPostgres } from "./harness/postgres";
 import { fillRedis, startRedis } from "./harness/redis";
 import { listTree } from "./harness/tree";
-import { describePluginContract } from "./plugin-contract";
+import { describePluginContract, pluginsUnderContract } from "./plugin-contract";
+import { getPlugin, pluginNames } from "../plugins/registry";
 
 const tempDir = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `lifeboat-contract-${name}-`));
 const sql = (db: string, query: string) => execFileSync("sqlite3", [db, query], { encoding: "utf8" }).trim();
@@ -151,4 +153,11 @@ describePluginContract("ollama (faithful on-disk layout)", {
       cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
     };
   },
+});
+
+describe("plugin contract coverage", () => {
+  it("runs the contract suite for every registered plugin, against the registered implementation", () => {
+    expect([...pluginsUnderContract.keys()].sort()).toEqual(pluginNames());
+    for (const [name, plugin] of pluginsUnderContract) expect(getPlugin(name), name).toBe(plugin);
+  });
 });

@@ -3,7 +3,7 @@ import { readDestination } from "../../core/storage/destinations/registry";
 import type { DestinationSpec } from "../../core/storage/destination";
 import { LifeboatError } from "../../core/errors";
 import { FieldReader } from "../../core/validate";
-import type { ArtifactRecord } from "../../core/records";
+import { STORED_COMPRESSIONS, type ArtifactRecord } from "../../core/records";
 import type { JobSpec, PluginSpec } from "../../core/spec";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -46,8 +46,7 @@ export function parseJobSpec(raw: unknown): JobSpec {
     r.rejectUnknown();
     return { ...read, kind };
   }
-  const into = r.string("into", true);
-  if (into !== undefined && !into.startsWith("/")) throw r.fail("into", "must be an absolute path");
+  const into = r.absolutePath("into", true);
   r.rejectUnknown();
   return { ...read, kind, ...(into !== undefined ? { into } : {}) };
 }
@@ -86,7 +85,7 @@ function artifactList(raw: unknown): ArtifactRecord[] {
       plainSize: r.number("plainSize"),
       storedSize: r.number("storedSize"),
       sha256: matching(r, "sha256", SHA256),
-      compression: r.oneOf("compression", ["none", "zstd", "gzip"] as const),
+      compression: r.oneOf("compression", STORED_COMPRESSIONS),
       metadata: (r.value("metadata") ?? {}) as Record<string, unknown>,
     };
     r.rejectUnknown();

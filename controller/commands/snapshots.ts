@@ -1,6 +1,6 @@
 /** @module `controller snapshots`: what is stored, when, how big. */
 import { listOption, parseCommandArgs } from "../cli-args";
-import { certificateWarnings } from "../certificate-warnings";
+import { operatorWarnings } from "../../plugins/registry";
 import { ControllerContext } from "../context";
 import { formatAge, formatBytes } from "../output/format";
 import { table } from "../output/table";
@@ -23,7 +23,7 @@ export const snapshotsCommand: Command = {
       const hosts = listOption(values.host);
       for (const h of hosts ?? []) ctx.host(h);
       const snapshots = ctx.ledger.listSnapshots({}).filter((s) => !hosts || hosts.includes(s.host));
-      const withWarnings = snapshots.map((s) => ({ ...s, warnings: certificateWarnings(s) }));
+      const withWarnings = snapshots.map((s) => ({ ...s, warnings: operatorWarnings(s.artifacts) }));
       // A host's certificate warnings matter for its newest complete snapshot.
       const latest = new Map<string, (typeof withWarnings)[number]>();
       for (const s of withWarnings) if (s.status === "complete" && !latest.has(s.host)) latest.set(s.host, s);

@@ -14,12 +14,13 @@ export interface AgentBundle {
 let cached: AgentBundle | undefined;
 
 /**
- * Loads `dist/agent.mjs` (or `$LIFEBOAT_AGENT_BUNDLE`).
+ * Loads `dist/agent.mjs` (or `$LIFEBOAT_AGENT_BUNDLE`): the agent bundle beside
+ * `dist/controller.mjs`, the bundle this module runs in.
  * @throws LifeboatError("CONFIG") when it has not been built.
  */
 export function agentBundle(): AgentBundle {
   if (cached) return cached;
-  const path = process.env.LIFEBOAT_AGENT_BUNDLE ?? fileURLToPath(new URL("../dist/agent.mjs", import.meta.url));
+  const path = process.env.LIFEBOAT_AGENT_BUNDLE ?? fileURLToPath(new URL("agent.mjs", import.meta.url));
   if (!fs.existsSync(path)) {
     throw new LifeboatError("CONFIG", `Cannot find the agent bundle "${path}"`, { hint: "build it: npm run build" });
   }

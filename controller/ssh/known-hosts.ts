@@ -6,6 +6,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { matchesPatternList } from "../../core/ssh-patterns";
 
 /** One key line of a known_hosts file. */
 export interface KnownHostEntry {
@@ -59,11 +60,6 @@ export function readKnownHostsFile(file: string): KnownHostEntry[] {
   return entries;
 }
 
-function globMatches(pattern: string, name: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${source}$`, "i").test(name);
-}
-
 /** True when the host field of an entry names `hostname:port` (hashed or by pattern; a `!pattern` hit excludes). */
 export function hostFieldMatches(hosts: string, hostname: string, port: number): boolean {
   const name = hostPattern(hostname.toLowerCase(), port);
@@ -72,13 +68,7 @@ export function hostFieldMatches(hosts: string, hostname: string, port: number):
     if (!salt || !hash) return false;
     return crypto.createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64") === hash;
   }
-  let matched = false;
-  for (const pattern of hosts.split(",")) {
-    if (pattern.startsWith("!")) {
-      if (globMatches(pattern.slice(1), name)) return false;
-    } else if (globMatches(pattern, name)) matched = true;
-  }
-  return matched;
+  return matchesPatternList(hosts.split(","), name);
 }
 
 function entriesFor(files: string[], hostname: string, port: number): KnownHostEntry[] {

@@ -9,12 +9,13 @@ import { LifeboatError } from "../../core/errors";
 import type { Platform } from "../../core/platform";
 import { writeTar, type TarEntry } from "../common/tar/writer";
 import { FieldReader } from "../../core/validate";
-import { restoreTrees } from "../files/files";
+import { restoreTrees } from "../common/tree-restore";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import { runStep } from "../common/shell";
 import { removeSidecars, SqliteCli } from "../sqlite/sqlite-cli";
 import { listTree, type TreeEntry } from "../common/tree";
 import type { ArtifactSource, Plugin, PluginContext } from "../contract";
+import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
 
 /** Configuration of a `chroma` plugin instance. */
@@ -84,15 +85,14 @@ export const chromaPlugin: Plugin<ChromaConfig> = {
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw, where);
-    const path = r.string("path");
-    if (!path.startsWith("/")) throw r.fail("path", `must be an absolute path, got "${path}"`);
+    const path = r.absolutePath("path");
     const config: ChromaConfig = {
       path: path.replace(/(.)\/$/, "$1"),
       stop: r.string("stop", true),
       start: r.string("start", true),
       retries: r.number("retries", true) ?? 3,
       sqlite3: r.string("sqlite3", true) ?? "sqlite3",
-      compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "auto"),
+      compression: readCompression(r),
       location: readLocation(r),
     };
     if ((config.stop === undefined) !== (config.start === undefined)) throw r.fail(config.stop ? "start" : "stop", "stop and start go together");

@@ -6,9 +6,11 @@
 import { LifeboatError } from "../../core/errors";
 import type { Platform } from "../../core/platform";
 import { FieldReader } from "../../core/validate";
-import { restoreTrees, treeArchive } from "../files/files";
+import { treeArchive } from "../common/tree-archive";
+import { restoreTrees } from "../common/tree-restore";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import type { ArtifactSource, Plugin, PluginContext } from "../contract";
+import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
 
 /** Configuration of a `letsencrypt` plugin instance. */
@@ -67,13 +69,12 @@ export const letsencryptPlugin: Plugin<LetsencryptConfig> = {
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw ?? {}, where);
-    const root = r.string("root", true) ?? "/etc/letsencrypt";
-    if (!root.startsWith("/")) throw r.fail("root", `must be an absolute path, got "${root}"`);
+    const root = r.absolutePath("root", "/etc/letsencrypt");
     const warnDays = r.number("warnDays", true) ?? 14;
     const config: LetsencryptConfig = {
       root: root.replace(/(.)\/$/, "$1"),
       warnDays,
-      compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "none"),
+      compression: readCompression(r, "none"),
       location: readLocation(r),
     };
     r.rejectUnknown();
@@ -127,5 +128,9 @@ export const letsencryptPlugin: Plugin<LetsencryptConfig> = {
     }
     const warnings = expiryWarnings(found, config.warnDays);
     return { checks: [`${root}: ${found.length} live certificates parse and match their keys`, ...warnings.map((w) => `${root}: ${w}`)] };
+  },
+
+  operatorWarnings(record, now) {
+    return expiryWarnings((record.metadata.certificates ?? []) as CertificateFacts[], Number(record.metadata.warnDays ?? 14), now);
   },
 };

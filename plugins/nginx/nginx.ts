@@ -5,10 +5,12 @@
  */
 import { LifeboatError, messageOf } from "../../core/errors";
 import { FieldReader } from "../../core/validate";
-import { restoreTrees, treeArchive } from "../files/files";
+import { treeArchive } from "../common/tree-archive";
+import { restoreTrees } from "../common/tree-restore";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import { runShell } from "../common/shell";
 import type { ArtifactSource, Plugin, PluginContext } from "../contract";
+import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
 
 /** Configuration of an `nginx` plugin instance. */
@@ -93,8 +95,7 @@ export const nginxPlugin: Plugin<NginxConfig> = {
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw, where);
-    const root = r.string("root", true) ?? "/etc/nginx";
-    if (!root.startsWith("/")) throw r.fail("root", `must be an absolute path, got "${root}"`);
+    const root = r.absolutePath("root", "/etc/nginx");
     const reloadCommand = r.string("reloadCommand", true);
     const config: NginxConfig = {
       root: root.replace(/(.)\/$/, "$1"),
@@ -102,7 +103,7 @@ export const nginxPlugin: Plugin<NginxConfig> = {
       nginx: r.string("nginx", true) ?? "nginx",
       reload: r.boolean("reload", false),
       ...(reloadCommand ? { reloadCommand } : {}),
-      compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "auto"),
+      compression: readCompression(r),
       location: readLocation(r),
     };
     r.rejectUnknown();

@@ -8,7 +8,8 @@
 import { LifeboatError, messageOf } from "../../core/errors";
 import type { Platform } from "../../core/platform";
 import { FieldReader } from "../../core/validate";
-import { restoreTrees, treeArchive } from "../files/files";
+import { treeArchive } from "../common/tree-archive";
+import { restoreTrees } from "../common/tree-restore";
 import { reroot } from "../common/safe-path";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import { listTree } from "../common/tree";
@@ -51,8 +52,7 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw, where);
-    const models = r.string("models", true) ?? "/usr/share/ollama/.ollama/models";
-    if (!models.startsWith("/")) throw r.fail("models", `must be an absolute path, got "${models}"`);
+    const models = r.absolutePath("models", "/usr/share/ollama/.ollama/models");
     const location = readLocation(r);
     r.rejectUnknown();
     return { models: models.replace(/(.)\/$/, "$1"), location };

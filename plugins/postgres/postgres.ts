@@ -10,6 +10,7 @@ import { postgresHint, PsqlSession } from "./psql-session";
 import { reroot } from "../common/safe-path";
 import { readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import type { ArtifactSource, Plugin, PluginContext, RestoreInput } from "../contract";
+import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
 
 /** Configuration of a `postgres` plugin instance. */
@@ -131,7 +132,7 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
       restore,
       tools: { psql: r.string("psql", true) ?? "psql", pgDump: r.string("pgDump", true) ?? "pg_dump", pgDumpall: r.string("pgDumpall", true) ?? "pg_dumpall", pgRestore: r.string("pgRestore", true) ?? "pg_restore" },
       location: readLocation(r),
-      compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "auto"),
+      compression: readCompression(r),
     };
     r.rejectUnknown();
     return config;

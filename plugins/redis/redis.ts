@@ -10,6 +10,7 @@ import { readLocation, ServiceTool, type ServiceLocation } from "../common/servi
 import { runStep } from "../common/shell";
 import { beginSwap, stagedBeside, swapIn, type PendingSwap } from "../common/staging";
 import type { ArtifactSource, Plugin, PluginContext, RestoreInput, RestoreReport } from "../contract";
+import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
 
 /** Configuration of a `redis` plugin instance. */
@@ -76,7 +77,7 @@ export const redisPlugin: Plugin<RedisConfig> = {
       saveTimeoutMs,
       stop: r.string("stop", true),
       start: r.string("start", true),
-      compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "auto"),
+      compression: readCompression(r),
     };
     if ((config.stop === undefined) !== (config.start === undefined)) throw r.fail(config.stop ? "start" : "stop", "stop and start go together");
     r.rejectUnknown();

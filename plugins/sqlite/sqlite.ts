@@ -11,6 +11,7 @@ import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type Se
 import { removeSidecars, SqliteCli } from "./sqlite-cli";
 import { stagedBeside } from "../common/staging";
 import type { ArtifactSource, Plugin, PluginContext, RestoreInput } from "../contract";
+import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
 
 /** Configuration of a `sqlite` plugin instance. */
@@ -53,13 +54,13 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw, where);
-    const databases = r.stringList("databases", { nonEmpty: true });
+    const databases = r.absolutePathList("databases", { nonEmpty: true });
     databases.forEach((d, i) => {
-      if (!d.startsWith("/") || d.endsWith("/")) throw r.fail(`databases[${i}]`, `must be the absolute path of a database file, got "${d}"`);
+      if (d.endsWith("/")) throw r.fail(`databases[${i}]`, `must be the absolute path of a database file, got "${d}"`);
     });
     const config: SqliteConfig = {
       databases,
-      compression: r.oneOf("compression", ["auto", "none", "zstd", "gzip"] as const, "auto"),
+      compression: readCompression(r),
       sqlite3: r.string("sqlite3", true) ?? "sqlite3",
       location: readLocation(r),
     };

@@ -4,7 +4,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { describeDestinationContract } from "../../../test/destination-contract";
+import { describe, expect, it } from "vitest";
+import { describeDestinationContract, destinationTypesUnderContract } from "../../../test/destination-contract";
+import { destinationTypeNames } from "./registry";
 import { startS3Server, type S3Server } from "../../../test/harness/s3-server";
 import { currentPlatform } from "../../../platform/current";
 import { localDestination } from "./local";
@@ -24,24 +26,24 @@ async function bucketKeys(s3: S3Server): Promise<string[]> {
   return (out.Contents ?? []).map((o) => o.Key!).sort();
 }
 
-describeDestinationContract("local", async () => {
+describeDestinationContract(localDestination, "a directory", async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-local-"));
   return { destination: await localDestination.open(platform, { type: "local", path: root }), rawNames: async () => walk(root), secrets: [], cleanup: async () => fs.rmSync(root, { recursive: true, force: true }) };
 });
 
-describeDestinationContract("s3 (s3rver)", async () => {
+describeDestinationContract(s3Destination, "s3rver", async () => {
   const s3 = await startS3Server();
   const destination = await s3Destination.open(platform, { type: "s3", endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, prefix: "lb", accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, partSizeMiB: 5 });
   return { destination, rawNames: () => bucketKeys(s3), secrets: [s3.secretAccessKey], cleanup: () => s3.stop() };
 });
 
-describeDestinationContract("rclone (local remote, configured by environment)", async () => {
+describeDestinationContract(rcloneDestination, "local remote, configured by environment", async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-rclone-"));
   const destination = await rcloneDestination.open(platform, { type: "rclone", remote: `store:${root}/objects`, env: { RCLONE_CONFIG_STORE_TYPE: "local" } });
   return { destination, rawNames: async () => walk(root), secrets: [], cleanup: async () => fs.rmSync(root, { recursive: true, force: true }) };
 });
 
-describeDestinationContract("rclone (S3 remote, credentials only in the environment)", async () => {
+describeDestinationContract(rcloneDestination, "S3 remote, credentials only in the environment", async () => {
   const s3 = await startS3Server();
   const secret = "S3RVER";
   const destination = await rcloneDestination.open(platform, {
@@ -57,4 +59,10 @@ describeDestinationContract("rclone (S3 remote, credentials only in the environm
     },
   });
   return { destination, rawNames: () => bucketKeys(s3), secrets: [], cleanup: () => s3.stop() };
+});
+
+describe("destination contract coverage", () => {
+  it("runs the contract suite for every registered destination type", () => {
+    expect([...destinationTypesUnderContract].sort()).toEqual(destinationTypeNames().sort());
+  });
 });
