@@ -1,6 +1,5 @@
 /** @module Hooks on every plugin instance, as configured: `before` and `after` commands around its backup or restore (the agent runs them, `agent/hooks.ts`). */
 import { describe, FieldReader } from "./validate";
-import { parseDuration } from "./durations";
 
 /** A plugin instance's hooks. */
 export interface Hooks {
@@ -35,13 +34,7 @@ export function splitHooks(raw: unknown, where: string): { hooks: Hooks; config:
     if (Array.isArray(v) && v.every((c) => typeof c === "string" && c.trim() !== "")) return v as string[];
     throw r.fail(name, `expected a command or a list of commands, got ${describe(v)}`);
   };
-  const hooks: Hooks = { before: list("before"), after: list("after"), timeoutMs: none.timeoutMs };
-  const timeout = r.value("timeout");
-  if (timeout !== undefined) {
-    const ms = parseDuration(timeout);
-    if (ms === null || ms <= 0) throw r.fail("timeout", `expected a duration such as 30s or 5m, got ${describe(timeout)}`);
-    hooks.timeoutMs = ms;
-  }
+  const hooks: Hooks = { before: list("before"), after: list("after"), timeoutMs: r.duration("timeout", none.timeoutMs) };
   r.rejectUnknown();
   return { hooks, config };
 }

@@ -1,4 +1,5 @@
 /** @module Small validators for untrusted configuration and specs; every error names the field. */
+import { parseDuration } from "./durations";
 import { LifeboatError, type ErrorCode } from "./errors";
 
 /** A reader of one object's fields that reports errors as `<where>.<field>: <problem>`. */
@@ -93,6 +94,17 @@ export class FieldReader {
     if (v === undefined) return fallbackOrOptional === true ? undefined : this.string(name);
     if (!v.startsWith("/")) throw this.fail(name, `must be an absolute path, got ${describe(v)}`);
     return v;
+  }
+
+  /** A positive duration (`30s`, `5m`, `1h`, or seconds as a number) in milliseconds; `fallbackMs` (or undefined) when absent. */
+  duration(name: string): number | undefined;
+  duration(name: string, fallbackMs: number): number;
+  duration(name: string, fallbackMs?: number): number | undefined {
+    const v = this.take(name);
+    if (v === undefined) return fallbackMs;
+    const ms = parseDuration(v);
+    if (ms === null || ms <= 0) throw this.fail(name, `expected a duration such as 30s or 5m, got ${describe(v)}`);
+    return ms;
   }
 
   /** A list of absolute paths. */

@@ -6,7 +6,6 @@ import { isRecipient } from "../core/age-keys";
 import { destinationSecrets, readDestination } from "../core/storage/destinations/registry";
 import { isLifeboatError, LifeboatError } from "../core/errors";
 import { describe, FieldReader } from "../core/validate";
-import { parseDuration } from "../core/durations";
 import type { DestinationConfig, HostConfig, Inventory, PluginInstance, SshSettings } from "./schema";
 import { PRESETS } from "./presets";
 import { resolveSshAlias } from "./ssh-config";
@@ -35,14 +34,6 @@ function expandHome(p: string, home: string): string {
   return p === "~" ? home : p.startsWith("~/") ? path.join(home, p.slice(2)) : p;
 }
 
-function duration(r: FieldReader, name: string): number | undefined {
-  const v = r.value(name);
-  if (v === undefined) return undefined;
-  const ms = parseDuration(v);
-  if (ms === null) throw r.fail(name, `expected a duration such as 15s, 5m or 1h, got ${describe(v)}`);
-  return ms;
-}
-
 /** Reads an ssh settings mapping (defaults.ssh or hosts.X.ssh). */
 function sshFields(r: FieldReader, home: string): SshDefaults & { host?: string } {
   const identityFiles = [...r.stringList("identityFiles", { optional: true })];
@@ -59,8 +50,8 @@ function sshFields(r: FieldReader, home: string): SshDefaults & { host?: string 
     port,
     identityFiles: identityFiles.map((f) => expandHome(f, home)),
     knownHostsFiles: known ? [expandHome(known, home)] : [],
-    connectTimeoutMs: duration(r, "connectTimeout"),
-    idleTimeoutMs: duration(r, "idleTimeout"),
+    connectTimeoutMs: r.duration("connectTimeout"),
+    idleTimeoutMs: r.duration("idleTimeout"),
     useAgent: useAgent as boolean | undefined,
   };
   r.rejectUnknown();

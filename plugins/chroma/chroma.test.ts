@@ -1,12 +1,13 @@
 // The chroma plugin on a faithful persist directory (real SQLite with Chroma's tables, real segment folders;
 // the Chroma server itself cannot run on this machine).
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dockerStandIn } from "../../test/harness/docker-standin";
 import { createChromaDir } from "../../test/harness/chroma-dir";
+import { startSqliteWriter } from "../../test/harness/sqlite-writer";
 import { listTree } from "../../test/harness/tree";
 import { collect, pluginContext, restoreInput, type TestContext } from "../../test/plugin-context";
 import { chromaPlugin } from "./chroma";
@@ -40,6 +41,24 @@ describe("chroma plugin", () => {
     const { metadata } = await backup();
     expect(metadata).toMatchObject({ mode: "online", collections: { chats: 300, docs: 300 } });
     expect((metadata.segments as string[]).sort()).toEqual([...segments].sort());
+  });
+
+  it("finishes its online copy of a 100 MB chroma.sqlite3 while Chroma commits 50 times a second", async () => {
+    const db = path.join(persist, "chroma.sqlite3");
+    execFileSync("sqlite3", [db, "CREATE TABLE embeddings_queue (seq_id INTEGER PRIMARY KEY, topic TEXT NOT NULL, vector BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 25000) INSERT INTO embeddings_queue (topic, vector) SELECT 'docs', randomblob(4000) FROM n;"]);
+    expect(fs.statSync(db).size).toBeGreaterThan(100_000_000);
+    const writer = await startSqliteWriter(db, "INSERT INTO embeddings_queue (topic, vector) VALUES ('docs', randomblob(1536))", 50);
+    let metadata;
+    let during: number;
+    try {
+      const before = writer.commits();
+      ({ metadata } = await backup(config({ copyTimeout: "90s" })));
+      during = writer.commits() - before;
+    } finally {
+      await writer.stop();
+    }
+    expect(during).toBeGreaterThan(0);
+    expect(metadata).toMatchObject({ mode: "online", collections: { chats: 300, docs: 300 } });
   });
 
   it("uses stop and start commands around the copy when configured", async () => {

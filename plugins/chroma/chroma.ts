@@ -29,6 +29,8 @@ export interface ChromaConfig {
   retries: number;
   /** The host's sqlite3 (it reads the database through the host path, never in the container). */
   sqlite3: string;
+  /** How long the consistent copy of chroma.sqlite3 may take before the backup fails. */
+  copyTimeoutMs: number;
   compression: CompressionHint;
   location: ServiceLocation;
 }
@@ -52,8 +54,8 @@ async function segmentCheck(platform: Platform, cli: SqliteCli, dir: string, db:
 const fingerprint = (files: TreeEntry[]) => files.map((f) => `${f.rel}:${f.info.size}:${f.info.mtimeMs}:${f.info.ino}`).join("\n");
 
 /**
- * Copies the persist directory (at `dir` on the host) into `copy`: SQLite through
- * its online backup, the rest file by file; retried while files change underneath.
+ * Copies the persist directory (at `dir` on the host) into `copy`: SQLite in one
+ * read transaction, the rest file by file; retried while segment files change underneath.
  */
 async function consistentCopy(ctx: PluginContext, config: ChromaConfig, dir: string, cli: SqliteCli, copy: string): Promise<TreeEntry[]> {
   const p = ctx.platform;
@@ -61,12 +63,8 @@ async function consistentCopy(ctx: PluginContext, config: ChromaConfig, dir: str
     await p.remove(copy);
     await p.mkdir(copy, 0o700);
     const before = (await listTree(p, dir)).filter((f) => !f.rel.startsWith(`${DB}`));
-    if (config.stop) {
-      const cp = await p.run("cp", ["-a", `${dir}/${DB}`, `${copy}/${DB}`]);
-      if (cp.code !== 0) throw new LifeboatError("SOURCE", `Cannot copy "${dir}/${DB}": ${cp.stderr.trim()}`);
-    } else {
-      await cli.backupTo(`${dir}/${DB}`, `${copy}/${DB}`);
-    }
+    // Also when Chroma is stopped: a stop that was not clean leaves committed data in chroma.sqlite3-wal.
+    await cli.copyTo(`${dir}/${DB}`, `${copy}/${DB}`, config.copyTimeoutMs, config.stop ? "check that the stop: command really stops Chroma, or raise copyTimeout" : "configure stop: and start: commands so Chroma is stopped during the copy, or raise copyTimeout");
     for (const f of before) {
       if (f.info.kind === "directory") await p.mkdir(`${copy}/${f.rel}`, 0o700);
       else if (f.info.kind === "file") await p.writeStream(`${copy}/${f.rel}`, p.readStream(`${dir}/${f.rel}`), f.info.mode);
@@ -92,6 +90,7 @@ export const chromaPlugin: Plugin<ChromaConfig> = {
       start: r.string("start", true),
       retries: r.number("retries", true) ?? 3,
       sqlite3: r.string("sqlite3", true) ?? "sqlite3",
+      copyTimeoutMs: r.duration("copyTimeout", 15 * 60_000),
       compression: readCompression(r),
       location: readLocation(r),
     };

@@ -1,9 +1,8 @@
 /** @module The `redis` plugin: BGSAVE, wait for LASTSAVE, copy the RDB (and the AOF when it is on), check with redis-check-rdb; restore by stop, swap in (an AOF rebuilt from the RDB when AOF is on), start, confirm keys, or put the old files back. */
-import { parseDuration } from "../../core/durations";
 import { isLifeboatError, LifeboatError, messageOf } from "../../core/errors";
 import { readTar } from "../common/tar/reader";
 import { writeTar } from "../common/tar/writer";
-import { describe, FieldReader } from "../../core/validate";
+import { FieldReader } from "../../core/validate";
 import { RedisCli, type RedisEndpoint } from "./redis-cli";
 import { baseName, parentOf, reroot } from "../common/safe-path";
 import { readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
@@ -62,9 +61,7 @@ export const redisPlugin: Plugin<RedisConfig> = {
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw, where);
-    const saveTimeout = r.value("saveTimeout");
-    const saveTimeoutMs = saveTimeout === undefined ? 5 * 60_000 : parseDuration(saveTimeout);
-    if (saveTimeoutMs === null || saveTimeoutMs <= 0) throw r.fail("saveTimeout", `expected a duration such as 5m, got ${describe(saveTimeout)}`);
+    const saveTimeoutMs = r.duration("saveTimeout", 5 * 60_000);
     const config: RedisConfig = {
       host: r.string("host", true) ?? "127.0.0.1",
       port: r.number("port", true) ?? 6379,

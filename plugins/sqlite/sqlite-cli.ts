@@ -9,12 +9,17 @@ export class SqliteCli {
     readonly binary: string,
   ) {}
 
-  /** Runs SQL or dot-commands (given on stdin) against `database`; returns stdout. @throws SOURCE with sqlite3's message. */
-  async exec(database: string, input: string, args: string[] = []): Promise<string> {
+  /**
+   * Runs SQL or dot-commands (given on stdin) against `database`; returns stdout.
+   * Waits up to `busyTimeoutMs` (default 10 s) for another process's lock.
+   * @throws SOURCE with sqlite3's message; the abort reason when `signal` fires.
+   */
+  async exec(database: string, input: string, args: string[] = [], options: { signal?: AbortSignal; busyTimeoutMs?: number } = {}): Promise<string> {
     let result;
     try {
-      result = await this.platform.run(this.binary, [...args, database], { stdin: `.bail on\n.timeout 10000\n${input}\n` });
+      result = await this.platform.run(this.binary, [...args, database], { stdin: `.bail on\n.timeout ${options.busyTimeoutMs ?? 10_000}\n${input}\n`, signal: options.signal });
     } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
       throw new LifeboatError("TOOL_MISSING", `Cannot run "${this.binary}": ${messageOf(err)}`, { hint: "install sqlite3 on the host (apt-get install sqlite3)" });
     }
     if (result.code !== 0 || /^(Error|Parse error|Runtime error)/m.test(result.stderr)) {
@@ -29,10 +34,28 @@ export class SqliteCli {
     return out === "" ? [] : (JSON.parse(out) as T[]);
   }
 
-  /** A consistent copy of a live database (the online backup API), safe while other processes write. */
-  async backupTo(database: string, copy: string): Promise<void> {
+  /**
+   * A consistent copy of a live database, read in one read transaction
+   * (`VACUUM INTO`): writers keep committing (WAL mode) and the copy still
+   * finishes, where the online backup API starts over at every commit and may
+   * never finish. The copy is compact (no free pages) and keeps the source's
+   * WAL mode. A rollback-journal database in the middle of a write is waited for.
+   * @returns the source's journal mode.
+   * @throws SOURCE naming the database, with `hint`, when the copy does not finish within `timeoutMs`.
+   */
+  async copyTo(database: string, copy: string, timeoutMs: number, hint: string): Promise<{ journalMode: string }> {
     if (copy.includes("'")) throw new LifeboatError("INTERNAL", `unsupported scratch path ${copy}`);
-    await this.exec(database, `.backup '${copy}'`, ["-readonly"]);
+    const deadline = new AbortController();
+    const timedOut = new LifeboatError("SOURCE", `Cannot back up SQLite database "${database}": a consistent copy did not finish within ${timeoutMs / 1000}s`, { hint });
+    const timer = setTimeout(() => deadline.abort(timedOut), timeoutMs);
+    try {
+      await this.exec(database, `VACUUM INTO '${copy}';`, ["-readonly"], { signal: deadline.signal, busyTimeoutMs: timeoutMs });
+    } finally {
+      clearTimeout(timer);
+    }
+    const [source] = await this.rows<{ journal_mode: string }>(database, "PRAGMA journal_mode;");
+    if (source?.journal_mode === "wal") await this.exec(copy, "PRAGMA journal_mode=WAL;");
+    return { journalMode: source?.journal_mode ?? "unknown" };
   }
 
   /** `PRAGMA integrity_check` result lines ("ok" when healthy). */

@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dockerStandIn } from "../../test/harness/docker-standin";
+import { startSqliteWriter } from "../../test/harness/sqlite-writer";
 import { collect, pluginContext, restoreInput, type TestContext } from "../../test/plugin-context";
 import { sqlitePlugin } from "./sqlite";
 
@@ -40,6 +41,50 @@ INSERT INTO "odd ""name"" table" VALUES (1),(2),(3);`,
     for await (const a of sqlitePlugin.backup(ctx, cfg)) out.push({ name: a.name, bytes: await collect(a.data), metadata: a.metadata() });
     return out;
   }
+
+  it("finishes a consistent copy of a 100 MB database while another process commits 50 times a second", async () => {
+    const big = path.join(dir, "busy.db");
+    sql(big, "PRAGMA journal_mode=WAL; CREATE TABLE chat(id INTEGER PRIMARY KEY, body BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 25000) INSERT INTO chat(body) SELECT randomblob(4000) FROM n;");
+    expect(fs.statSync(big).size).toBeGreaterThan(100_000_000);
+    const writer = await startSqliteWriter(big, "INSERT INTO chat(body) VALUES (randomblob(500))", 50);
+    let artifacts;
+    let during: number;
+    try {
+      const before = writer.commits();
+      artifacts = await backup(config({ databases: [big], copyTimeout: "90s" }));
+      during = writer.commits() - before;
+    } finally {
+      await writer.stop();
+    }
+    expect(during).toBeGreaterThan(0);
+    const copy = path.join(dir, "copy.db");
+    fs.writeFileSync(copy, artifacts[0]!.bytes);
+    expect(sql(copy, "PRAGMA integrity_check")).toBe("ok");
+    const tables = artifacts[0]!.metadata.tables as Record<string, number>;
+    expect(Number(sql(copy, "SELECT count(*) FROM chat"))).toBe(tables.chat);
+    expect(tables.chat).toBeGreaterThan(25_000);
+    // The copy keeps the source's WAL mode (byte 18 of the header: 2 = WAL).
+    expect(artifacts[0]!.bytes[18]).toBe(2);
+    expect(artifacts[0]!.metadata.journalMode).toBe("wal");
+  });
+
+  it("fails within copyTimeout, naming the database and what to do, when another process keeps it locked", async () => {
+    const locked = path.join(dir, "locked.db");
+    sql(locked, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    const holder = spawn("sqlite3", [locked], { stdio: ["pipe", "ignore", "ignore"] });
+    holder.stdin.write("BEGIN EXCLUSIVE; INSERT INTO t VALUES (2);\n");
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      await expect(backup(config({ databases: [locked], copyTimeout: "2s" }))).rejects.toMatchObject({
+        code: "SOURCE",
+        message: `Cannot back up SQLite database "${locked}": a consistent copy did not finish within 2s`,
+        hint: expect.stringContaining("before/after hooks"),
+      });
+    } finally {
+      holder.kill();
+    }
+    expect(fs.readdirSync(ctx.scratchDir).filter((n) => n.startsWith("sqlite-"))).toEqual([]);
+  });
 
   it("copies a database consistently while another process keeps writing, with row counts that match the copy", async () => {
     const writer = spawn("bash", ["-c", `while :; do echo "INSERT INTO chat(body) VALUES (hex(randomblob(300)));"; sleep 0.002; done | sqlite3 -cmd '.timeout 5000' ${db}`], { stdio: "ignore", detached: true });

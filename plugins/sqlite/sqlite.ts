@@ -21,8 +21,15 @@ export interface SqliteConfig {
   compression: CompressionHint;
   /** The host's sqlite3 command-line tool; it runs on the host even for a containerized application. */
   sqlite3: string;
+  /** How long one database's consistent copy may take before the backup of it fails. */
+  copyTimeoutMs: number;
   location: ServiceLocation;
 }
+
+/** A consistent copy takes one pass over the database; this bounds a copy that waits on another process's lock. */
+const COPY_TIMEOUT_MS = 15 * 60_000;
+const COPY_HINT =
+  "another process held the database locked or the disk is slow: pause the application around the backup with before/after hooks (e.g. docker compose stop app / start app), or raise copyTimeout";
 
 /** Artifact names: the file's base name, made unique and safe. */
 function artifactNames(databases: string[]): string[] {
@@ -62,6 +69,7 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
       databases,
       compression: readCompression(r),
       sqlite3: r.string("sqlite3", true) ?? "sqlite3",
+      copyTimeoutMs: r.duration("copyTimeout", COPY_TIMEOUT_MS),
       location: readLocation(r),
     };
     r.rejectUnknown();
@@ -89,18 +97,17 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
       const host = tool.hostPath(database);
       const copy = `${ctx.scratchDir}/sqlite-${i}.db`;
       try {
-        await cli.backupTo(host, copy);
+        const { journalMode } = await cli.copyTo(host, copy, config.copyTimeoutMs, COPY_HINT);
         const report = await cli.integrityCheck(copy);
         if (report.length !== 1 || report[0] !== "ok") throw integrityFailure(database, report, "back up");
         const tables = await cli.tableCounts(copy);
         const facts = await cli.facts(copy);
-        const [mode] = await cli.rows<{ journal_mode: string }>(host, "PRAGMA journal_mode;");
         ctx.log(`${database}: consistent copy, ${Object.keys(tables).length} tables, integrity ok`);
         yield {
           name: names[i]!,
           compression: config.compression,
           data: ctx.platform.readStream(copy),
-          metadata: () => ({ path: database, tables, ...facts, journalMode: mode?.journal_mode ?? "unknown", ...locationFacts(config.location) }),
+          metadata: () => ({ path: database, tables, ...facts, journalMode, ...locationFacts(config.location) }),
         };
       } finally {
         await ctx.platform.remove(copy);
