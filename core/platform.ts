@@ -79,7 +79,11 @@ export interface Platform {
   spawn(command: string, args: string[], options?: SpawnOptions): ChildProcess;
   /** Runs a command to completion and buffers its output (for small outputs only). */
   run(command: string, args: string[], options?: SpawnOptions): Promise<RunResult>;
-  /** The absolute path of `command` on PATH, or null. */
+  /**
+   * The absolute path of `command`, or null. Commands (here and in `spawn`/`run`) are
+   * looked up on PATH and then in /usr/local/sbin, /usr/sbin and /sbin, where service
+   * tools such as nginx live and which a non-root SSH session's PATH lacks.
+   */
   which(command: string): Promise<string | null>;
 
   // files

@@ -34,10 +34,17 @@ function stdinSource(stdin: SpawnOptions["stdin"]): Readable | null {
   return Readable.from(stdin, { objectMode: false });
 }
 
+/**
+ * PATH for the tools the agent runs: the inherited PATH, then the sbin
+ * directories, where Debian and others install service tools (nginx,
+ * redis-check-rdb on some systems) and which a non-root SSH session's PATH lacks.
+ */
+const TOOL_PATH = [...new Set([...(process.env.PATH ?? "").split(path.delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"].filter(Boolean))].join(path.delimiter);
+
 function spawn(command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
   const child = spawnChild(command, args, {
     cwd: options.cwd,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, PATH: TOOL_PATH, ...options.env },
     stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     signal: options.signal,
   });
@@ -85,7 +92,7 @@ async function run(command: string, args: string[], options: SpawnOptions = {}):
 
 async function which(command: string): Promise<string | null> {
   if (command.includes("/")) return (await isExecutable(command)) ? command : null;
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+  for (const dir of TOOL_PATH.split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, command);
     if (await isExecutable(candidate)) return candidate;

@@ -27,3 +27,14 @@ export function parentOf(path: string): string {
 export function baseName(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
+
+/** Where symlink `link` (an absolute path) points: its target resolved against the link's directory, with `.` and `..` folded. */
+export function linkDestination(link: string, target: string): string {
+  const out: string[] = [];
+  for (const segment of `${target.startsWith("/") ? "" : parentOf(link)}/${target}`.split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === "..") out.pop();
+    else out.push(segment);
+  }
+  return `/${out.join("/")}`;
+}

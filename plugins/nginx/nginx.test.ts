@@ -18,11 +18,20 @@ describe("nginx plugin", () => {
     if (!fs.existsSync("/usr/sbin/nginx")) throw new Error("nginx is missing: apt-get install nginx (scripts/setup.sh does)");
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-nginx-"));
     root = path.join(dir, "etc-nginx");
-    // A copy of Debian's own configuration tree, with its absolute includes pointed at the copy.
+    // A copy of Debian's own configuration tree, with its absolute includes and its absolute
+    // links (sites-enabled/default -> /etc/nginx/sites-available/default) pointed at the copy.
     execFileSync("cp", ["-a", "/etc/nginx", root]);
     for (const file of execFileSync("grep", ["-rl", "/etc/nginx", root], { encoding: "utf8" }).split("\n").filter(Boolean)) {
       fs.writeFileSync(file, fs.readFileSync(file, "utf8").split("/etc/nginx").join(root));
     }
+    for (const link of execFileSync("find", [root, "-type", "l"], { encoding: "utf8" }).split("\n").filter(Boolean)) {
+      const target = fs.readlinkSync(link);
+      if (target.startsWith("/etc/nginx/")) {
+        fs.rmSync(link);
+        fs.symlinkSync(`${root}${target.slice("/etc/nginx".length)}`, link);
+      }
+    }
+    expect(fs.readlinkSync(path.join(root, "sites-enabled", "default"))).toBe(path.join(root, "sites-available", "default"));
     fs.writeFileSync(path.join(root, "conf.d", "app.conf"), "server {\n  listen 127.0.0.1:18080;\n  server_name app.example;\n  location / { return 200 'ok'; }\n}\n");
     ctx = pluginContext();
   });
@@ -60,6 +69,45 @@ describe("nginx plugin", () => {
     });
     expect(listTree(root)).toEqual(before);
     expect(fs.readdirSync(dir).sort()).toEqual(["etc-nginx"]);
+  });
+
+  it("tests the staged copy of Debian's sites-enabled/default, not the live file its absolute link names", async () => {
+    const site = path.join(root, "sites-available", "default");
+    const good = fs.readFileSync(site, "utf8");
+    const { bytes, metadata } = await backup();
+    fs.writeFileSync(site, "server { this is not nginx; }\n");
+    await nginxPlugin.restore(ctx, config(), [restoreInput(bytes, metadata)], {});
+    expect(fs.readFileSync(site, "utf8")).toBe(good);
+    expect(fs.readlinkSync(path.join(root, "sites-enabled", "default"))).toBe(site);
+  });
+
+  it("refuses a snapshot whose linked site file is broken, in verify and in restore, although the live one is good", async () => {
+    const site = path.join(root, "sites-available", "default");
+    const good = fs.readFileSync(site, "utf8");
+    fs.writeFileSync(site, "server { listen 127.0.0.1:18084; bogus_site_directive on; }\n");
+    const { bytes, metadata } = await backup();
+    fs.writeFileSync(site, good);
+    const before = listTree(root);
+    const failure = { code: "RESTORE", message: expect.stringMatching(/nginx -t failed: .*bogus_site_directive/) };
+    await expect(nginxPlugin.verify(ctx, config(), [restoreInput(bytes, metadata)], path.join(dir, "scratch"))).rejects.toMatchObject(failure);
+    await expect(nginxPlugin.restore(ctx, config(), [restoreInput(bytes, metadata)], {})).rejects.toMatchObject(failure);
+    expect(listTree(root)).toEqual(before);
+  });
+
+  it("reports the links that lead out of the configuration tree", async () => {
+    const shared = path.join(dir, "shared.conf");
+    fs.writeFileSync(shared, "# shared across sites\n");
+    fs.symlinkSync(shared, path.join(root, "conf.d", "shared.conf"));
+    fs.symlinkSync("../../shared.conf", path.join(root, "conf.d", "relative-shared.conf"));
+    const { bytes, metadata } = await backup();
+    const report = await nginxPlugin.verify(ctx, config(), [restoreInput(bytes, metadata)], path.join(dir, "scratch"));
+    expect(report.checks[1]).toBe(`${root}: links leading out of the tree, tested against this host's files: conf.d/relative-shared.conf → ../../shared.conf, conf.d/shared.conf → ${shared}`);
+  });
+
+  it("warns when nginx cannot be found, instead of recording an unknown version silently", async () => {
+    const { metadata } = await backup(nginxPlugin.parseConfig({ root, nginx: path.join(dir, "no-nginx") }, "x"));
+    expect(metadata.nginxVersion).toBe("unknown");
+    expect(ctx.warnings).toEqual([expect.stringMatching(/^Cannot read nginx's version: .*no-nginx.*: restores of this configuration cannot be tested with nginx -t/)]);
   });
 
   it("names a missing configuration directory", async () => {

@@ -8,7 +8,9 @@ import { FieldReader } from "../../core/validate";
 import { treeArchive } from "../common/tree-archive";
 import { restoreTrees } from "../common/tree-restore";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
+import { linkDestination } from "../common/safe-path";
 import { runShell } from "../common/shell";
+import { listTree } from "../common/tree";
 import type { ArtifactSource, Plugin, PluginContext } from "../contract";
 import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
@@ -28,15 +30,51 @@ export interface NginxConfig {
   location: ServiceLocation;
 }
 
+/** What `nginx -t` said of a staged tree, and the symlinks of the tree that lead out of it. */
+interface StagedTest {
+  report: string;
+  /** `link → target` for links whose target is outside the configuration tree (tested against this host's files). */
+  linksOutside: string[];
+}
+
+/**
+ * Points the copy's symlinks that lead into the configuration tree (Debian's
+ * `sites-enabled/default -> /etc/nginx/sites-available/default`) at the copy
+ * itself (`copy` is where nginx sees it), so that no live file stands in for a
+ * staged one; links that lead out of the tree keep naming the host's file, as
+ * in production (relative ones made absolute). @returns the links that lead out of the tree.
+ */
+async function pointLinksIntoCopy(ctx: PluginContext, prepared: string, root: string, copy: string): Promise<string[]> {
+  const p = ctx.platform;
+  const outside: string[] = [];
+  for (const entry of await listTree(p, prepared)) {
+    if (entry.info.kind !== "symlink") continue;
+    const link = `${prepared}/${entry.rel}`;
+    const target = await p.readlink(link);
+    const destination = linkDestination(`${root}/${entry.rel}`, target);
+    const absolute = target.startsWith("/");
+    let fixed: string | undefined; // relative links inside the tree already resolve inside the copy
+    if (destination !== root && !destination.startsWith(`${root}/`)) {
+      outside.push(`${entry.rel} → ${target}`);
+      if (!absolute) fixed = destination;
+    } else if (absolute) fixed = `${copy}${destination.slice(root.length)}`;
+    if (fixed === undefined) continue;
+    await p.remove(link);
+    await p.symlink(fixed, link);
+  }
+  return outside;
+}
+
 /**
  * Runs `nginx -t` on a staged tree (on the host). The tree is copied to scratch
- * space and its absolute references to `root` (includes, mime.types...) are
- * pointed at the place nginx sees the copy, so the staged files are tested rather
- * than the live ones. On the host that place is the scratch copy; with a
- * container the copy is `docker cp`'d to /tmp/lifeboat-nginx-<jobId> in it
- * (the container may not see the staging directory) and always removed after.
+ * space and its absolute references to `root` (includes, mime.types, symlinks
+ * such as Debian's sites-enabled/) are pointed at the place nginx sees the copy,
+ * so the staged files are tested rather than the live ones. On the host that
+ * place is the scratch copy; with a container the copy is `docker cp`'d to
+ * /tmp/lifeboat-nginx-<jobId> in it (the container may not see the staging
+ * directory) and always removed after.
  */
-async function testStaged(ctx: PluginContext, tool: ServiceTool, config: NginxConfig, root: string, staged: string): Promise<string> {
+async function testStaged(ctx: PluginContext, tool: ServiceTool, config: NginxConfig, root: string, staged: string): Promise<StagedTest> {
   const p = ctx.platform;
   const container = config.location.container;
   const prepared = `${ctx.scratchDir}/nginx-test`;
@@ -47,7 +85,9 @@ async function testStaged(ctx: PluginContext, tool: ServiceTool, config: NginxCo
   if (cp.code !== 0) throw new LifeboatError("RESTORE", `Cannot prepare the nginx test copy: ${cp.stderr.trim()}`);
   let result;
   let copied = false;
+  let linksOutside: string[];
   try {
+    linksOutside = await pointLinksIntoCopy(ctx, prepared, root, copy);
     // Text files under 1 MiB (find rounds sizes up to the unit, so "-1M" would mean empty files only).
     const files = (await p.run("find", [prepared, "-type", "f", "-size", "-1024k"])).stdout.split("\n").filter(Boolean);
     for (const file of files) {
@@ -77,7 +117,22 @@ async function testStaged(ctx: PluginContext, tool: ServiceTool, config: NginxCo
       hint: "restore it with --into DIR to inspect it, or pick another snapshot",
     });
   }
-  return report;
+  if (linksOutside.length > 0) ctx.log(`links leading out of ${root} (tested against this host's files): ${linksOutside.join(", ")}`);
+  return { report, linksOutside };
+}
+
+/** `nginx -v`'s answer where nginx runs; "unknown", with a warning that says why, when nginx cannot be run. */
+async function nginxVersion(ctx: PluginContext, tool: ServiceTool, config: NginxConfig): Promise<string> {
+  let problem: string;
+  try {
+    const result = await tool.run(config.nginx, ["-v"]);
+    if (result.code === 0) return result.stderr.trim() || "unknown";
+    problem = `"${config.nginx} -v" exited with code ${result.code}: ${result.stderr.trim().split("\n").slice(-1)[0]}`;
+  } catch (err) {
+    problem = messageOf(err);
+  }
+  ctx.warn(`Cannot read nginx's version: ${problem}: restores of this configuration cannot be tested with nginx -t here until nginx is installed (or nginx: names it)`);
+  return "unknown";
 }
 
 /** Reloads nginx: the operator's reloadCommand on the host, or `nginx -s reload` where nginx runs. */
@@ -121,7 +176,7 @@ export const nginxPlugin: Plugin<NginxConfig> = {
   async *backup(ctx, config): AsyncIterable<ArtifactSource> {
     const tool = new ServiceTool(ctx.platform, config.location);
     const tree = tool.map(config.root);
-    const version = await tool.run(config.nginx, ["-v"]).then((r) => r.stderr.trim(), () => "unknown");
+    const version = await nginxVersion(ctx, tool, config);
     const artifact = treeArchive(ctx, [tree], { exclude: [], oneFileSystem: false, compression: config.compression });
     yield { ...artifact, name: "nginx.tar", metadata: () => ({ ...artifact.metadata(), root: config.root, main: config.main, nginxVersion: version, ...locationFacts(config.location) }) };
   },
@@ -130,7 +185,7 @@ export const nginxPlugin: Plugin<NginxConfig> = {
     const tool = new ServiceTool(ctx.platform, config.location);
     const root = recordedRoot(config, inputs[0]?.record.metadata);
     checkRestoreLocation(config.location, inputs[0]?.record.metadata ?? {}, root, target.into);
-    let tested = "";
+    let tested: StagedTest = { report: "", linksOutside: [] };
     const report = await restoreTrees(ctx, [tool.map(root)], inputs, target, async (staged) => {
       tested = await testStaged(ctx, tool, config, root, staged.get(root)!);
     });
@@ -138,12 +193,18 @@ export const nginxPlugin: Plugin<NginxConfig> = {
       const result = await reloadNginx(ctx, tool, config);
       if (result.code !== 0) throw new LifeboatError("RESTORE", `Restored "${root}" (nginx -t passed) but the reload failed: ${result.output.trim()}`, { hint: "reload nginx by hand once the cause is fixed" });
     }
-    return { ...report, details: { nginxTest: tested || "ok", reloaded: config.reload && !target.into } };
+    return { ...report, details: { nginxTest: tested.report || "ok", linksOutside: tested.linksOutside, reloaded: config.reload && !target.into } };
   },
 
   async verify(ctx, config, inputs, scratch) {
     const report = await nginxPlugin.restore(ctx, config, inputs, { into: scratch });
     const root = recordedRoot(config, inputs[0]?.record.metadata);
-    return { checks: [`${root}: nginx -t passed on the restored configuration${report.details?.nginxTest && report.details.nginxTest !== "ok" ? ` (${String(report.details.nginxTest).split("\n")[0]})` : ""}`] };
+    const outside = (report.details?.linksOutside ?? []) as string[];
+    return {
+      checks: [
+        `${root}: nginx -t passed on the restored configuration${report.details?.nginxTest && report.details.nginxTest !== "ok" ? ` (${String(report.details.nginxTest).split("\n")[0]})` : ""}`,
+        ...(outside.length > 0 ? [`${root}: links leading out of the tree, tested against this host's files: ${outside.join(", ")}`] : []),
+      ],
+    };
   },
 };

@@ -237,6 +237,18 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     expect((latest as unknown as { warnings: string[] }).warnings).toHaveLength(1);
   });
 
+  it("records nginx's version over SSH although the session's PATH lacks /usr/sbin, where Debian installs nginx", async () => {
+    const root = path.join(fleet.hosts.beta!.home, "etc-nginx");
+    execFileSync("cp", ["-a", "/etc/nginx", root]);
+    execFileSync("chown", ["-R", `${fleet.hosts.beta!.user}:${fleet.hosts.beta!.user}`, root]);
+    fleet.writeInventory({ alpha: entry("alpha", "s3"), beta: { destination: "s3", plugins: { web: { plugin: "nginx", root } } } });
+    const run = await fleet.controller(["run", "--host", "beta"]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).not.toContain("warning");
+    const [latest] = await snapshots("beta");
+    expect(latest!.artifacts[0]!.metadata.nginxVersion).toMatch(/^nginx version: nginx\//);
+  });
+
   it("backs up and restores an Open WebUI data directory through the openwebui preset", async () => {
     const data = path.join(fleet.hosts.beta!.home, "openwebui", "data");
     fs.mkdirSync(path.join(data, "uploads"), { recursive: true });
