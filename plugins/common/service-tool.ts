@@ -65,14 +65,21 @@ export class ServiceTool {
     return [this.location.docker, ["exec", "-i", ...Object.keys(env).flatMap((k) => ["-e", k]), this.location.container, tool, ...args]];
   }
 
-  /** Runs to completion (small outputs). @throws TOOL_MISSING when the tool (or docker) cannot be started. */
+  /**
+   * Runs to completion (small outputs).
+   * @throws TOOL_MISSING when the tool (or docker) cannot be started, and when the
+   * container has no such tool (`docker exec` answers 127), never as a failure of the data.
+   */
   async run(tool: string, args: string[], options: SpawnOptions = {}): Promise<RunResult> {
     const [command, argv] = this.argv(tool, args, options.env ?? {});
+    let result: RunResult;
     try {
-      return await this.platform.run(command, argv, options);
+      result = await this.platform.run(command, argv, options);
     } catch (err) {
       throw this.missing(command, err);
     }
+    if (this.location.container && result.code === 127) throw this.missing(tool, new Error(result.stderr.trim().split("\n").slice(-1)[0] || "not found"));
+    return result;
   }
 
   /** Starts a tool whose stdout is streamed. */
@@ -110,10 +117,11 @@ export class ServiceTool {
     }
   }
 
+  /** The TOOL_MISSING error for `command` (the docker CLI itself, or a tool in the container or on the host). */
   missing(command: string, err: unknown): LifeboatError {
-    return new LifeboatError("TOOL_MISSING", `Cannot run "${command}"${this.location.container ? ` for container "${this.location.container}"` : ""}: ${messageOf(err)}`, {
-      hint: this.location.container ? "check that docker is installed and the container runs" : `install ${command} on the host`,
-    });
+    const container = this.location.container;
+    const hint = !container ? `install ${command} on the host` : command === this.location.docker ? "check that docker is installed and the container runs" : `"${command}" is not in container "${container}": use an image that has it, or name its path in the plugin's settings`;
+    return new LifeboatError("TOOL_MISSING", `Cannot run "${command}"${container ? ` for container "${container}"` : ""}: ${messageOf(err)}`, { hint });
   }
 
   /**
@@ -128,6 +136,34 @@ export class ServiceTool {
       return await this.platform.run(command, argv);
     } catch (err) {
       throw this.missing(command, err);
+    }
+  }
+
+  /** Where {@link withCopyIn} puts `hostPath` for the service's tools: the host path itself on the host, `/tmp/lifeboat-<name>` in a container. */
+  placeFor(hostPath: string, name: string): string {
+    return this.location.container ? `/tmp/lifeboat-${name}` : hostPath;
+  }
+
+  /**
+   * Runs `work` with `hostPath` (a file or directory) where the service's tools
+   * can read it, at {@link placeFor}: on the host as it is; for a container, a
+   * `docker cp` of it, removed afterwards together with `alsoRemove` (paths in
+   * the container). A copy that cannot be removed is reported to `warn`.
+   * @throws RESTORE when the copy into the container fails.
+   */
+  async withCopyIn<T>(hostPath: string, name: string, work: (servicePath: string) => Promise<T>, warn: (message: string) => void, alsoRemove: string[] = []): Promise<T> {
+    const place = this.placeFor(hostPath, name);
+    if (!this.location.container) return work(place);
+    try {
+      const pushed = await this.copyIn(hostPath, place);
+      if (pushed.code !== 0) {
+        throw new LifeboatError("RESTORE", `Cannot copy "${hostPath}" into container "${this.location.container}": ${pushed.stderr.trim()}`, { hint: "check that the container runs and has a writable /tmp" });
+      }
+      return await work(place);
+    } finally {
+      // A failed docker cp may leave part of the copy behind.
+      const rm = await this.run("rm", ["-rf", place, ...alsoRemove]).catch((err: unknown) => ({ code: -1, stderr: messageOf(err) }));
+      if (rm.code !== 0) warn(`could not remove "${place}" in container "${this.location.container}": ${rm.stderr.trim()}`);
     }
   }
 

@@ -76,15 +76,14 @@ async function pointLinksIntoCopy(ctx: PluginContext, prepared: string, root: st
  */
 async function testStaged(ctx: PluginContext, tool: ServiceTool, config: NginxConfig, root: string, staged: string): Promise<StagedTest> {
   const p = ctx.platform;
-  const container = config.location.container;
   const prepared = `${ctx.scratchDir}/nginx-test`;
-  const copy = container ? `/tmp/lifeboat-nginx-${ctx.jobId}` : prepared; // where nginx sees the copy
-  const errorLog = container ? `${copy}.error.log` : `${ctx.scratchDir}/nginx-test-error.log`;
+  const name = `nginx-${ctx.jobId}`;
+  const copy = tool.placeFor(prepared, name); // where nginx sees the copy
+  const errorLog = config.location.container ? `${copy}.error.log` : `${ctx.scratchDir}/nginx-test-error.log`;
   await p.remove(prepared);
   const cp = await p.run("cp", ["-a", staged, prepared]);
   if (cp.code !== 0) throw new LifeboatError("RESTORE", `Cannot prepare the nginx test copy: ${cp.stderr.trim()}`);
   let result;
-  let copied = false;
   let linksOutside: string[];
   try {
     linksOutside = await pointLinksIntoCopy(ctx, prepared, root, copy);
@@ -94,22 +93,13 @@ async function testStaged(ctx: PluginContext, tool: ServiceTool, config: NginxCo
       const text = await p.readText(file);
       if (text.includes(root) && !text.includes("\0")) await p.writeFile(file, text.split(`${root}/`).join(`${copy}/`), (await p.stat(file)).mode);
     }
-    if (container) {
-      const pushed = await tool.copyIn(prepared, copy);
-      copied = true; // a failed docker cp may leave part of the copy behind
-      if (pushed.code !== 0) throw new LifeboatError("RESTORE", `Cannot copy the nginx test copy into container "${container}": ${pushed.stderr.trim()}`, { hint: "check that the container runs and has a writable /tmp" });
-    }
     // The default prefix stays (relative load_module paths resolve as in production); includes resolve from -c's directory.
-    result = await tool.run(config.nginx, ["-t", "-q", "-e", errorLog, "-c", `${copy}/${config.main}`]);
+    result = await tool.withCopyIn(prepared, name, (place) => tool.run(config.nginx, ["-t", "-q", "-e", errorLog, "-c", `${place}/${config.main}`]), ctx.warn, config.location.container ? [errorLog] : []);
   } catch (err) {
-    if (container || !(err instanceof LifeboatError) || err.code !== "TOOL_MISSING") throw err;
+    if (config.location.container || !(err instanceof LifeboatError) || err.code !== "TOOL_MISSING") throw err;
     throw new LifeboatError("TOOL_MISSING", `Cannot test the nginx configuration: "${config.nginx}" is not installed on this host`, { hint: "install nginx, or set nginx: to its path" });
   } finally {
     await p.remove(prepared);
-    if (copied) {
-      const rm = await tool.run("rm", ["-rf", copy, errorLog]).catch((err: unknown) => ({ code: -1, stderr: messageOf(err) }));
-      if (rm.code !== 0) ctx.warn(`could not remove the nginx test copy "${copy}" in container "${container}": ${rm.stderr.trim()}`);
-    }
   }
   const report = `${result.stdout}${result.stderr}`.trim().split(`${copy}/`).join(`${root}/`);
   if (result.code !== 0) {

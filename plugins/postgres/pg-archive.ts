@@ -37,6 +37,19 @@ export interface TableRows {
   rows: number;
 }
 
+/** One entry of the archive's table of contents, as `pg_restore --list` shows it, with what it depends on. */
+export interface TocEntry {
+  dumpId: number;
+  /** The kind of object: TABLE, TABLE DATA, SEQUENCE, INDEX, CONSTRAINT, FK CONSTRAINT, VIEW, ACL, ... */
+  desc: string;
+  schema: string;
+  /** Its name (for constraints and defaults: the table's name, a space, then its own). */
+  tag: string;
+  owner: string;
+  /** Dump ids of the entries it depends on. */
+  dependencies: number[];
+}
+
 /** What the reader learned; `unreadable` says why it could not count (a version or format it does not know, or a damaged stream). */
 export type ArchiveCount = { ok: true; tables: TableRows[] } | { ok: false; unreadable: string };
 
@@ -161,6 +174,7 @@ export class ArchiveRowCounter {
   private intSize = 4;
   private run: ChunkRun | undefined;
   private readonly tables: TableRows[] = [];
+  private contents: TocEntry[] | undefined;
 
   constructor() {
     this.steps = this.parse();
@@ -201,6 +215,16 @@ export class ArchiveRowCounter {
         }
       }
     }
+  }
+
+  /** The archive's table of contents, in archive order, once the stream has passed it; undefined before (or when the archive is unreadable). */
+  toc(): TocEntry[] | undefined {
+    return this.failure === undefined ? this.contents : undefined;
+  }
+
+  /** Why the archive could not be read, if it could not. */
+  problem(): string | undefined {
+    return this.failure;
   }
 
   /** Call once the archive has ended: the counts, or why there are none. */
@@ -246,7 +270,7 @@ export class ArchiveRowCounter {
     for (let i = 0; i < 7; i++) yield* int(); // creation time
     for (let i = 0; i < 3; i++) yield* str(); // database, server version, pg_dump version
 
-    const entries = new Map<number, { desc: string; schema: string; tag: string }>();
+    const entries = new Map<number, TocEntry>();
     const count = yield* int();
     for (let n = 0; n < count; n++) {
       const dumpId = yield* int();
@@ -263,12 +287,14 @@ export class ArchiveRowCounter {
       yield* str(); // tablespace
       if (archive >= version(1, 14, 0)) yield* str(); // table access method
       if (archive >= version(1, 16, 0)) yield* int(); // relkind
-      yield* str(); // owner
+      const owner = (yield* str()) ?? "";
       yield* str(); // "with oids"
-      while ((yield* str()) !== null); // dependencies
+      const dependencies: number[] = [];
+      for (let dep = yield* str(); dep !== null; dep = yield* str()) dependencies.push(Number(dep));
       yield { read: 1 + offSize! }; // data offset
-      entries.set(dumpId, { desc, schema, tag });
+      entries.set(dumpId, { dumpId, desc, schema, tag, owner, dependencies });
     }
+    this.contents = [...entries.values()];
 
     for (;;) {
       if ((yield { atEnd: true }) as boolean) return;

@@ -6,7 +6,9 @@
 import { isLifeboatError, LifeboatError } from "../../core/errors";
 import { FieldReader } from "../../core/validate";
 import { ArchiveRowCounter, type ArchiveCount } from "./pg-archive";
+import { countSql, dropDatabase, parseCounts, pgEnv, psql, quoteIdent, quoteLiteral } from "./connection";
 import { postgresHint, PsqlSession } from "./psql-session";
+import { restoreTables } from "./table-restore";
 import { reroot } from "../common/safe-path";
 import { readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import type { ArtifactSource, Plugin, PluginContext, RestoreInput } from "../contract";
@@ -42,29 +44,6 @@ export interface PostgresConfig {
 }
 
 const IDENT = /^[A-Za-z0-9_][A-Za-z0-9_$-]*$/;
-const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
-const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
-
-function env(config: PostgresConfig, database?: string): Record<string, string> {
-  return {
-    PGHOST: config.host,
-    PGPORT: String(config.port),
-    PGUSER: config.user,
-    ...(config.password ? { PGPASSWORD: config.password } : {}),
-    ...(database ? { PGDATABASE: database } : {}),
-    PGCONNECT_TIMEOUT: "10",
-  };
-}
-
-async function psql(tool: ServiceTool, config: PostgresConfig, database: string, sql: string): Promise<string[]> {
-  const result = await tool.run(config.tools.psql, ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"], { env: env(config, database), stdin: sql });
-  if (result.code !== 0) {
-    const detail = result.stderr.trim().split("\n").slice(-2).join(" | ");
-    const hint = postgresHint(detail);
-    throw new LifeboatError("SOURCE", `Cannot query PostgreSQL database "${database}" on ${config.host}:${config.port}: ${detail}`, hint ? { hint } : {});
-  }
-  return result.stdout.split("\n").filter((l) => l !== "");
-}
 
 /** A table as [schema, name, quoted `schema.name`]: the quoted form keys the manifest's row counts. */
 type TableName = [string, string, string];
@@ -72,18 +51,10 @@ type TableName = [string, string, string];
 const TABLES_SQL = `SELECT json_build_array(n.nspname, c.relname, format('%I.%I', n.nspname, c.relname)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' ORDER BY n.nspname, c.relname;`;
 
-function countSql(tables: string[]): string {
-  return `${tables.map((t) => `SELECT ${quoteLiteral(t)}, count(*) FROM ${t}`).join(" UNION ALL ")};`;
-}
-
 /** A pg_dump table pattern (`*` wildcard, schema `public` optional) as a test of quoted `schema.table` names. */
 function tablePattern(pattern: string): RegExp {
   const body = pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
   return new RegExp(`^(public\\.)?${body}$`);
-}
-
-function parseCounts(lines: string[]): Record<string, number> {
-  return Object.fromEntries(lines.map((l) => [l.slice(0, l.lastIndexOf("|")), Number(l.slice(l.lastIndexOf("|") + 1))]));
 }
 
 export const postgresPlugin: Plugin<PostgresConfig> = {
@@ -161,16 +132,18 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
         name: "globals.sql",
         compression: config.compression,
         data: (async function* () {
-          yield* tool.stream(config.tools.pgDumpall, ["--globals-only", "--no-password"], { env: env(config, "postgres") });
+          yield* tool.stream(config.tools.pgDumpall, ["--globals-only", "--no-password"], { env: pgEnv(config, "postgres") });
           [version] = await asked;
         })(),
         metadata: () => ({ kind: "globals", serverVersion: version }),
       };
     }
     for (const database of databases) {
-      const session = new PsqlSession(tool, config.tools.psql, database, env(config, database));
+      const session = new PsqlSession(tool, config.tools.psql, database, pgEnv(config, database));
       try {
-        const [snapshot, version] = await session.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();\nSHOW server_version;");
+        const [snapshot, version, owner] = await session.query(
+          "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();\nSHOW server_version;\nSELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database();",
+        );
         const tables = (await session.query(TABLES_SQL)).map((line) => JSON.parse(line) as TableName);
         const excluded = new Set<string>();
         const args = ["--format=custom", "--compress=0", "--no-password", `--snapshot=${snapshot}`, ...(config.schemaOnly ? ["--schema-only"] : [])];
@@ -188,7 +161,7 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
         }
         const counter = new ArchiveRowCounter();
         let rows: Record<string, number> = {};
-        const dump = tool.stream(config.tools.pgDump, [...args, database], { env: env(config, database), blockBuffered: true });
+        const dump = tool.stream(config.tools.pgDump, [...args, database], { env: pgEnv(config, database), blockBuffered: true });
         yield {
           name: `${database}.dump`,
           compression: config.compression,
@@ -205,7 +178,7 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
             }
             rows = await rowCounts(ctx, session, counter.result(), config.schemaOnly ? [] : tables.filter(([, , t]) => !excluded.has(t)));
           })(),
-          metadata: () => ({ kind: "database", database, serverVersion: version, tables: rows, dataExcluded: [...excluded], schemaOnly: config.schemaOnly }),
+          metadata: () => ({ kind: "database", database, owner, serverVersion: version, tables: rows, dataExcluded: [...excluded], schemaOnly: config.schemaOnly }),
         };
       } finally {
         await session.close();
@@ -283,55 +256,83 @@ async function placeFile(ctx: PluginContext, input: RestoreInput, into: string):
   return file;
 }
 
-/** How a dump is loaded by pg_restore. */
-type LoadOptions = Pick<PostgresConfig["restore"], "noOwner" | "noPrivileges" | "jobs" | "tables">;
-
-/**
- * Loads a custom-format dump into a new database named `scratch` and checks
- * that every table has the row count the snapshot recorded. On failure the
- * scratch database is dropped again. @returns the row counts found and the dump's TOC size.
- */
-async function loadIntoScratch(ctx: PluginContext, tool: ServiceTool, config: PostgresConfig, file: string, input: RestoreInput, scratch: string, options: LoadOptions): Promise<{ tables: Record<string, number>; entries: number }> {
-  const database = String(input.record.metadata.database);
-  const list = await ctx.platform.run(config.tools.pgRestore, ["--list", file]).catch(() => ({ code: 127, stdout: "", stderr: `${config.tools.pgRestore} not found` }));
-  if (list.code !== 0) throw new LifeboatError("INTEGRITY", `Cannot restore database "${database}": pg_restore --list rejects the dump: ${list.stderr.trim().slice(0, 300)}`);
-  const entries = list.stdout.split("\n").filter((l) => /^\d+;/.test(l)).length;
-  await psql(tool, config, "postgres", `CREATE DATABASE ${quoteIdent(scratch)};`);
-  try {
-    const args = ["--no-password", "--exit-on-error", `--dbname=${scratch}`, `--jobs=${options.jobs}`];
-    if (options.noOwner) args.push("--no-owner");
-    if (options.noPrivileges) args.push("--no-privileges");
-    for (const t of options.tables) args.push(`--table=${t}`);
-    const result = await ctx.platform.run(config.tools.pgRestore, [...args, file], { env: env(config, scratch) });
-    if (result.code !== 0) throw new LifeboatError("RESTORE", `Cannot restore database "${database}": pg_restore failed: ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`, { hint: "try restore: { noOwner: true, noPrivileges: true } when the roles do not exist here" });
-    const expected = (input.record.metadata.tables ?? {}) as Record<string, number>;
-    const names = Object.keys(expected).filter((t) => options.tables.length === 0 || options.tables.some((s) => t.endsWith(`.${s}`) || t === s));
-    const tables = names.length ? parseCounts(await psql(tool, config, scratch, countSql(names))) : {};
-    for (const t of names) {
-      if (tables[t] !== expected[t]) throw new LifeboatError("INTEGRITY", `Cannot restore database "${database}": table ${t} has ${tables[t]} rows after restore, the snapshot recorded ${expected[t]}`);
-    }
-    return { tables, entries };
-  } catch (err) {
-    await dropDatabase(tool, config, scratch);
-    throw err;
-  }
+/** Writes the stored dump to `<parent>/pg-<database>/dump` on the host, where pg_restore (or a copy into its container) reads it. @returns the directory. */
+async function stageDump(ctx: PluginContext, input: RestoreInput, parent: string, database: string): Promise<string> {
+  const dir = `${parent}/pg-${database}`;
+  await ctx.platform.mkdir(dir, 0o700);
+  await ctx.platform.writeStream(`${dir}/dump`, input.open(), 0o600);
+  return dir;
 }
 
-const dropDatabase = (tool: ServiceTool, config: PostgresConfig, name: string) => psql(tool, config, "postgres", `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE);`).catch(() => undefined);
+/** How a dump is loaded by pg_restore. */
+type LoadOptions = Pick<PostgresConfig["restore"], "noOwner" | "noPrivileges" | "jobs"> & {
+  /** The new database's owner (default: the plugin's user). */
+  owner?: string;
+};
+
+/**
+ * Loads the custom-format dump in `dir` (see {@link stageDump}) into a new
+ * database named `scratch`, with pg_restore where the server is (in its
+ * container, with `container:`), and checks that every table has the row count
+ * the snapshot recorded. On failure the scratch database is dropped again.
+ * @returns the row counts found and the dump's TOC size.
+ * @throws TOOL_MISSING when pg_restore cannot be run, INTEGRITY when it rejects the dump.
+ */
+async function loadIntoScratch(ctx: PluginContext, tool: ServiceTool, config: PostgresConfig, dir: string, input: RestoreInput, scratch: string, options: LoadOptions): Promise<{ tables: Record<string, number>; entries: number }> {
+  const database = String(input.record.metadata.database);
+  return tool.withCopyIn(dir, `pg-${ctx.jobId}-${database}`, async (place) => {
+    const list = await tool.run(config.tools.pgRestore, ["--list", `${place}/dump`]);
+    if (list.code !== 0) throw new LifeboatError("INTEGRITY", `Cannot restore database "${database}": pg_restore --list rejects the dump: ${list.stderr.trim().slice(0, 300)}`, { hint: "the stored dump is damaged; restore from another snapshot" });
+    const entries = list.stdout.split("\n").filter((l) => /^\d+;/.test(l)).length;
+    await psql(tool, config, "postgres", `CREATE DATABASE ${quoteIdent(scratch)}${options.owner ? ` OWNER ${quoteIdent(options.owner)}` : ""};`);
+    try {
+      const args = ["--no-password", "--exit-on-error", `--dbname=${scratch}`, `--jobs=${options.jobs}`];
+      if (options.noOwner) args.push("--no-owner");
+      if (options.noPrivileges) args.push("--no-privileges");
+      const result = await tool.run(config.tools.pgRestore, [...args, `${place}/dump`], { env: pgEnv(config, scratch) });
+      if (result.code !== 0) throw new LifeboatError("RESTORE", `Cannot restore database "${database}": pg_restore failed: ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`, { hint: "try restore: { noOwner: true, noPrivileges: true } when the roles do not exist here" });
+      const expected = (input.record.metadata.tables ?? {}) as Record<string, number>;
+      const names = Object.keys(expected);
+      const tables = names.length ? parseCounts(await psql(tool, config, scratch, countSql(names))) : {};
+      for (const t of names) {
+        if (tables[t] !== expected[t]) throw new LifeboatError("INTEGRITY", `Cannot restore database "${database}": table ${t} has ${tables[t]} rows after restore, the snapshot recorded ${expected[t]}`);
+      }
+      return { tables, entries };
+    } catch (err) {
+      await dropDatabase(tool, config, scratch);
+      throw err;
+    }
+  }, ctx.warn);
+}
 
 /** A database name for this job's scratch copy of `database`. */
 const scratchName = (ctx: PluginContext, database: string) => `${database.slice(0, 40)}_lb_${ctx.jobId.replace(/[^a-z0-9]/gi, "").slice(-12)}`.toLowerCase();
 
+/**
+ * Who is to own a restored database: the live database's owner when it exists;
+ * else the owner the snapshot recorded, when that role exists here (with a
+ * warning when it does not); else the plugin's user.
+ */
+async function ownerFor(ctx: PluginContext, tool: ServiceTool, config: PostgresConfig, database: string, recorded: unknown): Promise<string | undefined> {
+  const [live] = await psql(tool, config, "postgres", `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = ${quoteLiteral(database)};`);
+  if (live) return live;
+  if (typeof recorded !== "string") return undefined;
+  if ((await psql(tool, config, "postgres", `SELECT 1 FROM pg_roles WHERE rolname = ${quoteLiteral(recorded)};`)).length > 0) return recorded;
+  ctx.warn(`role "${recorded}", which owned database "${database}", does not exist here: the database is owned by "${config.user}"; restore globals.sql (the roles) first to keep owners`);
+  return undefined;
+}
+
 async function restoreDatabase(ctx: PluginContext, tool: ServiceTool, config: PostgresConfig, input: RestoreInput, database: string): Promise<Record<string, unknown>> {
-  const exists = (await psql(tool, config, "postgres", `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(database)};`)).length > 0;
-  if (exists && !config.restore.replace) {
-    throw new LifeboatError("RESTORE", `Cannot restore database "${database}": it exists`, { hint: "set restore: { replace: true } for this plugin to replace it, or drop/rename it first" });
-  }
-  const file = `${ctx.scratchDir}/${database}.dump`;
-  const scratch = scratchName(ctx, database);
+  const dir = await stageDump(ctx, input, ctx.scratchDir, database);
   try {
-    await ctx.platform.writeStream(file, input.open(), 0o600);
-    const { tables } = await loadIntoScratch(ctx, tool, config, file, input, scratch, config.restore);
+    if (config.restore.tables.length > 0) return await restoreTables(ctx, tool, config, input, database, dir);
+    const exists = (await psql(tool, config, "postgres", `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(database)};`)).length > 0;
+    if (exists && !config.restore.replace) {
+      throw new LifeboatError("RESTORE", `Cannot restore database "${database}": it exists`, { hint: "set restore: { replace: true } for this plugin to replace it, or drop/rename it first" });
+    }
+    const scratch = scratchName(ctx, database);
+    const owner = await ownerFor(ctx, tool, config, database, input.record.metadata.owner);
+    const { tables } = await loadIntoScratch(ctx, tool, config, dir, input, scratch, { ...config.restore, owner });
     const old = `${database.slice(0, 40)}_lb_old_${scratch.slice(-12)}`;
     try {
       if (exists) {
@@ -348,23 +349,23 @@ async function restoreDatabase(ctx: PluginContext, tool: ServiceTool, config: Po
       throw err;
     }
     if (exists) await psql(tool, config, "postgres", `DROP DATABASE ${quoteIdent(old)};`);
-    return { tables };
+    return { tables, ...(owner ? { owner } : {}) };
   } finally {
-    await ctx.platform.remove(file);
+    await ctx.platform.remove(dir);
   }
 }
 
 /** Deep check of one stored dump: pg_restore --list, then a load into a scratch database (dropped afterwards) with the recorded row counts. */
 async function verifyDatabase(ctx: PluginContext, tool: ServiceTool, config: PostgresConfig, input: RestoreInput, scratchDir: string): Promise<string> {
   const database = String(input.record.metadata.database);
-  const file = await placeFile(ctx, input, scratchDir);
+  const dir = await stageDump(ctx, input, scratchDir, database);
   const scratch = scratchName(ctx, database);
   try {
     // Ownership and grants are left out: the check is about the data, and the roles may not exist where it runs.
-    const { tables, entries } = await loadIntoScratch(ctx, tool, config, file, input, scratch, { noOwner: true, noPrivileges: true, jobs: config.restore.jobs, tables: [] });
+    const { tables, entries } = await loadIntoScratch(ctx, tool, config, dir, input, scratch, { noOwner: true, noPrivileges: true, jobs: config.restore.jobs });
     return `database ${database}: pg_restore --list ok (${entries} entries), loaded into a scratch database, row counts of ${Object.keys(tables).length} tables as recorded`;
   } finally {
     await dropDatabase(tool, config, scratch);
-    await ctx.platform.remove(file);
+    await ctx.platform.remove(dir);
   }
 }

@@ -15,7 +15,8 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
-function binDir(): string {
+/** The newest installed PostgreSQL server version's bin directory (Debian: /usr/lib/postgresql/N/bin). */
+export function postgresBinDir(): string {
   const base = "/usr/lib/postgresql";
   const versions = fs.existsSync(base) ? fs.readdirSync(base).sort((a, b) => Number(b) - Number(a)) : [];
   if (!versions[0]) throw new Error("PostgreSQL is missing: apt-get install postgresql (scripts/setup.sh does)");
@@ -24,7 +25,7 @@ function binDir(): string {
 
 /** initdb (as the `postgres` system user: initdb refuses root) and start on a free port. */
 export async function startPostgres(): Promise<PostgresServer> {
-  const bin = binDir();
+  const bin = postgresBinDir();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-pg-"));
   fs.chmodSync(dir, 0o755);
   const data = path.join(dir, "data");

@@ -1,0 +1,46 @@
+/** @module How the postgres plugin reaches the server: the tools' environment (the password never in argv), one-shot psql queries, quoting, row counts. */
+import { LifeboatError } from "../../core/errors";
+import type { ServiceTool } from "../common/service-tool";
+import type { PostgresConfig } from "./postgres";
+import { postgresHint } from "./psql-session";
+
+/** An identifier in double quotes, as SQL wants it. */
+export const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
+/** A string literal in single quotes. */
+export const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** The libpq environment of the tools (PGPASSWORD travels here, never in argv). */
+export function pgEnv(config: PostgresConfig, database?: string): Record<string, string> {
+  return {
+    PGHOST: config.host,
+    PGPORT: String(config.port),
+    PGUSER: config.user,
+    ...(config.password ? { PGPASSWORD: config.password } : {}),
+    ...(database ? { PGDATABASE: database } : {}),
+    PGCONNECT_TIMEOUT: "10",
+  };
+}
+
+/** Runs SQL with psql against `database` (where the server is); returns its unaligned output lines. @throws SOURCE with psql's message and a hint. */
+export async function psql(tool: ServiceTool, config: PostgresConfig, database: string, sql: string): Promise<string[]> {
+  const result = await tool.run(config.tools.psql, ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"], { env: pgEnv(config, database), stdin: sql });
+  if (result.code !== 0) {
+    const detail = result.stderr.trim().split("\n").slice(-2).join(" | ");
+    const hint = postgresHint(detail);
+    throw new LifeboatError("SOURCE", `Cannot query PostgreSQL database "${database}" on ${config.host}:${config.port}: ${detail}`, hint ? { hint } : {});
+  }
+  return result.stdout.split("\n").filter((l) => l !== "");
+}
+
+/** One query counting the rows of each of `tables` (quoted `schema.table` names): lines `name|count`. */
+export function countSql(tables: string[]): string {
+  return `${tables.map((t) => `SELECT ${quoteLiteral(t)}, count(*) FROM ${t}`).join(" UNION ALL ")};`;
+}
+
+/** The lines of {@link countSql} as a map. */
+export function parseCounts(lines: string[]): Record<string, number> {
+  return Object.fromEntries(lines.map((l) => [l.slice(0, l.lastIndexOf("|")), Number(l.slice(l.lastIndexOf("|") + 1))]));
+}
+
+/** Drops a database if it exists (its sessions ended first); never throws. */
+export const dropDatabase = (tool: ServiceTool, config: PostgresConfig, name: string) => psql(tool, config, "postgres", `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE);`).catch(() => undefined);
