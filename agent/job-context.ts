@@ -11,8 +11,6 @@ import type { Platform } from "../core/platform";
 export class JobContext {
   /** Set by a backup once its manifest is stored. */
   manifest?: { key: string; sha256: string; size: number };
-  readonly signal?: AbortSignal;
-
   constructor(
     readonly platform: Platform,
     readonly events: EventSink,
@@ -20,6 +18,8 @@ export class JobContext {
     /** Private scratch directory of this job; removed at the end. */
     readonly scratchDir: string,
     private readonly secrets: string[],
+    /** Aborted when the job must stop (its controller is gone): uploads abort, plugins see it in their context. */
+    readonly signal?: AbortSignal,
   ) {}
 
   /** Content-addressed storage for plugins that use it; set once the destination is open. */
@@ -35,6 +35,7 @@ export class JobContext {
     return {
       platform: this.platform,
       blobs: this.blobs,
+      ...(this.signal ? { signal: this.signal } : {}),
       jobId: this.jobId,
       scratchDir: this.scratchDir,
       log: (message) => this.events.log(`[${instance}] ${message}`),

@@ -10,6 +10,7 @@ import { destinationSecrets, openDestination } from "../core/storage/destination
 import { isLifeboatError, messageOf } from "../core/errors";
 import { EventSink } from "./event-sink";
 import { JobContext } from "./job-context";
+import { Lifeline } from "./lifeline";
 import { currentPlatform } from "../platform/current";
 import { type Platform } from "../core/platform";
 import { runRestore } from "./restore";
@@ -18,9 +19,22 @@ import { acceptSpec, readPinning } from "./spec/accept";
 import type { JobSpec } from "../core/spec";
 import { LIFEBOAT_VERSION } from "../core/version";
 
-const USAGE = `usage: agent run [--dir DIR]   run the signed job spec read from stdin
-       agent version            print version and runtime as JSON
-DIR defaults to ~/.lifeboat (pinned controller key, replay journal, scratch space).`;
+const USAGE = `usage: agent run [--dir DIR] [--attached]   run the signed job spec read from stdin
+       agent version                        print version and runtime as JSON
+DIR defaults to ~/.lifeboat (pinned controller key, replay journal, scratch space).
+--attached: the spec is the first line of stdin, and stdin stays open for the whole job;
+when it closes (the controller or its connection is gone) the job stops and cleans up.`;
+
+/** The options of `agent run`, or null when they are malformed. */
+function runOptions(args: string[]): { dir?: string; attached: boolean } | null {
+  const options: { dir?: string; attached: boolean } = { attached: false };
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--attached") options.attached = true;
+    else if (args[i] === "--dir" && args[i + 1] !== undefined && options.dir === undefined) options.dir = args[++i];
+    else return null;
+  }
+  return options;
+}
 
 async function main(platform: Platform): Promise<number> {
   const [command, ...rest] = platform.args();
@@ -28,15 +42,16 @@ async function main(platform: Platform): Promise<number> {
     await platform.writeStdout(`${JSON.stringify({ version: LIFEBOAT_VERSION, runtime: platform.runtime, runtimeVersion: platform.runtimeVersion })}\n`);
     return 0;
   }
-  if (command !== "run" || (rest.length !== 0 && !(rest.length === 2 && rest[0] === "--dir"))) {
+  const options = command === "run" ? runOptions(rest) : null;
+  if (!options) {
     platform.writeStderr(`${USAGE}\n`);
     return 2;
   }
-  const dir = rest[1] ?? `${platform.homedir()}/.lifeboat`;
+  const dir = options.dir ?? `${platform.homedir()}/.lifeboat`;
   const events = new EventSink(platform);
   let spec: JobSpec;
   try {
-    const input = await platform.readStdin();
+    const input = options.attached ? await platform.readStdinLine() : await platform.readStdin();
     spec = await acceptSpec(platform, input, await readPinning(platform, dir), `${dir}/nonces`);
   } catch (err) {
     const code = isLifeboatError(err) ? err.code : "INTERNAL";
@@ -46,10 +61,10 @@ async function main(platform: Platform): Promise<number> {
     await events.flush();
     return 3;
   }
-  return runJob(platform, spec, dir);
+  return runJob(platform, spec, dir, options.attached);
 }
 
-async function runJob(platform: Platform, spec: JobSpec, dir: string): Promise<number> {
+async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: boolean): Promise<number> {
   const secrets = [...destinationSecrets(spec.destination), ...(spec.kind !== "backup" ? [spec.identity] : []), ...(spec.kind === "backup" && spec.blobKey ? [spec.blobKey] : [])];
   const events = new EventSink(platform, secrets);
   const began = Date.now();
@@ -64,7 +79,9 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string): Promise<n
     snapshotId: spec.snapshotId,
   });
   const scratchDir = `${dir}/scratch/${spec.jobId}`;
-  const jc = new JobContext(platform, events, spec.jobId, scratchDir, secrets);
+  const lifeline = new Lifeline(platform, (line) => events.log(line), () => platform.remove(scratchDir));
+  lifeline.watch(attached);
+  const jc = new JobContext(platform, events, spec.jobId, scratchDir, secrets, lifeline.signal);
   let status: "ok" | "partial" | "failed" = "failed";
   try {
     await platform.mkdir(scratchDir, 0o700);

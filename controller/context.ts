@@ -17,6 +17,16 @@ export function loadFleet(file: string): Inventory {
   });
 }
 
+/** Whether process `pid` of this machine still runs (EPERM: it does, as another user). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** An opened controller: inventory, keys and ledger. Close it when done. */
 export class ControllerContext {
   private constructor(
@@ -33,7 +43,9 @@ export class ControllerContext {
     if (!fs.existsSync(ledgerPath)) {
       throw new LifeboatError("KEYS", `Cannot open the ledger "${ledgerPath}": it does not exist`, { hint: `run: controller init --state ${globals.state}` });
     }
-    return new ControllerContext(inventory, keys, Ledger.open(ledgerPath));
+    const ledger = Ledger.open(ledgerPath);
+    ledger.failAbandonedRuns(processRuns);
+    return new ControllerContext(inventory, keys, ledger);
   }
 
   /** Secrets from the inventory (credentials, interpolated values) plus the age identity. */

@@ -17,6 +17,7 @@ export type ErrorCode =
   | "INTEGRITY" // a hash, MAC or integrity check did not match
   | "RESTORE" // a restore could not be staged or swapped in
   | "KEYS" // controller keys missing, unreadable or about to be overwritten
+  | "INTERRUPTED" // the job was stopped: its controller went away, or it was asked to stop
   | "INTERNAL"; // a bug: please report
 
 /** Options for {@link LifeboatError}. */

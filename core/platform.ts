@@ -68,6 +68,15 @@ export interface Platform {
   args(): string[];
   /** Reads all of standard input as text (the signed spec arrives here, never in argv). */
   readStdin(): Promise<string>;
+  /**
+   * Reads standard input up to its first newline (the line, without it; all of it
+   * when it ends first), and keeps watching it: see {@link stdinClosed}.
+   */
+  readStdinLine(): Promise<string>;
+  /** Resolves when standard input ends, after {@link readStdinLine} (for an attached job: the controller is gone). */
+  stdinClosed(): Promise<void>;
+  /** Calls `handler` when the process is asked to stop (SIGTERM, SIGHUP, SIGINT), instead of dying at once. */
+  onStopRequest(handler: (signal: string) => void): void;
   /** Writes to standard output (NDJSON events) and waits until it is flushed. */
   writeStdout(text: string): Promise<void>;
   /** Writes a diagnostic line to standard error. */
@@ -76,7 +85,10 @@ export interface Platform {
   exit(code: number): never;
 
   // processes
+  /** Starts a command in a process group of its own (see {@link stopChildren}). */
   spawn(command: string, args: string[], options?: SpawnOptions): ChildProcess;
+  /** Sends SIGTERM to every child process still running, and to what each started: for a job that is abandoned. */
+  stopChildren(): void;
   /** Runs a command to completion and buffers its output (for small outputs only). */
   run(command: string, args: string[], options?: SpawnOptions): Promise<RunResult>;
   /**

@@ -41,13 +41,20 @@ function stdinSource(stdin: SpawnOptions["stdin"]): Readable | null {
  */
 const TOOL_PATH = [...new Set([...(process.env.PATH ?? "").split(path.delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"].filter(Boolean))].join(path.delimiter);
 
+/** Children still running, for {@link stopChildren}. */
+const running = new Set<ReturnType<typeof spawnChild>>();
+
 function spawn(command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
   const child = spawnChild(command, args, {
     cwd: options.cwd,
     env: { ...process.env, PATH: TOOL_PATH, ...options.env },
     stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     signal: options.signal,
+    // A group of its own: stopChildren reaches what the child started too (a hook's commands).
+    detached: true,
   });
+  running.add(child);
+  child.on("close", () => running.delete(child));
   let stderr = "";
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (s: string) => {
@@ -80,6 +87,61 @@ function spawn(command: string, args: string[], options: SpawnOptions = {}): Chi
     exited,
     kill: () => child.kill(),
   };
+}
+
+function stopChildren(): void {
+  for (const child of running) {
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      child.kill();
+    }
+  }
+}
+
+let pipesTolerated = false;
+
+/** Output to a reader that is gone (EPIPE: the controller's connection dropped) is dropped instead of ending the process. */
+function toleratePipesClosed(): void {
+  if (pipesTolerated) return;
+  pipesTolerated = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
+  }
+}
+
+/** Standard input read line-first and watched to its end (see Platform.readStdinLine). */
+let stdinWatch: { line: Promise<string>; closed: Promise<void> } | undefined;
+
+function watchStdin(): { line: Promise<string>; closed: Promise<void> } {
+  if (stdinWatch) return stdinWatch;
+  let buffer = "";
+  let lineDone = false;
+  let giveLine!: (line: string) => void;
+  let giveClosed!: () => void;
+  const line = new Promise<string>((resolve) => (giveLine = resolve));
+  const closed = new Promise<void>((resolve) => (giveClosed = resolve));
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (text: string) => {
+    if (lineDone) return;
+    buffer += text;
+    const end = buffer.indexOf("\n");
+    if (end === -1) return;
+    lineDone = true;
+    giveLine(buffer.slice(0, end));
+  });
+  const ended = () => {
+    if (!lineDone) giveLine(buffer);
+    lineDone = true;
+    giveClosed();
+  };
+  process.stdin.on("end", ended);
+  process.stdin.on("close", ended);
+  process.stdin.on("error", ended);
+  stdinWatch = { line, closed };
+  return stdinWatch;
 }
 
 async function run(command: string, args: string[], options: SpawnOptions = {}): Promise<RunResult> {
@@ -182,14 +244,28 @@ export const nodePlatform: Platform = {
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString("utf8");
   },
+  readStdinLine: () => watchStdin().line,
+  stdinClosed: () => watchStdin().closed,
+  onStopRequest: (handler) => {
+    for (const signal of ["SIGTERM", "SIGHUP", "SIGINT"] as const) process.on(signal, () => handler(signal));
+  },
+  // Once the reader is gone (EPIPE), there is nobody to tell: output is dropped, not an error.
   writeStdout: (text) =>
-    new Promise<void>((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve()))),
-  writeStderr: (text) => void process.stderr.write(text),
+    new Promise<void>((resolve, reject) => {
+      toleratePipesClosed();
+      if (process.stdout.destroyed) return resolve();
+      process.stdout.write(text, (err) => (!err || (err as { code?: string }).code === "EPIPE" ? resolve() : reject(err)));
+    }),
+  writeStderr: (text) => {
+    toleratePipesClosed();
+    process.stderr.write(text);
+  },
   exit: (code) => {
     process.exitCode = code;
     process.exit(code);
   },
   spawn,
+  stopChildren,
   run,
   which,
   stat: async (p) => toInfo(await fs.stat(p)),

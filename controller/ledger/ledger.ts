@@ -1,6 +1,7 @@
 /** @module The controller's ledger (SQLite, WAL): hosts, runs, jobs, snapshots, artifacts, errors. */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import type { ArtifactRecord } from "../../core/records";
@@ -88,11 +89,41 @@ export class Ledger {
       .run(name, t, t, agentVersion, runtime);
   }
 
-  /** A new run; returns its id. */
+  /** A new run, owned by this controller process; returns its id. */
   startRun(run: { kind: "backup" | "restore" | "verify"; trigger: string; hosts: string[] }): string {
     const id = `run-${crypto.randomBytes(6).toString("hex")}`;
-    this.db.prepare("INSERT INTO runs(id, kind, trigger, hosts, started_at) VALUES (?, ?, ?, ?, ?)").run(id, run.kind, run.trigger, JSON.stringify(run.hosts), now());
+    this.db
+      .prepare("INSERT INTO runs(id, kind, trigger, hosts, started_at, owner) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(id, run.kind, run.trigger, JSON.stringify(run.hosts), now(), `${os.hostname()}:${process.pid}`);
     return id;
+  }
+
+  /**
+   * Marks failed the runs still "running" whose controller process is gone (it
+   * was killed, or the machine went down): their running jobs failed
+   * (INTERRUPTED), their incomplete snapshots failed, an error recorded. A run
+   * owned on another machine cannot be checked and is left alone; one without an
+   * owner (recorded before owners were) counts as abandoned.
+   * @param alive whether a process of this machine still runs
+   * @returns the ids of the runs it marked
+   */
+  failAbandonedRuns(alive: (pid: number) => boolean): string[] {
+    const running = this.db.prepare("SELECT id, owner FROM runs WHERE status = 'running'").all() as { id: string; owner: string | null }[];
+    const abandoned = running.filter((r) => {
+      if (r.owner === null) return true;
+      const at = r.owner.lastIndexOf(":");
+      return r.owner.slice(0, at) === os.hostname() && !alive(Number(r.owner.slice(at + 1)));
+    });
+    const t = now();
+    const message = "the controller running this job stopped before it finished";
+    const mark = this.db.transaction((runId: string) => {
+      this.db.prepare("UPDATE snapshots SET status = 'failed', finished_at = ? WHERE status = 'incomplete' AND job_id IN (SELECT id FROM jobs WHERE run_id = ?)").run(t, runId);
+      this.db.prepare("UPDATE jobs SET status = 'failed', finished_at = ?, error_code = 'INTERRUPTED', error_message = ? WHERE run_id = ? AND status = 'running'").run(t, message, runId);
+      this.db.prepare("UPDATE runs SET status = 'failed', finished_at = ? WHERE id = ?").run(t, runId);
+      this.recordError({ runId, code: "INTERRUPTED", message: `Run ${runId} was abandoned: ${message}`, hint: "run it again" });
+    });
+    for (const r of abandoned) mark(r.id);
+    return abandoned.map((r) => r.id);
   }
 
   finishRun(runId: string, status: "ok" | "partial" | "failed"): void {

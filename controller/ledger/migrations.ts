@@ -113,6 +113,10 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX hook_runs_by_job ON hook_runs(job_id);
   `,
+  `
+  -- Which controller process runs a run ("hostname:pid"), so that another can tell an abandoned one.
+  ALTER TABLE runs ADD COLUMN owner TEXT;
+  `,
 ];
 
 /**

@@ -28,9 +28,12 @@ export async function runAgentJob(
   onNoise: (line: string) => void = () => {},
 ): Promise<AgentJobResult> {
   let done: AgentJobResult["done"];
-  const command = agentCommand(host.runtime, host.agentDir, ["run", "--dir", host.agentDir]);
+  // Attached: the spec is one line, and stdin stays open until the agent exits; if this
+  // controller or its connection goes away, the agent sees stdin close and stops the job.
+  const command = agentCommand(host.runtime, host.agentDir, ["run", "--dir", host.agentDir, "--attached"]);
   const result = await conn.exec(command, {
-    stdin: JSON.stringify(signed),
+    stdin: `${JSON.stringify(signed)}\n`,
+    keepStdinOpen: true,
     onStdoutLine: (line) => {
       if (line.trim() === "") return;
       let event: AgentEvent;

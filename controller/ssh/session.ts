@@ -12,6 +12,12 @@ import { RemoteFiles, sftpReason } from "./remote-files";
 export interface ExecOptions {
   /** Written to the command's stdin, which is then closed (secrets go here, never in argv). */
   stdin?: string | Buffer;
+  /**
+   * Leave stdin open after writing `stdin`, until the command exits: a command
+   * that watches its stdin (`agent run --attached`) then sees it close when this
+   * side, or the connection, goes away.
+   */
+  keepStdinOpen?: boolean;
   /** Called with each complete stdout line (without `\n`), as it arrives; a last unterminated line comes at the end. */
   onStdoutLine?(line: string): void;
   /** Called with each stderr chunk as it arrives. */
@@ -130,7 +136,8 @@ export class SshConnection {
           ),
         );
         stream.on("error", (e: Error) => settle(() => reject(failure(messageOf(e), undefined, e))));
-        stream.end(options.stdin ?? "");
+        if (options.keepStdinOpen) stream.write(options.stdin ?? "");
+        else stream.end(options.stdin ?? "");
       };
       try {
         this.client.exec(command, started);

@@ -1,6 +1,8 @@
 // What goes wrong in a fleet, through the real CLI: unreachable hosts, unknown host keys, bad inventories.
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type AppData } from "../harness/app-data";
 import { controller, jsonLines } from "../harness/controller-cli";
@@ -113,4 +115,47 @@ describe("fleet failures", () => {
       expect(fs.readFileSync(path.join(fleet.state, file)).includes(Buffer.from(secret)), file).toBe(false);
     }
   });
+
+  it("stops the agent's job and removes its scratch when the controller dies mid-run, and the next controller marks the run failed", async () => {
+    const marker = path.join(fleet.hosts.gamma!.home, "hook-started");
+    fs.rmSync(marker, { force: true });
+    fleet.writeInventory({ gamma: { destination: "local", plugins: { files: { paths: [app.data], hooks: { before: `touch ${marker}; sleep 300` } } } } });
+    const dying = spawn(process.execPath, [path.resolve("dist/controller.mjs"), "run", "--host", "gamma", "--accept-new-host-key"], { env: { ...process.env, ...fleet.env }, stdio: "ignore" });
+    const scratch = path.join(fleet.hosts.gamma!.home, ".lifeboat", "scratch");
+    const hostProcesses = () => {
+      try {
+        return execFileSync("pgrep", ["-a", "-u", fleet.hosts.gamma!.user], { encoding: "utf8" });
+      } catch {
+        return ""; // pgrep exits 1 when there are none
+      }
+    };
+    try {
+      await until(() => fs.existsSync(marker), "the job's before hook to start");
+      expect(fs.readdirSync(scratch)).toHaveLength(1);
+      expect(hostProcesses()).toMatch(/agent\.mjs run/);
+    } finally {
+      dying.kill("SIGKILL");
+    }
+    await until(() => !/agent\.mjs run|sleep 300/.test(hostProcesses()), "the agent and its hook to stop");
+    expect(fs.readdirSync(scratch)).toEqual([]);
+
+    const ledger = path.join(fleet.state, "ledger.db");
+    const runStatus = () => new Database(ledger, { readonly: true }).prepare("SELECT status FROM runs ORDER BY started_at DESC LIMIT 1").pluck().get();
+    expect(runStatus()).toBe("running");
+    const snapshots = await fleet.controller(["snapshots", "--host", "gamma", "--json"]);
+    expect(snapshots.code, snapshots.stderr).toBe(0);
+    expect(runStatus()).toBe("failed");
+    const [latest] = (JSON.parse(snapshots.stdout) as { snapshots: { status: string }[] }).snapshots;
+    expect(latest!.status).toBe("failed");
+    const error = new Database(ledger, { readonly: true }).prepare("SELECT code, message FROM events WHERE level = 'error' ORDER BY id DESC LIMIT 1").get();
+    expect(error).toMatchObject({ code: "INTERRUPTED", message: expect.stringContaining("stopped before it finished") });
+  });
 });
+
+/** Waits (polling, at most 60 s) until `done()` holds. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !done(); waited += 200) {
+    if (waited > 60_000) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
