@@ -36,10 +36,12 @@ function stdinSource(stdin: SpawnOptions["stdin"]): Readable | null {
 
 /**
  * PATH for the tools the agent runs: the inherited PATH, then the sbin
- * directories, where Debian and others install service tools (nginx,
- * redis-check-rdb on some systems) and which a non-root SSH session's PATH lacks.
+ * directories, where Debian and others install service tools (nginx) and which
+ * a non-root SSH session's PATH lacks.
  */
-const TOOL_PATH = [...new Set([...(process.env.PATH ?? "").split(path.delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"].filter(Boolean))].join(path.delimiter);
+function toolPath(): string {
+  return [...new Set([...(process.env.PATH ?? "").split(path.delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin"].filter(Boolean))].join(path.delimiter);
+}
 
 /** Children still running, for {@link stopChildren}. */
 const running = new Set<ReturnType<typeof spawnChild>>();
@@ -47,7 +49,7 @@ const running = new Set<ReturnType<typeof spawnChild>>();
 function spawn(command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
   const child = spawnChild(command, args, {
     cwd: options.cwd,
-    env: { ...process.env, PATH: TOOL_PATH, ...options.env },
+    env: { ...process.env, PATH: toolPath(), ...options.env },
     stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     signal: options.signal,
     // A group of its own: stopChildren reaches what the child started too (a hook's commands).
@@ -154,7 +156,7 @@ async function run(command: string, args: string[], options: SpawnOptions = {}):
 
 async function which(command: string): Promise<string | null> {
   if (command.includes("/")) return (await isExecutable(command)) ? command : null;
-  for (const dir of TOOL_PATH.split(path.delimiter)) {
+  for (const dir of toolPath().split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, command);
     if (await isExecutable(candidate)) return candidate;

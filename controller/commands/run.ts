@@ -4,7 +4,7 @@ import { selectHosts } from "../../inventory/resolve";
 import { hostOptions, hostSelection, listOption, parseCommandArgs } from "../cli-args";
 import { ControllerContext } from "../context";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
-import { runFleetBackup } from "../jobs/fleet-backup";
+import { hostsToBackUp, runFleetBackup } from "../jobs/fleet-backup";
 import { formatBytes } from "../output/format";
 import { reporterFor, type Command } from "./command";
 
@@ -31,14 +31,12 @@ export const runCommand: Command = {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new LifeboatError("USAGE", `--concurrency: expected a whole number >= 1, got "${values.concurrency}"`);
     const ctx = await ControllerContext.open(globals);
     try {
-      const hosts = selectHosts(ctx.inventory, hostSelection(values));
+      const selection = hostSelection(values);
+      const plugins = listOption(values.plugins);
+      const { run: hosts, skipped } = hostsToBackUp(selectHosts(ctx.inventory, selection), plugins, selection.host !== undefined);
+      if (skipped.length > 0) process.stderr.write(`controller run: skipping ${skipped.map((h) => h.name).join(", ")}: ${plugins ? "no plugin matches --plugins" : "no plugins (nothing to back up)"}\n`);
       const reporter = reporterFor(globals);
-      const outcomes = await runFleetBackup(
-        ctx,
-        hosts,
-        { plugins: listOption(values.plugins), concurrency, acceptNewHostKey: values["accept-new-host-key"] === true, trigger: "cli" },
-        reporter,
-      );
+      const outcomes = await runFleetBackup(ctx, hosts, { plugins, concurrency, acceptNewHostKey: values["accept-new-host-key"] === true, trigger: "cli" }, reporter);
       reporter.close();
       const failed = outcomes.filter((o) => o.status !== "ok");
       if (!globals.json && hosts.length > 1) {

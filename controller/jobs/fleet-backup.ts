@@ -1,13 +1,14 @@
 /** @module `controller run`: back up a selection of hosts concurrently and record everything in the ledger. */
 import * as crypto from "node:crypto";
 import type { BackupJob } from "../../core/spec";
+import { LifeboatError } from "../../core/errors";
 import { describeDestination } from "../../core/storage/destinations/registry";
 import { newSnapshotId } from "../../core/storage-layout";
 import type { HostConfig } from "../../inventory/schema";
 import type { ControllerContext } from "../context";
 import { runHostJob } from "./host-job";
 import { recordAgentEvent } from "./ledger-recorder";
-import { failedOutcome, type HostOutcome, type Reporter } from "../output/reporter";
+import type { HostOutcome, Reporter } from "../output/reporter";
 import { forEachConcurrent } from "./pool";
 import { freshness } from "./sign-spec";
 
@@ -43,6 +44,22 @@ export function backupSpec(ctx: ControllerContext, host: HostConfig, plugins: Ho
   };
 }
 
+/**
+ * The hosts a run backs up, and those it skips: with nothing to back up (no
+ * plugins, e.g. a spare restore target, or none matching `--plugins`), a host of
+ * a group or of the fleet is skipped; a host named on its own is refused.
+ * @throws LifeboatError("USAGE") when a named host, or every selected host, has nothing to back up.
+ */
+export function hostsToBackUp(hosts: HostConfig[], plugins: string[] | undefined, named: boolean): { run: HostConfig[]; skipped: HostConfig[] } {
+  const run = hosts.filter((h) => selectPlugins(h, plugins).length > 0);
+  const skipped = hosts.filter((h) => !run.includes(h));
+  if (skipped.length > 0 && (named || run.length === 0)) {
+    const what = plugins ? `none of ${skipped.length === 1 ? "its" : "their"} plugins match --plugins ${plugins.join(",")}` : `${skipped.length === 1 ? "it has" : "they have"} no plugins`;
+    throw new LifeboatError("USAGE", `Cannot back up ${skipped.map((h) => `"${h.name}"`).join(", ")}: ${what}`, { hint: "list the hosts' plugins with: controller hosts" });
+  }
+  return { run, skipped };
+}
+
 /** Backs up `hosts`; returns one outcome per host, in the order they finished. */
 export async function runFleetBackup(ctx: ControllerContext, hosts: HostConfig[], options: BackupRunOptions, reporter: Reporter): Promise<HostOutcome[]> {
   const runId = ctx.ledger.startRun({ kind: "backup", trigger: options.trigger, hosts: hosts.map((h) => h.name) });
@@ -52,18 +69,17 @@ export async function runFleetBackup(ctx: ControllerContext, hosts: HostConfig[]
     const spec = backupSpec(ctx, host, plugins);
     const destination = ctx.inventory.destinations.get(host.destination)!;
     ctx.ledger.startJob({ runId, jobId: spec.jobId, host: host.name, kind: "backup", snapshotId: spec.snapshotId });
-    ctx.ledger.startSnapshot({ host: host.name, snapshotId: spec.snapshotId, jobId: spec.jobId, destination: host.destination, destinationDescription: describeDestination(destination) });
-    let outcome: HostOutcome;
-    if (plugins.length === 0) {
-      outcome = emptyOutcome(host.name, spec.snapshotId, options.plugins);
-    } else {
-      outcome = await runHostJob(
+    const outcome = await runHostJob(
         { keys: ctx.keys, reporter, acceptNewHostKey: options.acceptNewHostKey, secrets: ctx.secrets },
         host,
         spec,
-        (event) => recordAgentEvent(ctx.ledger, { runId, jobId: spec.jobId, host: host.name, snapshotId: spec.snapshotId, kind: "backup" }, event),
+        (event) => {
+          // A snapshot exists once an agent accepted the job and starts writing it; a host that
+          // could not be reached leaves a failed job in the ledger, not an empty snapshot.
+          if (event.type === "start") ctx.ledger.startSnapshot({ host: host.name, snapshotId: spec.snapshotId, jobId: spec.jobId, destination: host.destination, destinationDescription: describeDestination(destination) });
+          recordAgentEvent(ctx.ledger, { runId, jobId: spec.jobId, host: host.name, snapshotId: spec.snapshotId, kind: "backup" }, event);
+        },
       );
-    }
     ctx.ledger.finishJob(spec.jobId, outcome);
     if (outcome.status !== "ok") ctx.ledger.failSnapshot(host.name, spec.snapshotId);
     reporter.hostDone(outcome);
@@ -71,8 +87,4 @@ export async function runFleetBackup(ctx: ControllerContext, hosts: HostConfig[]
   });
   ctx.ledger.finishRun(runId, outcomes.every((o) => o.status === "ok") ? "ok" : outcomes.some((o) => o.status !== "failed") ? "partial" : "failed");
   return outcomes;
-}
-
-function emptyOutcome(host: string, snapshotId: string, wanted: string[] | undefined): HostOutcome {
-  return failedOutcome(host, "backup", { code: "USAGE", message: `Cannot back up "${host}": none of its plugins match --plugins ${wanted?.join(",")}`, hint: "list the host's plugins with: controller hosts" }, snapshotId);
 }

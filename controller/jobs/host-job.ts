@@ -23,11 +23,14 @@ export interface HostJobEnv {
 /**
  * Runs `spec` on `host` and returns the outcome; never throws. `onEvent`
  * sees every agent event (to record it in the ledger) before the reporter does.
+ * Progress names `host`, where the job runs; the outcome names `snapshotHost`
+ * (the host whose snapshot a restore reads, default `host`).
  */
-export async function runHostJob(env: HostJobEnv, host: HostConfig, spec: JobSpec, onEvent: (event: AgentEvent) => void, label = host.name): Promise<HostOutcome> {
+export async function runHostJob(env: HostJobEnv, host: HostConfig, spec: JobSpec, onEvent: (event: AgentEvent) => void, snapshotHost = host.name): Promise<HostOutcome> {
   const began = Date.now();
+  const label = host.name;
   const outcome: HostOutcome = {
-    host: label,
+    host: snapshotHost,
     kind: spec.kind,
     status: "failed",
     snapshotId: spec.snapshotId,

@@ -116,6 +116,10 @@ export const MIGRATIONS: string[] = [
   `
   -- Which controller process runs a run ("hostname:pid"), so that another can tell an abandoned one.
   ALTER TABLE runs ADD COLUMN owner TEXT;
+  -- Snapshot rows are made when an agent starts writing; rows of jobs that never reached an agent
+  -- (nothing stored, no manifest) were failed runs, kept in jobs and events, not snapshots.
+  DELETE FROM snapshots WHERE status = 'failed' AND manifest_key IS NULL
+    AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.host = snapshots.host AND a.snapshot_id = snapshots.id);
   `,
 ];
 

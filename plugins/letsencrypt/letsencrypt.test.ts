@@ -41,7 +41,23 @@ describe("letsencrypt plugin", () => {
       ["example.com", ["example.com", "www.example.com"], true],
       ["soon.example.net", ["soon.example.net"], true],
     ]);
-    expect(ctx.warnings).toEqual([expect.stringMatching(/certificate "soon.example.net" .* expires \d{4}-\d\d-\d\d \(in 4 days\)/)]);
+    expect(ctx.warnings).toEqual([expect.stringMatching(/certificate "soon.example.net" .* expires \d{4}-\d\d-\d\d \(in 5 days\)/)]);
+  });
+
+  it("counts the time left as people do: 4.96 days is 5 days, under a day in hours", () => {
+    const now = new Date("2026-11-30T12:00:00Z");
+    const at = (hours: number) => new Date(now.getTime() + hours * 3_600_000).toISOString();
+    const record = { plugin: "letsencrypt", instance: "certs", name: "letsencrypt.tar", key: "k", plainSize: 0, storedSize: 0, sha256: "0".repeat(64), compression: "none" as const, metadata: { warnDays: 14, certificates: [
+      { name: "a", names: ["a.example"], notAfter: at(5 * 24 - 1), fingerprint: "", keyMatches: true },
+      { name: "b", names: ["b.example"], notAfter: at(3), fingerprint: "", keyMatches: true },
+      { name: "c", names: ["c.example"], notAfter: at(-30), fingerprint: "", keyMatches: true },
+      { name: "d", names: ["d.example"], notAfter: at(20 * 24), fingerprint: "", keyMatches: true },
+    ] } };
+    expect(letsencryptPlugin.operatorWarnings!(record, now)).toEqual([
+      `certificate "a" (a.example) expires ${at(5 * 24 - 1).slice(0, 10)} (in 5 days)`,
+      `certificate "b" (b.example) expires 2026-11-30 (in 3 hours)`,
+      `certificate "c" (c.example) expired 2026-11-29`,
+    ]);
   });
 
   it("restores the tree exactly: live/ symlinks into archive/, key modes, renewal configs", async () => {

@@ -54,13 +54,19 @@ export async function inspectLive(platform: Platform, root: string): Promise<Cer
   return facts;
 }
 
+/** "5 days" for 4.9 days (rounded, as people count them), hours under a day. */
+function timeLeft(ms: number): string {
+  const [n, unit] = ms < DAY_MS ? [Math.max(1, Math.round(ms / 3_600_000)), "hour"] : [Math.round(ms / DAY_MS), "day"];
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}
+
 /** Warnings for certificates that expire within `days` of `now` (or have expired). */
 export function expiryWarnings(certificates: CertificateFacts[], days: number, now = new Date()): string[] {
   return certificates
     .filter((c) => Date.parse(c.notAfter) - now.getTime() < days * DAY_MS)
     .map((c) => {
-      const left = Math.floor((Date.parse(c.notAfter) - now.getTime()) / DAY_MS);
-      return `certificate "${c.name}" (${c.names.join(", ")}) ${left < 0 ? "expired" : "expires"} ${c.notAfter.slice(0, 10)}${left < 0 ? "" : ` (in ${left} day${left === 1 ? "" : "s"})`}`;
+      const left = Date.parse(c.notAfter) - now.getTime();
+      return `certificate "${c.name}" (${c.names.join(", ")}) ${left < 0 ? "expired" : "expires"} ${c.notAfter.slice(0, 10)}${left < 0 ? "" : ` (in ${timeLeft(left)})`}`;
     });
 }
 

@@ -117,6 +117,9 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     const result = await fleet.controller(["restore", "--from", "alpha", "--snapshot", "latest", "--to", "beta", "--into", into, "--yes"]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain("alpha → beta");
+    // Progress names the host the restore runs on.
+    expect(result.stdout).toMatch(/^ {2}beta: connecting to /m);
+    expect(result.stdout).not.toMatch(/^ {2}alpha: /m);
     const restoredData = path.join(into, apps.alpha!.data.slice(1));
     expect(listTree(restoredData)).toEqual(listTree(apps.alpha!.data, excluded));
     const restoredDb = path.join(into, apps.alpha!.database.slice(1));
@@ -229,7 +232,7 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     fleet.writeInventory({ alpha: entry("alpha", "s3"), beta: { destination: "sftp", plugins: { certs: { plugin: "letsencrypt", root } } } });
     const run = await fleet.controller(["run", "--host", "beta"]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/warning: \[certs\] certificate "soon.example" \(soon.example, www.soon.example\) expires .* \(in 2 days\)/);
+    expect(run.stdout).toMatch(/warning: \[certs\] certificate "soon.example" \(soon.example, www.soon.example\) expires .* \(in 3 days\)/);
     const text = await fleet.controller(["snapshots", "--host", "beta"]);
     expect(text.stdout).toMatch(/warning: beta \S+: \[certs\] certificate "soon.example"/);
     expect(text.stdout).not.toMatch(/"beta.example".*expires/);

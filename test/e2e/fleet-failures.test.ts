@@ -82,6 +82,30 @@ describe("fleet failures", () => {
     expect(error.code).toBe("SSH");
     expect(error.message).toContain('"ghost"');
     expect(error.message).toMatch(/refused/i);
+    // A host that was never reached has a failed job in the ledger, not an empty snapshot.
+    const snapshots = await fleet.controller(["snapshots", "--host", "ghost", "--json"]);
+    expect(JSON.parse(snapshots.stdout)).toMatchObject({ snapshots: [] });
+  });
+
+  it("exits 2 for what the command line got wrong before anything ran, and skips a spare host with nothing to back up", async () => {
+    fleet.writeInventory({ gamma: files(), spare: { destination: "local", plugins: {}, sshOverride: { host: "127.0.0.1", port: 9, user: "nobody" } } });
+    const noMatch = await fleet.controller(["run", "--host", "gamma", "--plugins", "nope"]);
+    expect(noMatch.code).toBe(2);
+    expect(noMatch.stderr).toContain('Cannot back up "gamma": none of its plugins match --plugins nope');
+    const spareNamed = await fleet.controller(["run", "--host", "spare"]);
+    expect(spareNamed.code).toBe(2);
+    expect(spareNamed.stderr).toContain('Cannot back up "spare": it has no plugins');
+    for (const args of [
+      ["verify", "--host", "gamma", "--snapshot", "20200101T000000Z-0000"],
+      ["restore", "--from", "gamma", "--snapshot", "20200101T000000Z-0000", "--yes"],
+    ]) {
+      const result = await fleet.controller(args);
+      expect(result.code, args.join(" ")).toBe(2);
+      expect(result.stderr).toContain('no complete snapshot "20200101T000000Z-0000"');
+    }
+    const all = await fleet.controller(["run", "--all", "--accept-new-host-key"]);
+    expect(all.code, all.stdout + all.stderr).toBe(0);
+    expect(all.stderr).toContain("skipping spare: no plugins (nothing to back up)");
   });
 
   it("rejects a malformed inventory with file, line and field, exit code 2", async () => {
