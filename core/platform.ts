@@ -38,6 +38,14 @@ export interface ChildProcess {
   kill(): void;
 }
 
+/** Options of {@link Platform.writeNewFile}. */
+export interface NewFileOptions {
+  /** Permission bits, set after the owner (which may clear setuid bits). */
+  mode: number;
+  owner?: { uid: number; gid: number };
+  mtimeMs?: number;
+}
+
 /** Result of {@link Platform.run}. */
 export interface RunResult {
   code: number;
@@ -113,6 +121,13 @@ export interface Platform {
   readStream(path: string, chunkSize?: number): ByteStream;
   /** Writes a stream to a file (created or truncated) with `mode`; returns bytes written. */
   writeStream(path: string, data: ByteStream, mode?: number): Promise<number>;
+  /**
+   * Creates `path`, which must not exist, without following a symlink there
+   * (O_CREAT | O_EXCL | O_NOFOLLOW), writes `data`, then applies the owner (when
+   * given), the mode and the time to the open file, never to the path.
+   * @returns bytes written. @throws with code EEXIST when anything (a symlink included) is at `path`.
+   */
+  writeNewFile(path: string, data: ByteStream, options: NewFileOptions): Promise<number>;
   mkdir(path: string, mode?: number): Promise<void>;
   /** A new empty directory under `parent` (default: the system temp dir) whose name starts with `prefix`. */
   mkdtemp(prefix: string, parent?: string): Promise<string>;

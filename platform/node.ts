@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
-import type { ByteStream, ChildProcess, FileInfo, Platform, RunResult, SpawnOptions } from "../core/platform";
+import type { ByteStream, ChildProcess, FileInfo, NewFileOptions, Platform, RunResult, SpawnOptions } from "../core/platform";
 
 const STDERR_TAIL = 64 * 1024;
 
@@ -199,6 +199,23 @@ async function writeStream(file: string, data: ByteStream, mode = 0o600): Promis
   return written;
 }
 
+async function writeNewFile(file: string, data: ByteStream, options: NewFileOptions): Promise<number> {
+  const handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+  let written = 0;
+  try {
+    for await (const chunk of data) {
+      for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at, chunk.length - at)).bytesWritten;
+      written += chunk.length;
+    }
+    if (options.owner) await handle.chown(options.owner.uid, options.owner.gid);
+    await handle.chmod(options.mode);
+    if (options.mtimeMs !== undefined) await handle.utimes(options.mtimeMs / 1000, options.mtimeMs / 1000);
+  } finally {
+    await handle.close();
+  }
+  return written;
+}
+
 async function writeFile(file: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
   const temp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
   try {
@@ -287,6 +304,7 @@ export const nodePlatform: Platform = {
   createExclusive,
   readStream,
   writeStream,
+  writeNewFile,
   mkdir: async (p, mode = 0o700) => {
     await fs.mkdir(p, { recursive: true, mode });
   },

@@ -1,4 +1,5 @@
 /** @module Stage next to a target, then swap in with renames: the target is never half-restored. */
+import { LifeboatError } from "../../core/errors";
 import type { Platform } from "../../core/platform";
 import { baseName, parentOf } from "./safe-path";
 
@@ -16,15 +17,33 @@ export interface Staging {
 /**
  * A staging directory beside `target` (same file system, so the swap is a rename):
  * `<parent>/.lifeboat-staging-<jobId>`. Missing parents are created and reported.
+ * With `confinedTo` (a restore `--into DIR`), no existing directory between DIR
+ * and the target may be a symlink: a link planted there would carry the restore
+ * out of DIR. @throws RESTORE naming the link.
  */
-export async function stagingDirFor(platform: Platform, target: string, jobId: string): Promise<Staging> {
+export async function stagingDirFor(platform: Platform, target: string, jobId: string, confinedTo?: string): Promise<Staging> {
   const parent = parentOf(target);
+  if (confinedTo) await refuseLinksBelow(platform, confinedTo.replace(/\/+$/, ""), target);
   let createdRoot: string | undefined;
   for (let p = parent; p !== "/" && !(await platform.exists(p)); p = parentOf(p)) createdRoot = p;
   await platform.mkdir(parent, 0o755);
   const dir = `${parent}/.lifeboat-staging-${jobId}`;
   await platform.mkdir(dir, 0o700);
   return createdRoot ? { dir, createdRoot } : { dir };
+}
+
+/** Refuses a symlink at any existing path between `dir` (exclusive) and `target` (inclusive). */
+async function refuseLinksBelow(platform: Platform, dir: string, target: string): Promise<void> {
+  const rest = target.slice(dir.length).split("/").filter(Boolean);
+  let path = dir;
+  for (const segment of rest) {
+    path = `${path}/${segment}`;
+    const info = await platform.lstat(path).catch(() => null);
+    if (!info) return;
+    if (info.kind === "symlink") {
+      throw new LifeboatError("RESTORE", `Refusing to restore under "${dir}": "${path}" is a symlink, which would carry the restore out of that directory`, { hint: `remove the link, or restore into an empty directory` });
+    }
+  }
 }
 
 /** Removes a staging directory and, after a failure, the parents created for it. */

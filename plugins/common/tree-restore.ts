@@ -1,10 +1,16 @@
 /** @module Restoring tar artifacts of directory trees: extract into staging beside each target, check, then swap in. */
 import { LifeboatError } from "../../core/errors";
 import type { PluginContext, RestoreInput, RestoreReport, RestoreTarget } from "../contract";
-import { baseName, reroot, safeSegments } from "./safe-path";
+import { baseName, parentOf, reroot, safeSegments } from "./safe-path";
 import type { MappedPath } from "./service-tool";
 import { removeStaging, stagingDirFor, swapIn, type Staging } from "./staging";
 import { readTar } from "./tar/reader";
+
+/** How archive entries are restored. */
+export interface TreeRestoreOptions {
+  /** Keep setuid/setgid bits (only when restoring as root); dropped with a warning otherwise. */
+  keepSetuid: boolean;
+}
 
 /**
  * Restores trees from tar inputs: extract everything into staging beside each
@@ -19,6 +25,7 @@ export async function restoreTrees(
   inputs: RestoreInput[],
   target: RestoreTarget,
   check: (staged: Map<string, string>) => Promise<void> = async () => {},
+  options: TreeRestoreOptions = { keepSetuid: false },
 ): Promise<RestoreReport> {
   const platform = ctx.platform;
   const paths = trees.map((t) => t.path);
@@ -27,11 +34,11 @@ export async function restoreTrees(
   let failed = true;
   try {
     for (const tree of trees) {
-      const staging = await stagingDirFor(platform, reroot(tree.host, target.into), ctx.jobId);
+      const staging = await stagingDirFor(platform, reroot(tree.host, target.into), ctx.jobId, target.into);
       stagings.push(staging);
       staged.set(tree.path, `${staging.dir}/${baseName(tree.host)}`);
     }
-    for (const input of inputs) await extract(ctx, input, paths, staged);
+    for (const input of inputs) await extract(ctx, input, paths, staged, options);
     for (const path of paths) {
       if (!(await platform.exists(staged.get(path)!))) throw new LifeboatError("RESTORE", `Cannot restore "${path}": the archive does not contain it`);
     }
@@ -45,43 +52,88 @@ export async function restoreTrees(
   }
 }
 
-async function extract(ctx: PluginContext, input: RestoreInput, paths: string[], staged: Map<string, string>): Promise<void> {
+/** A symlink of the archive, made an inert placeholder file until every entry is written. */
+interface PendingLink {
+  path: string;
+  target: string;
+  uid: number;
+  gid: number;
+  mtime: number;
+}
+
+/**
+ * Extracts tar inputs into staging, confined to it as bsdtar and GNU tar do it:
+ * no entry is ever written through a symlink, because the archive's symlinks
+ * are created as placeholder files and become links only once every entry is
+ * written (an entry under one fails: its parent is a file); files are created
+ * exclusively without following links, with owner, mode and time applied to
+ * the open file; a name the archive already used is refused; setuid/setgid bits
+ * are kept only for a root restore that asks for them. Nothing outside staging
+ * is touched, and staging starts empty.
+ */
+async function extract(ctx: PluginContext, input: RestoreInput, paths: string[], staged: Map<string, string>, options: TreeRestoreOptions): Promise<void> {
   const platform = ctx.platform;
   const root = platform.uid() === 0;
-  const symlinks = new Set<string>();
+  const links: PendingLink[] = [];
   const directories: { path: string; mtime: number; mode: number }[] = [];
+  let droppedSpecialBits = 0;
   const what = `artifact "${input.record.key}"`;
+  const refuse = (name: string, why: string) => new LifeboatError("RESTORE", `Refusing archive entry "${name}" of ${what}: ${why}`, { hint: "the stored archive is not what Lifeboat writes; restore from another snapshot and check who can write to the storage" });
   for await (const { header, body } of readTar(input.open())) {
     const segments = safeSegments(header.name, what);
     const name = segments.join("/");
     const owner = paths.find((p) => name === p.slice(1) || name.startsWith(`${p.slice(1)}/`));
-    if (!owner) throw new LifeboatError("RESTORE", `Refusing archive entry "${header.name}" of ${what}: it is outside the configured paths`);
+    if (!owner) throw refuse(header.name, "it is outside the configured paths");
     const rest = name.slice(owner.length - 1); // "" or "/sub/path" (owner has a leading "/", name does not)
     const dest = `${staged.get(owner)!}${rest}`;
-    for (const link of symlinks) {
-      if (dest.startsWith(`${link}/`)) throw new LifeboatError("RESTORE", `Refusing archive entry "${header.name}" of ${what}: it would be written through a symlink`);
+    const ownerIds = root ? { uid: header.uid, gid: header.gid } : undefined;
+    let mode = header.mode & 0o7777;
+    if (mode & 0o6000 && !(root && options.keepSetuid)) {
+      mode &= ~0o6000;
+      droppedSpecialBits++;
     }
-    if (header.type === "directory") {
-      await platform.mkdir(dest, 0o700);
-      directories.push({ path: dest, mtime: header.mtime, mode: header.mode });
-    } else if (header.type === "file") {
-      await platform.writeStream(dest, body, 0o600);
-    } else if (header.type === "symlink") {
-      await platform.symlink(header.linkname, dest);
-      symlinks.add(dest);
-    } else {
-      throw new LifeboatError("RESTORE", `Refusing archive entry "${header.name}" of ${what}: unsupported entry type ${header.type}`);
+    try {
+      if (rest !== "") await platform.mkdir(parentOf(dest), 0o700);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === "EEXIST" || code === "ENOTDIR") throw refuse(header.name, "it would be written under a symlink or a file of the archive");
+      throw err;
     }
-    if (root) await platform.lchown(dest, header.uid, header.gid);
-    if (header.type === "file") {
-      await platform.chmod(dest, header.mode);
-      await platform.utimes(dest, header.mtime * 1000, header.mtime * 1000);
-    } else if (header.type === "symlink") {
-      await platform.utimes(dest, header.mtime * 1000, header.mtime * 1000, true).catch(() => {});
+    try {
+      if (header.type === "directory") {
+        const existing = await platform.lstat(dest).catch(() => null);
+        if (existing && existing.kind !== "directory") throw refuse(header.name, "it names a path the archive already holds as a file or symlink");
+        await platform.mkdir(dest, 0o700);
+        if (ownerIds) await platform.lchown(dest, ownerIds.uid, ownerIds.gid);
+        directories.push({ path: dest, mtime: header.mtime, mode });
+      } else if (header.type === "file") {
+        await platform.writeNewFile(dest, body, { mode, ...(ownerIds ? { owner: ownerIds } : {}), mtimeMs: header.mtime * 1000 });
+      } else if (header.type === "symlink") {
+        await platform.writeNewFile(dest, (async function* () {})(), { mode: 0o600 });
+        links.push({ path: dest, target: header.linkname, uid: header.uid, gid: header.gid, mtime: header.mtime });
+      } else {
+        throw refuse(header.name, `unsupported entry type ${header.type} (hardlinks and device nodes are never restored)`);
+      }
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === "EEXIST") throw refuse(header.name, "it names a path the archive already holds");
+      throw err;
     }
+  }
+  // Every entry is written: only now do the placeholders become links.
+  for (const link of links) {
+    const placeholder = await platform.lstat(link.path);
+    if (placeholder.kind !== "file" || placeholder.size !== 0) throw refuse(link.path, "its symlink placeholder changed during the restore");
+    await platform.remove(link.path);
+    await platform.symlink(link.target, link.path);
+    if (root) await platform.lchown(link.path, link.uid, link.gid);
+    await platform.utimes(link.path, link.mtime * 1000, link.mtime * 1000, true).catch(() => {});
   }
   for (const dir of directories.reverse()) {
     await platform.chmod(dir.path, dir.mode);
     await platform.utimes(dir.path, dir.mtime * 1000, dir.mtime * 1000);
+  }
+  if (droppedSpecialBits > 0) {
+    ctx.warn(`${droppedSpecialBits} entr${droppedSpecialBits === 1 ? "y" : "ies"} of ${what} had setuid/setgid bits, restored without them${root ? " (set keepSetuid: true for this plugin to keep them)" : " (only a restore as root can keep them)"}`);
   }
 }
