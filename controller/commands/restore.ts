@@ -36,6 +36,7 @@ export const restoreCommand: Command = {
     if (values.into !== undefined && !values.into.startsWith("/")) throw new LifeboatError("USAGE", `--into must be an absolute path on the target host, got "${values.into}"`);
     const ctx = await ControllerContext.open(globals);
     try {
+      const notes: string[] = [];
       const spec = restoreSpec(ctx, {
         from: values.from,
         snapshot: values.snapshot,
@@ -43,7 +44,8 @@ export const restoreCommand: Command = {
         plugins: listOption(values.plugins),
         into: values.into,
         acceptNewHostKey: values["accept-new-host-key"] === true,
-      });
+      }, notes);
+      for (const note of notes) process.stderr.write(`note: ${note}\n`);
       const what = `${spec.artifacts.length} artifact(s) of snapshot ${spec.snapshotId} of "${spec.sourceHost}" onto "${spec.host}"${spec.into ? ` under ${spec.into}` : ", replacing the original paths"}`;
       if (!values.yes && !(await confirm(`Restore ${what}? [y/N] `))) {
         throw new LifeboatError("USAGE", `Not confirmed: restore ${what}`, { hint: "pass --yes to restore without asking" });

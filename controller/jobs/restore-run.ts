@@ -16,11 +16,12 @@ export interface RestoreRequest {
 }
 
 /**
- * Builds the restore spec from the ledger and the inventory.
+ * Builds the restore spec from the ledger and the inventory; what the operator
+ * should know before it runs (e.g. a target without its own configuration) goes to `notes`.
  * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is contacted.
  */
-export function restoreSpec(ctx: ControllerContext, req: RestoreRequest): RestoreJob {
-  const base = snapshotJob(ctx, { from: req.from, snapshot: req.snapshot, ...(req.to ? { on: req.to } : {}), ...(req.plugins ? { plugins: req.plugins } : {}) }, "restore");
+export function restoreSpec(ctx: ControllerContext, req: RestoreRequest, notes: string[] = []): RestoreJob {
+  const base = snapshotJob(ctx, { from: req.from, snapshot: req.snapshot, ...(req.to ? { on: req.to } : {}), ...(req.plugins ? { plugins: req.plugins } : {}) }, "restore", notes);
   return { ...base, kind: "restore", ...(req.into ? { into: req.into } : {}) };
 }
 

@@ -24,7 +24,7 @@ export interface SnapshotSelection {
  * inventory: the snapshot's artifacts, their plugin configuration, the destination.
  * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is contacted; `action` names the job in messages.
  */
-export function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection, action: "restore" | "verify"): Omit<ReadJob, "kind"> {
+export function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection, action: "restore" | "verify", notes: string[] = []): Omit<ReadJob, "kind"> {
   const source = ctx.host(sel.from);
   const target = ctx.host(sel.on ?? sel.from);
   const snapshot = ctx.ledger.getSnapshot(source.name, sel.snapshot);
@@ -46,11 +46,21 @@ export function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection, acti
   }
   const instances = [...new Set(artifacts.map((a) => a.instance))];
   const plugins = instances.map((instance) => {
-    const configured = source.plugins.find((p) => p.instance === instance);
+    const plugin = artifacts.find((a) => a.instance === instance)!.plugin;
+    // A restore writes where the target host's inventory says (paths, databases) and runs its
+    // hooks; the snapshot's manifest only selects among those. Verify checks the source's data.
+    const onTarget = action === "restore" ? target.plugins.find((p) => p.instance === instance) : undefined;
+    if (onTarget && onTarget.plugin !== plugin) {
+      throw new LifeboatError("CONFIG", `Cannot restore "${instance}" onto "${target.name}": there it is a ${onTarget.plugin} plugin, the snapshot holds ${plugin} data`, { hint: `rename one of the two instances in the inventory` });
+    }
+    const configured = onTarget ?? source.plugins.find((p) => p.instance === instance);
     if (!configured) {
       throw new LifeboatError("CONFIG", `Cannot ${action} "${instance}" of "${source.name}": the inventory no longer configures that plugin instance`, {
         hint: `add hosts.${source.name}.plugins.${instance} back to the inventory`,
       });
+    }
+    if (action === "restore" && !onTarget && target.name !== source.name) {
+      notes.push(`"${target.name}" configures no plugin instance "${instance}": it is restored with "${source.name}"'s configuration of it (its paths and hooks)`);
     }
     return { instance, plugin: configured.plugin, config: configured.config };
   });

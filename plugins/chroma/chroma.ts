@@ -14,6 +14,7 @@ import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type Se
 import { runStep } from "../common/shell";
 import { removeSidecars, SqliteCli } from "../sqlite/sqlite-cli";
 import { listTree, type TreeEntry } from "../common/tree";
+import { configuredTargets } from "../common/restore-targets";
 import type { ArtifactSource, Plugin, PluginContext } from "../contract";
 import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
@@ -139,7 +140,7 @@ export const chromaPlugin: Plugin<ChromaConfig> = {
   },
 
   async restore(ctx, config, inputs, target) {
-    const path = String(inputs[0]?.record.metadata.path ?? config.path);
+    const [path] = configuredTargets(inputs[0]?.record.metadata.path, [config.path], target.into, "Chroma's persist directory") as [string];
     checkRestoreLocation(config.location, inputs[0]?.record.metadata ?? {}, path, target.into);
     const cli = new SqliteCli(ctx.platform, config.sqlite3);
     const tree = new ServiceTool(ctx.platform, config.location).map(path);

@@ -125,4 +125,17 @@ describe("files plugin", () => {
   it("refuses a path that does not exist, naming it", async () => {
     await expect(filesPlugin.check(ctx, filesPlugin.parseConfig({ paths: [`${data}/missing`] }, "x"))).rejects.toMatchObject({ code: "SOURCE", message: expect.stringContaining(`${data}/missing`) });
   });
+
+  it("restores in place only the paths this host's configuration covers, whatever the manifest says (--into takes them as recorded)", async () => {
+    const { bytes, metadata } = await backup();
+    const elsewhere = path.join(dir, "elsewhere");
+    fs.mkdirSync(elsewhere);
+    fs.writeFileSync(path.join(elsewhere, "keep"), "mine");
+    const forged = { ...metadata, paths: [elsewhere] };
+    await expect(filesPlugin.restore(ctx, config(), [restoreInput(bytes, forged)], {})).rejects.toMatchObject({
+      code: "RESTORE",
+      message: `Refusing to restore "${elsewhere}" of "test" in place: this host's configuration of the plugin does not include it`,
+    });
+    expect(fs.readFileSync(path.join(elsewhere, "keep"), "utf8")).toBe("mine");
+  });
 });

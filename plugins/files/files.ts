@@ -8,6 +8,7 @@ import { reroot, safeSegments } from "../common/safe-path";
 import type { MappedPath } from "../common/service-tool";
 import { countTrees, treeArchive, type TreeCounts } from "../common/tree-archive";
 import { restoreTrees } from "../common/tree-restore";
+import { configuredTargets } from "../common/restore-targets";
 import type { ArtifactSource, Plugin } from "../contract";
 import { readCompression } from "../common/config-fields";
 
@@ -20,6 +21,8 @@ export interface FilesConfig {
   /** Do not descend into other file systems (mount points). */
   oneFileSystem: boolean;
   compression: CompressionHint;
+  /** Restore setuid/setgid bits (only a restore as root can); dropped with a warning otherwise. */
+  keepSetuid: boolean;
 }
 
 /** Paths of the files plugin: always where they are on the host. */
@@ -42,6 +45,7 @@ export const filesPlugin: Plugin<FilesConfig> = {
       paths,
       exclude: r.stringList("exclude", { optional: true }),
       oneFileSystem: r.boolean("oneFileSystem", false),
+      keepSetuid: r.boolean("keepSetuid", false),
       compression: readCompression(r),
     };
     r.rejectUnknown();
@@ -61,15 +65,22 @@ export const filesPlugin: Plugin<FilesConfig> = {
   },
 
   async restore(ctx, config, inputs, target) {
-    const paths = (inputs[0]?.record.metadata.paths as string[] | undefined) ?? config.paths;
+    const paths = configuredTargets(inputs[0]?.record.metadata.paths, config.paths, target.into, `"${inputs[0]?.record.instance ?? "files"}"`);
     const excludes = compileExcludes(config.exclude);
     // Excluded files were never backed up: restoring must not delete them from the target.
-    return restoreTrees(ctx, onHost(paths), inputs, target, async (staged) => {
-      for (const path of paths) {
-        const carried = await carryOverExcluded(ctx.platform, reroot(path, target.into), staged.get(path)!, excludes);
-        if (carried.length) ctx.log(`kept ${carried.length} excluded entries of ${path}: ${carried.slice(0, 5).join(", ")}${carried.length > 5 ? ", ..." : ""}`);
-      }
-    });
+    return restoreTrees(
+      ctx,
+      onHost(paths),
+      inputs,
+      target,
+      async (staged) => {
+        for (const path of paths) {
+          const carried = await carryOverExcluded(ctx.platform, reroot(path, target.into), staged.get(path)!, excludes);
+          if (carried.length) ctx.log(`kept ${carried.length} excluded entries of ${path}: ${carried.slice(0, 5).join(", ")}${carried.length > 5 ? ", ..." : ""}`);
+        }
+      },
+      { keepSetuid: config.keepSetuid },
+    );
   },
 
   async verify(ctx, config, inputs, scratch) {

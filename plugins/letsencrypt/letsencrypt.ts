@@ -9,6 +9,7 @@ import { FieldReader } from "../../core/validate";
 import { treeArchive } from "../common/tree-archive";
 import { restoreTrees } from "../common/tree-restore";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
+import { configuredTargets } from "../common/restore-targets";
 import type { ArtifactSource, Plugin, PluginContext } from "../contract";
 import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
@@ -105,7 +106,7 @@ export const letsencryptPlugin: Plugin<LetsencryptConfig> = {
   },
 
   async restore(ctx: PluginContext, config, inputs, target) {
-    const root = (inputs[0]?.record.metadata.root as string | undefined) ?? config.root;
+    const [root] = configuredTargets(inputs[0]?.record.metadata.root, [config.root], target.into, "the Let's Encrypt tree") as [string];
     const recorded = (inputs[0]?.record.metadata.certificates ?? []) as CertificateFacts[];
     checkRestoreLocation(config.location, inputs[0]?.record.metadata ?? {}, root, target.into);
     return restoreTrees(ctx, [new ServiceTool(ctx.platform, config.location).map(root)], inputs, target, async (staged) => {

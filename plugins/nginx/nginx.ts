@@ -11,6 +11,7 @@ import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type Se
 import { linkDestination } from "../common/safe-path";
 import { runShell } from "../common/shell";
 import { listTree } from "../common/tree";
+import { configuredTargets } from "../common/restore-targets";
 import type { ArtifactSource, Plugin, PluginContext } from "../contract";
 import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
@@ -173,7 +174,7 @@ export const nginxPlugin: Plugin<NginxConfig> = {
 
   async restore(ctx, config, inputs, target) {
     const tool = new ServiceTool(ctx.platform, config.location);
-    const root = recordedRoot(config, inputs[0]?.record.metadata);
+    const [root] = configuredTargets(inputs[0]?.record.metadata.root, [config.root], target.into, "the nginx configuration") as [string];
     checkRestoreLocation(config.location, inputs[0]?.record.metadata ?? {}, root, target.into);
     let tested: StagedTest = { report: "", linksOutside: [] };
     const report = await restoreTrees(ctx, [tool.map(root)], inputs, target, async (staged) => {

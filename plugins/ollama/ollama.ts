@@ -13,6 +13,7 @@ import { restoreTrees } from "../common/tree-restore";
 import { reroot } from "../common/safe-path";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import { listTree } from "../common/tree";
+import { configuredTargets } from "../common/restore-targets";
 import type { ArtifactSource, Plugin, PluginContext } from "../contract";
 import type { BlobRef } from "../../core/records";
 
@@ -106,7 +107,7 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
     const input = inputs.find((i) => i.record.name === "manifests.tar");
     if (!input) throw new LifeboatError("RESTORE", "Cannot restore Ollama models: the snapshot has no manifests.tar");
     const tool = new ServiceTool(ctx.platform, config.location);
-    const models = String(input.record.metadata.models ?? config.models);
+    const [models] = configuredTargets(input.record.metadata.models, [config.models], target.into, "the Ollama models directory") as [string];
     const refs = (input.record.metadata.blobs ?? []) as BlobRef[];
     checkRestoreLocation(config.location, input.record.metadata, models, target.into);
     const root = reroot(tool.hostPath(models), target.into);

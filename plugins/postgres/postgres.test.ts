@@ -56,8 +56,8 @@ describe("postgres plugin", () => {
 
     // A restore into a new database checks the counts recorded in the same snapshot.
     pg.sql("postgres", "CREATE DATABASE placeholder");
-    const report = await postgresPlugin.restore(ctx, config(), [restoreInput(shop.bytes, { ...shop.metadata, database: "shop_copy" }, false, "shop.dump")], {});
-    expect(report.restored).toEqual(["database shop_copy"]);
+    const report = await postgresPlugin.restore(ctx, config({ restore: { rename: { shop: "shop_copy" } } }), [restoreInput(shop.bytes, shop.metadata, false, "shop.dump")], {});
+    expect(report.restored).toEqual(["database shop as shop_copy"]);
     expect(Number(pg.sql("shop_copy", "SELECT count(*) FROM history"))).toBe(tables["public.history"]);
     expect(pg.sql("shop_copy", "SELECT title FROM documents WHERE id = 7")).toBe("Grüße 日本 7");
     expect(pg.sql("shop_copy", "SELECT body->'tags'->>1 FROM documents WHERE id = 7")).toBe("ü");
@@ -94,6 +94,15 @@ describe("postgres plugin", () => {
     expect(pg.sql("shop_restored", "SELECT count(*) FROM accounts")).toBe("20000");
     await expect(postgresPlugin.restore(ctx, config({ restore: { databases: ["nope"] } }), inputs, {})).rejects.toMatchObject({ code: "RESTORE", message: expect.stringContaining('"nope": the snapshot does not hold it'), hint: "it holds: shop" });
     expect(() => config({ restore: { rename: { shop: "bad name;" } } })).toThrow(/restore.rename.shop: not a database name/);
+  });
+
+  it("takes the databases it restores in place from this host's configuration, not from the manifest", async () => {
+    const [, shop] = await backup();
+    await expect(postgresPlugin.restore(ctx, config({ restore: { replace: true } }), [restoreInput(shop!.bytes, { ...shop!.metadata, database: "postgres" }, false, "shop.dump")], {})).rejects.toMatchObject({
+      code: "RESTORE",
+      message: 'Refusing to restore database "postgres" in place: this host\'s configuration of the plugin does not include it',
+    });
+    expect(pg.sql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE '%_lb_%'")).toBe("0");
   });
 
   it("refuses a damaged dump and leaves the live database and no scratch database behind", async () => {

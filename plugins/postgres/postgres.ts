@@ -209,6 +209,11 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
       }
       const database = String(meta.database);
       if (config.restore.databases.length > 0 && !config.restore.databases.includes(database)) continue;
+      if (config.databases !== "all" && !config.databases.includes(database)) {
+        throw new LifeboatError("RESTORE", `Refusing to restore database "${database}" in place: this host's configuration of the plugin does not include it`, {
+          hint: `it configures ${config.databases.join(", ")}; restore with --into DIR to get the dump file`,
+        });
+      }
       const name = config.restore.rename[database] ?? database;
       details[name] = await restoreDatabase(ctx, tool, config, input, name);
       restored.push(name === database ? `database ${database}` : `database ${database} as ${name}`);

@@ -10,6 +10,7 @@ import { baseName, parentOf, reroot } from "../common/safe-path";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import { removeSidecars, SqliteCli } from "./sqlite-cli";
 import { stagedBeside } from "../common/staging";
+import { configuredTargets } from "../common/restore-targets";
 import type { ArtifactSource, Plugin, PluginContext, RestoreInput } from "../contract";
 import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
@@ -122,7 +123,10 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
     const staged: Staged[] = [];
     try {
       for (const input of inputs) checkRestoreLocation(config.location, input.record.metadata, String(input.record.metadata.path), target.into);
-      for (const input of inputs) staged.push(await stage(ctx, cli, tool, input, target.into));
+      for (const input of inputs) {
+        const [path] = configuredTargets(input.record.metadata.path, config.databases, target.into, `SQLite database "${input.record.name}"`) as [string];
+        staged.push(await stage(ctx, cli, tool, input, path, target.into));
+      }
       for (const s of staged) await swapDatabase(ctx, s);
       return { restored: staged.map((s) => s.target), details: Object.fromEntries(staged.map((s) => [s.target, { tables: s.tables }])) };
     } finally {
@@ -143,11 +147,7 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
 };
 
 /** Stages one database beside its target: the recorded path (the container's, with `container:`) mapped to the host, under `into` when set. */
-async function stage(ctx: PluginContext, cli: SqliteCli, tool: ServiceTool, input: RestoreInput, into: string | undefined): Promise<Staged> {
-  const original = input.record.metadata.path;
-  if (typeof original !== "string" || !original.startsWith("/")) {
-    throw new LifeboatError("RESTORE", `Cannot restore "${input.record.key}": its manifest entry has no database path`);
-  }
+async function stage(ctx: PluginContext, cli: SqliteCli, tool: ServiceTool, input: RestoreInput, original: string, into: string | undefined): Promise<Staged> {
   const target = reroot(tool.hostPath(original), into);
   await ctx.platform.mkdir(parentOf(target), 0o755);
   const staged = stagedBeside(target, ctx.jobId);

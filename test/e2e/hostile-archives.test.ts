@@ -196,4 +196,16 @@ describe("restores of hostile archives", () => {
     expect(fs.statSync(path.join(into, app.data, "tool")).mode & 0o7777).toBe(0o755);
     expect(jsonLines(result.stdout).filter((l) => l.type === "warning").map((l) => l.message)).toEqual([expect.stringContaining("setuid/setgid bits, restored without them")]);
   });
+
+  it("ledger metadata edited to name another path: an in-place restore writes only where this host's inventory says", async () => {
+    await plant((_root, add) => add(inArchive("")));
+    const ledger = new Database(path.join(fleet.state, "ledger.db"));
+    ledger.prepare("UPDATE artifacts SET metadata = json_set(metadata, '$.paths', json_array(?)) WHERE host = 'alpha' AND snapshot_id = ? AND instance = 'files'").run(victimDir, snapshotId);
+    ledger.close();
+    const before = untouched();
+    const result = await fleet.controller(["restore", "--from", "alpha", "--snapshot", snapshotId, "--yes", "--json"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`Refusing to restore \\"${victimDir}\\" of \\"files\\" in place: this host's configuration of the plugin does not include it`);
+    expect(untouched()).toEqual(before);
+  });
 });
