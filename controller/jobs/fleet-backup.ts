@@ -77,7 +77,7 @@ export async function runFleetBackup(ctx: ControllerContext, hosts: HostConfig[]
           // A snapshot exists once an agent accepted the job and starts writing it; a host that
           // could not be reached leaves a failed job in the ledger, not an empty snapshot.
           if (event.type === "start") ctx.ledger.startSnapshot({ host: host.name, snapshotId: spec.snapshotId, jobId: spec.jobId, destination: host.destination, destinationDescription: describeDestination(destination) });
-          recordAgentEvent(ctx.ledger, { runId, jobId: spec.jobId, host: host.name, snapshotId: spec.snapshotId, kind: "backup" }, event);
+          recordAgentEvent(ctx.ledger, { runId, jobId: spec.jobId, host: host.name, snapshotId: spec.snapshotId, kind: "backup", blobKey: ctx.keys.blobKey }, event);
         },
       );
     ctx.ledger.finishJob(spec.jobId, outcome);

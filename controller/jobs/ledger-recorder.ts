@@ -1,5 +1,9 @@
-/** @module Turning a host's agent events into ledger rows. */
+/** @module Turning a host's agent events into ledger rows, after checking what the agent claims. */
+import * as crypto from "node:crypto";
+import { LifeboatError } from "../../core/errors";
 import type { AgentEvent } from "../../core/events";
+import type { BlobRef } from "../../core/records";
+import { artifactKey, manifestKey } from "../../core/storage-layout";
 import type { Ledger } from "../ledger/ledger";
 
 /** Which job the events belong to. */
@@ -9,10 +13,43 @@ export interface JobIds {
   host: string;
   snapshotId: string;
   kind: "backup" | "restore" | "verify";
+  /** The fleet's blob key (base64): blob names are checked against it. */
+  blobKey?: string;
 }
 
-/** Records one event: hosts seen, artifacts stored, errors, warnings, the completed snapshot. */
+/**
+ * Refuses an agent's report of where it stored something when the key is not
+ * the one the storage layout prescribes: the ledger is the authority on what a
+ * snapshot holds, and a restore takes its objects from it, so a compromised
+ * agent must not be able to point the ledger at another host's objects or at
+ * a blob it planted under another name.
+ * @throws INTEGRITY naming the reported and the prescribed key; the job is then stopped and fails.
+ */
+function checkReportedKeys(ids: JobIds, event: AgentEvent): void {
+  const refuse = (what: string, reported: unknown, expected: string) =>
+    new LifeboatError("INTEGRITY", `Refusing the report of the agent on "${ids.host}": ${what} is stored as "${String(reported)}", not as "${expected}" as the storage layout prescribes`, {
+      hint: "the agent on that host does not behave as Lifeboat's agent does: check the host (controller install --host reinstalls the agent)",
+    });
+  if (event.type === "artifact") {
+    const expected = artifactKey(ids.host, ids.snapshotId, event.instance, event.name);
+    if (event.key !== expected) throw refuse(`artifact ${event.instance}/${event.name}`, event.key, expected);
+    for (const blob of (Array.isArray(event.metadata?.blobs) ? event.metadata.blobs : []) as BlobRef[]) {
+      if (!ids.blobKey) throw refuse(`blob ${String(blob.digest)}`, blob.key, "(no blob key)");
+      const keyed = `blobs/${crypto.createHmac("sha256", Buffer.from(ids.blobKey, "base64")).update(String(blob.digest)).digest("hex")}.age`;
+      if (blob.key !== keyed) throw refuse(`blob ${String(blob.digest)}`, blob.key, keyed);
+    }
+  } else if (event.type === "done" && event.manifestKey !== undefined) {
+    const expected = manifestKey(ids.host, ids.snapshotId);
+    if (event.manifestKey !== expected) throw refuse("the manifest", event.manifestKey, expected);
+  }
+}
+
+/**
+ * Records one event: hosts seen, artifacts stored, errors, warnings, the completed snapshot.
+ * @throws INTEGRITY for a backup's artifact or manifest reported under a key the storage layout does not prescribe (nothing recorded).
+ */
 export function recordAgentEvent(ledger: Ledger, ids: JobIds, event: AgentEvent): void {
+  if (ids.kind === "backup") checkReportedKeys(ids, event);
   switch (event.type) {
     case "start":
       ledger.touchHost(ids.host, event.agentVersion, event.runtime);
