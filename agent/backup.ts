@@ -2,7 +2,7 @@
 import { getPlugin } from "../plugins/registry";
 import { splitHooks } from "../core/hooks";
 import type { Plugin, PluginContext } from "../plugins/contract";
-import type { ArtifactRecord } from "../core/records";
+import type { ArtifactRecord, Manifest } from "../core/records";
 import { encryptStream } from "../core/storage/age/encrypt";
 import type { Destination } from "../core/storage/destination";
 import { isLifeboatError, LifeboatError, messageOf } from "../core/errors";
@@ -15,19 +15,6 @@ import { LIFEBOAT_VERSION } from "../core/version";
 
 const PROGRESS_INTERVAL_MS = 250;
 
-/** The decrypted manifest: the snapshot's table of contents, stored last. */
-export interface Manifest {
-  format: "lifeboat-manifest/1";
-  host: string;
-  snapshotId: string;
-  jobId: string;
-  startedAt: string;
-  finishedAt: string;
-  agentVersion: string;
-  runtime: string;
-  plugins: { instance: string; plugin: string }[];
-  artifacts: ArtifactRecord[];
-}
 
 /**
  * Backs up every plugin of the job. A failing plugin is reported and the

@@ -70,12 +70,12 @@ export class JobContext {
     return result as T;
   }
 
-  /** Emits an `error` event for `err` (code, message, hint), secrets removed. */
-  reportError(err: unknown, plugin?: string): void {
+  /** Emits an `error` event for `err` (code, message, hint), secrets removed; `subject` marks what it is about (see ErrorEvent). */
+  reportError(err: unknown, plugin?: string, subject?: "manifest"): void {
     const code = isLifeboatError(err) ? err.code : "INTERNAL";
     const message = redact(messageOf(err), this.secrets);
     const hint = isLifeboatError(err) && err.hint ? redact(err.hint, this.secrets) : undefined;
-    this.events.emit({ type: "error", code, message, ...(hint ? { hint } : {}), ...(plugin ? { plugin } : {}) });
+    this.events.emit({ type: "error", code, message, ...(hint ? { hint } : {}), ...(plugin ? { plugin } : {}), ...(subject ? { subject } : {}) });
     if (!isLifeboatError(err) && err instanceof Error && err.stack) this.events.log(redact(err.stack, this.secrets));
   }
 }

@@ -8,6 +8,7 @@ import type { Destination } from "../core/storage/destination";
 import type { PluginDoneEvent } from "../core/events";
 import { LifeboatError } from "../core/errors";
 import type { JobContext } from "./job-context";
+import { checkManifest } from "./manifest-check";
 import { decompress } from "../core/storage/compression";
 import { counted, throttle, verified } from "../core/storage/measure";
 import type { ReadJob } from "../core/spec";
@@ -30,6 +31,12 @@ export type InstanceResult = Pick<PluginDoneEvent, "restored" | "details" | "che
  * @returns "ok", "partial" (some plugin instances failed) or "failed".
  */
 export async function forEachInstance(job: ReadJob, jc: JobContext, destination: Destination, work: (w: InstanceWork) => Promise<InstanceResult>): Promise<"ok" | "partial" | "failed"> {
+  try {
+    await checkManifest(job, jc, destination);
+  } catch (err) {
+    jc.reportError(err, undefined, "manifest");
+    return "failed";
+  }
   const byInstance = new Map<string, ArtifactRecord[]>();
   for (const record of job.artifacts) {
     byInstance.set(record.instance, [...(byInstance.get(record.instance) ?? []), record]);

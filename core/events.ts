@@ -60,6 +60,8 @@ export interface ErrorEvent {
   message: string;
   hint?: string;
   plugin?: string;
+  /** `manifest`: the snapshot's manifest is missing or does not match the ledger (the controller marks the snapshot damaged). */
+  subject?: "manifest";
 }
 
 /** Emitted once, last. `ok`: everything done; `partial`: some plugins failed; `failed`: nothing usable. */

@@ -29,3 +29,17 @@ export interface ArtifactRecord {
   compression: (typeof STORED_COMPRESSIONS)[number];
   metadata: Record<string, unknown>;
 }
+
+/** The decrypted manifest: the snapshot's table of contents, stored last. */
+export interface Manifest {
+  format: "lifeboat-manifest/1";
+  host: string;
+  snapshotId: string;
+  jobId: string;
+  startedAt: string;
+  finishedAt: string;
+  agentVersion: string;
+  runtime: string;
+  plugins: { instance: string; plugin: string }[];
+  artifacts: ArtifactRecord[];
+}

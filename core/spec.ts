@@ -45,6 +45,8 @@ export interface RestoreJob extends JobBase {
   snapshotId: string;
   /** The artifacts to restore with their expected hashes (from the controller's ledger). */
   artifacts: ArtifactRecord[];
+  /** The snapshot's manifest as the ledger recorded it: fetched, authenticated and compared before anything is restored. */
+  manifest: { key: string; sha256: string; size: number };
   /** The age identity (`AGE-SECRET-KEY-1...`), held in memory only. */
   identity: string;
   into?: string;

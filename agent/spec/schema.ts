@@ -41,6 +41,7 @@ export function parseJobSpec(raw: unknown): JobSpec {
     sourceHost: matching(r, "sourceHost", NAME),
     identity: r.string("identity"),
     artifacts: artifactList(r.value("artifacts")),
+    manifest: manifestRecord(r.value("manifest")),
   };
   if (kind === "verify") {
     r.rejectUnknown();
@@ -91,6 +92,13 @@ function artifactList(raw: unknown): ArtifactRecord[] {
     r.rejectUnknown();
     return record;
   });
+}
+
+function manifestRecord(raw: unknown): { key: string; sha256: string; size: number } {
+  const r = FieldReader.of(raw, "spec.manifest", "SPEC_REJECTED");
+  const manifest = { key: r.string("key"), sha256: matching(r, "sha256", SHA256), size: r.number("size") };
+  r.rejectUnknown();
+  return manifest;
 }
 
 function destination(raw: unknown): DestinationSpec {

@@ -9,7 +9,7 @@ import { emit, type Command } from "./command";
 const usage = `usage: controller snapshots [--host H[,H2]] [--json]
 Lists the snapshots in the ledger, newest first. Only "complete" snapshots (manifest stored) count as backups.
 With --json: {"type":"snapshots","snapshots":[{id, host, status, startedAt, finishedAt, destination,
-manifestKey, plainSize, storedSize, warnings, verification:{level, result, time, details}|null, artifacts:[{plugin, instance, name, key, plainSize, storedSize, sha256, compression, metadata}]}]}
+manifestKey, damage, plainSize, storedSize, warnings, verification:{level, result, time, details}|null, artifacts:[{plugin, instance, name, key, plainSize, storedSize, sha256, compression, metadata}]}]}
 warnings lists certificates (letsencrypt plugin) that expire within 14 days (the plugin's warnDays).`;
 
 export const snapshotsCommand: Command = {
@@ -26,7 +26,7 @@ export const snapshotsCommand: Command = {
       const withWarnings = snapshots.map((s) => ({ ...s, warnings: operatorWarnings(s.artifacts) }));
       // A host's certificate warnings matter for its newest complete snapshot.
       const latest = new Map<string, (typeof withWarnings)[number]>();
-      for (const s of withWarnings) if (s.status === "complete" && !latest.has(s.host)) latest.set(s.host, s);
+      for (const s of withWarnings) if (s.status === "complete" && !s.damage && !latest.has(s.host)) latest.set(s.host, s);
       const warningLines = [...latest.values()].flatMap((s) => s.warnings.map((w) => `warning: ${s.host} ${s.id}: ${w}`));
       emit(
         globals,
@@ -38,7 +38,7 @@ export const snapshotsCommand: Command = {
                 snapshots.map((s) => [
                   s.host,
                   s.id,
-                  s.status,
+                  s.damage ? "DAMAGED" : s.status,
                   s.finishedAt ? s.finishedAt.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-",
                   s.finishedAt ? formatAge(s.finishedAt) : "-",
                   formatBytes(s.plainSize),

@@ -39,6 +39,9 @@ export function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection, acti
       hint: `it holds: ${[...new Set(snapshot.artifacts.map((a) => a.instance))].join(", ")}`,
     });
   }
+  if (!snapshot.manifestKey || !snapshot.manifestSha256 || snapshot.manifestSize === null) {
+    throw new LifeboatError("INTERNAL", `Cannot ${action} snapshot "${snapshot.id}": the ledger has no manifest for it`);
+  }
   if (!ctx.inventory.destinations.get(snapshot.destination)) {
     throw new LifeboatError("CONFIG", `Cannot ${action} snapshot "${snapshot.id}": its destination "${snapshot.destination}" is no longer in the inventory`, {
       hint: "add the destination back under `destinations:` in the inventory",
@@ -74,6 +77,7 @@ export function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection, acti
     destination: ctx.destinationSpec(snapshot.destination),
     plugins,
     artifacts,
+    manifest: { key: snapshot.manifestKey, sha256: snapshot.manifestSha256, size: snapshot.manifestSize },
     identity: ctx.keys.ageIdentity,
   };
 }
@@ -87,11 +91,15 @@ export async function runSnapshotJob(ctx: ControllerContext, spec: ReadJob, acce
   const runId = ctx.ledger.startRun({ kind: spec.kind, trigger: `${spec.kind} ${spec.sourceHost}/${spec.snapshotId}${spec.host === spec.sourceHost ? "" : ` on ${spec.host}`}`, hosts: [spec.host] });
   ctx.ledger.startJob({ runId, jobId: spec.jobId, host: spec.host, kind: spec.kind, snapshotId: spec.snapshotId });
   const ids = { runId, jobId: spec.jobId, host: spec.host, snapshotId: spec.snapshotId, kind: spec.kind };
+  let manifestProblem: string | undefined;
   const outcome = await runHostJob({ keys: ctx.keys, reporter, acceptNewHostKey, secrets: ctx.secrets }, target, spec, (event) => {
+    if (event.type === "error" && event.subject === "manifest") manifestProblem = event.message;
     recordAgentEvent(ctx.ledger, ids, event);
     onEvent(event);
   }, spec.sourceHost);
   outcome.target = spec.host;
+  const damage = manifestProblem;
+  if (damage) ctx.ledger.markSnapshotDamaged(spec.sourceHost, spec.snapshotId, damage);
   ctx.ledger.finishJob(spec.jobId, outcome);
   ctx.ledger.finishRun(runId, outcome.status);
   return outcome;

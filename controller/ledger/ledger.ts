@@ -19,6 +19,9 @@ export interface SnapshotView {
   destinationDescription: string;
   manifestKey: string | null;
   manifestSha256: string | null;
+  manifestSize: number | null;
+  /** Why the snapshot can no longer be trusted (its manifest was found missing or altered), or null. */
+  damage: string | null;
   plainSize: number;
   storedSize: number;
   artifacts: ArtifactRecord[];
@@ -44,6 +47,8 @@ interface SnapshotRow {
   destination_description: string;
   manifest_key: string | null;
   manifest_sha256: string | null;
+  manifest_size: number | null;
+  damage: string | null;
 }
 
 interface ArtifactRow {
@@ -161,6 +166,11 @@ export class Ledger {
       .run(now(), m.manifestKey, m.manifestSha256, m.manifestSize, host, snapshotId);
   }
 
+  /** Marks a complete snapshot as not to be trusted any more (its manifest was found missing or altered); it stops counting as a backup. */
+  markSnapshotDamaged(host: string, snapshotId: string, reason: string): void {
+    this.db.prepare("UPDATE snapshots SET damage = ? WHERE host = ? AND id = ?").run(reason, host, snapshotId);
+  }
+
   /** The job ended without a manifest. */
   failSnapshot(host: string, snapshotId: string): void {
     this.db.prepare("UPDATE snapshots SET status = 'failed', finished_at = ? WHERE host = ? AND id = ? AND status = 'incomplete'").run(now(), host, snapshotId);
@@ -239,6 +249,8 @@ export class Ledger {
       destinationDescription: row.destination_description,
       manifestKey: row.manifest_key,
       manifestSha256: row.manifest_sha256,
+      manifestSize: row.manifest_size,
+      damage: row.damage,
       plainSize: artifacts.reduce((n, a) => n + a.plainSize, 0),
       storedSize: artifacts.reduce((n, a) => n + a.storedSize, 0),
       artifacts,
@@ -260,7 +272,7 @@ export class Ledger {
   getSnapshot(host: string, idOrLatest: string): SnapshotView | undefined {
     const row = (
       idOrLatest === "latest"
-        ? this.db.prepare("SELECT * FROM snapshots WHERE host = ? AND status = 'complete' ORDER BY finished_at DESC, id DESC LIMIT 1").get(host)
+        ? this.db.prepare("SELECT * FROM snapshots WHERE host = ? AND status = 'complete' AND damage IS NULL ORDER BY finished_at DESC, id DESC LIMIT 1").get(host)
         : this.db.prepare("SELECT * FROM snapshots WHERE host = ? AND id = ? AND status = 'complete'").get(host, idOrLatest)
     ) as SnapshotRow | undefined;
     return row ? this.view(row) : undefined;
@@ -269,7 +281,7 @@ export class Ledger {
   /** Each host's newest complete snapshot. */
   lastGoodSnapshots(): { host: string; snapshotId: string; finishedAt: string }[] {
     return this.db
-      .prepare("SELECT host, id AS snapshotId, max(finished_at) AS finishedAt FROM snapshots WHERE status = 'complete' GROUP BY host ORDER BY host")
+      .prepare("SELECT host, id AS snapshotId, max(finished_at) AS finishedAt FROM snapshots WHERE status = 'complete' AND damage IS NULL GROUP BY host ORDER BY host")
       .all() as never;
   }
 }

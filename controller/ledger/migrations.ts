@@ -120,6 +120,8 @@ export const MIGRATIONS: string[] = [
   -- (nothing stored, no manifest) were failed runs, kept in jobs and events, not snapshots.
   DELETE FROM snapshots WHERE status = 'failed' AND manifest_key IS NULL
     AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.host = snapshots.host AND a.snapshot_id = snapshots.id);
+  -- Why a complete snapshot can no longer be trusted (its manifest was found missing or altered).
+  ALTER TABLE snapshots ADD COLUMN damage TEXT;
   `,
 ];
 

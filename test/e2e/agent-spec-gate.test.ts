@@ -103,7 +103,7 @@ describe("the agent refuses specs it must not run", () => {
   });
 
   it("refuses a verify spec that asks to write somewhere (verify only ever uses scratch space)", () => {
-    const verify = { ...spec(), kind: "verify", sourceHost: "alpha", identity: "AGE-SECRET-KEY-1X", artifacts: [{ plugin: "files", instance: "files", name: "files.tar", key: "k", plainSize: 1, storedSize: 1, sha256: "0".repeat(64), compression: "none", metadata: {} }], into: "/srv" };
+    const verify = { ...spec(), kind: "verify", sourceHost: "alpha", identity: "AGE-SECRET-KEY-1X", artifacts: [{ plugin: "files", instance: "files", name: "files.tar", key: "k", plainSize: 1, storedSize: 1, sha256: "0".repeat(64), compression: "none", metadata: {} }], manifest: { key: "k", sha256: "0".repeat(64), size: 1 }, into: "/srv" };
     delete (verify as Partial<BackupJob>).recipients;
     expectRefused(JSON.stringify(signSpec(verify as unknown as BackupJob, controllerKey)), /spec\.into: unknown field/);
   });

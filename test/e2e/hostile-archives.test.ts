@@ -14,7 +14,7 @@ import { createApp, type AppData } from "../harness/app-data";
 import { jsonLines } from "../harness/controller-cli";
 import { startFleet, type Fleet } from "../harness/fleet";
 import { listTree } from "../harness/tree";
-import { writeStored } from "./stored-object";
+import { decryptWithAgeCli, deleteStored, readStored, writeStored } from "./stored-object";
 
 describe("restores of hostile archives", () => {
   let fleet: Fleet;
@@ -51,11 +51,19 @@ describe("restores of hostile archives", () => {
     const recipient = /public key: (age1\S+)/.exec(fs.readFileSync(path.join(fleet.state, "age-identity.txt"), "utf8"))![1]!;
     const stored = execFileSync("age", ["-r", recipient], { input: fs.readFileSync(tar) });
     await writeStored(fleet, "s3", objectKey, stored);
-    // A compromised source agent reports whatever hash it likes: the ledger holds the forged object's.
+    // A compromised source agent reports whatever it likes, consistently: the manifest it writes
+    // and the hashes the ledger records are the forged object's.
+    const forged = { sha256: crypto.createHash("sha256").update(stored).digest("hex"), storedSize: stored.length, plainSize: fs.statSync(tar).size, compression: "none" };
     const ledger = new Database(path.join(fleet.state, "ledger.db"));
     ledger
-      .prepare("UPDATE artifacts SET sha256 = ?, stored_size = ?, plain_size = ?, compression = 'none' WHERE host = 'alpha' AND snapshot_id = ? AND instance = 'files'")
-      .run(crypto.createHash("sha256").update(stored).digest("hex"), stored.length, fs.statSync(tar).size, snapshotId);
+      .prepare("UPDATE artifacts SET sha256 = ?, stored_size = ?, plain_size = ?, compression = ? WHERE host = 'alpha' AND snapshot_id = ? AND instance = 'files'")
+      .run(forged.sha256, forged.storedSize, forged.plainSize, forged.compression, snapshotId);
+    const manifestKey = ledger.prepare("SELECT manifest_key FROM snapshots WHERE host = 'alpha' AND id = ?").pluck().get(snapshotId) as string;
+    const manifest = JSON.parse(decryptWithAgeCli(fleet, await readStored(fleet, "s3", manifestKey), "none").toString()) as { artifacts: Record<string, unknown>[] };
+    for (const a of manifest.artifacts) if (a.instance === "files") Object.assign(a, forged);
+    const storedManifest = execFileSync("age", ["-r", recipient], { input: JSON.stringify(manifest) });
+    await writeStored(fleet, "s3", manifestKey, storedManifest);
+    ledger.prepare("UPDATE snapshots SET manifest_sha256 = ?, manifest_size = ? WHERE host = 'alpha' AND id = ?").run(crypto.createHash("sha256").update(storedManifest).digest("hex"), storedManifest.length, snapshotId);
     ledger.close();
   }
 
@@ -207,5 +215,29 @@ describe("restores of hostile archives", () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toContain(`Refusing to restore \\"${victimDir}\\" of \\"files\\" in place: this host's configuration of the plugin does not include it`);
     expect(untouched()).toEqual(before);
+  });
+
+  it("a tampered manifest and a deleted one: verify and restore fail before anything is restored, and the snapshot shows as damaged", async () => {
+    for (const tamper of ["replace", "delete"] as const) {
+      const backup = await fleet.controller(["run", "--host", "alpha", "--json"]);
+      expect(backup.code, backup.stdout).toBe(0);
+      const [latest] = (JSON.parse((await fleet.controller(["snapshots", "--host", "alpha", "--json"])).stdout) as { snapshots: { id: string; manifestKey: string }[] }).snapshots;
+      if (tamper === "replace") {
+        const recipient = /public key: (age1\S+)/.exec(fs.readFileSync(path.join(fleet.state, "age-identity.txt"), "utf8"))![1]!;
+        const forged = execFileSync("age", ["-r", recipient], { input: JSON.stringify({ format: "lifeboat-manifest/1", host: "alpha", snapshotId: latest!.id, artifacts: [] }) });
+        await writeStored(fleet, "s3", latest!.manifestKey, forged);
+      } else {
+        await deleteStored(fleet, "s3", latest!.manifestKey);
+      }
+      const before = untouched();
+      const verify = await fleet.controller(["verify", "--host", "alpha", "--snapshot", latest!.id, "--json"]);
+      expect(verify.code).toBe(1);
+      expect(verify.stdout).toContain(tamper === "replace" ? "was altered" : "is missing from storage");
+      const restore = await fleet.controller(["restore", "--from", "alpha", "--snapshot", latest!.id, "--yes", "--json"]);
+      expect(restore.code).toBe(1);
+      expect(untouched()).toEqual(before);
+      const listed = await fleet.controller(["snapshots", "--host", "alpha"]);
+      expect(listed.stdout).toMatch(new RegExp(`${latest!.id}\\s+DAMAGED`));
+    }
   });
 });

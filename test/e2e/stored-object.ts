@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { Fleet } from "../harness/fleet";
 
 function s3Client(fleet: Fleet): S3Client {
@@ -29,6 +29,13 @@ export async function writeStored(fleet: Fleet, destination: string, key: string
   if (destination === "local") return fs.writeFileSync(path.join(fleet.dir, "local-store", key), bytes);
   if (destination === "sftp") return fs.writeFileSync(path.join(fleet.vaultStore, key), bytes);
   await s3Client(fleet).send(new PutObjectCommand({ Bucket: fleet.s3.bucket, Key: `fleet/${key}`, Body: bytes }));
+}
+
+/** Deletes the stored object `key` (to simulate a lost or deleted object). */
+export async function deleteStored(fleet: Fleet, destination: string, key: string): Promise<void> {
+  if (destination === "local") return fs.rmSync(path.join(fleet.dir, "local-store", key));
+  if (destination === "sftp") return fs.rmSync(path.join(fleet.vaultStore, key));
+  await s3Client(fleet).send(new DeleteObjectCommand({ Bucket: fleet.s3.bucket, Key: `fleet/${key}` }));
 }
 
 /** Decrypts with the stock `age` CLI and the controller's identity file, then decompresses with the stock tools. */
