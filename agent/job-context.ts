@@ -4,6 +4,7 @@ import { type Hooks } from "../core/hooks";
 import type { PluginContext } from "../plugins/contract";
 import type { BlobStore } from "../core/storage/blob-store";
 import { isLifeboatError, LifeboatError, messageOf, redact } from "../core/errors";
+import { explainSystemError } from "../core/system-errors";
 import type { EventSink } from "./event-sink";
 import type { Platform } from "../core/platform";
 
@@ -20,6 +21,8 @@ export class JobContext {
     private readonly secrets: string[],
     /** Aborted when the job must stop (its controller is gone): uploads abort, plugins see it in their context. */
     readonly signal?: AbortSignal,
+    /** The kind of job, for the codes of the errors it reports. */
+    readonly kind: "backup" | "restore" | "verify" = "backup",
   ) {}
 
   /** Content-addressed storage for plugins that use it; set once the destination is open. */
@@ -71,7 +74,9 @@ export class JobContext {
   }
 
   /** Emits an `error` event for `err` (code, message, hint), secrets removed; `subject` marks what it is about (see ErrorEvent). */
-  reportError(err: unknown, plugin?: string, subject?: "manifest"): void {
+  reportError(failure: unknown, plugin?: string, subject?: "manifest"): void {
+    // A raw file-system error (ENOSPC, EBUSY, EACCES, ...) is told with its path and what to do.
+    const err = isLifeboatError(failure) ? failure : (explainSystemError(failure, this.kind === "backup" ? "SOURCE" : "RESTORE") ?? failure);
     const code = isLifeboatError(err) ? err.code : "INTERNAL";
     const message = redact(messageOf(err), this.secrets);
     const hint = isLifeboatError(err) && err.hint ? redact(err.hint, this.secrets) : undefined;

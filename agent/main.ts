@@ -81,7 +81,7 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: 
   const scratchDir = `${dir}/scratch/${spec.jobId}`;
   const lifeline = new Lifeline(platform, (line) => events.log(line), () => platform.remove(scratchDir));
   lifeline.watch(attached);
-  const jc = new JobContext(platform, events, spec.jobId, scratchDir, secrets, lifeline.signal);
+  const jc = new JobContext(platform, events, spec.jobId, scratchDir, secrets, lifeline.signal, spec.kind);
   let status: "ok" | "partial" | "failed" = "failed";
   try {
     await platform.mkdir(scratchDir, 0o700);
