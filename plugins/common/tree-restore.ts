@@ -1,9 +1,9 @@
 /** @module Restoring tar artifacts of directory trees: extract into staging beside each target, check, then swap in. */
-import { LifeboatError } from "../../core/errors";
+import { LifeboatError, messageOf } from "../../core/errors";
 import type { PluginContext, RestoreInput, RestoreReport, RestoreTarget } from "../contract";
 import { baseName, parentOf, reroot, safeSegments } from "./safe-path";
 import type { MappedPath } from "./service-tool";
-import { removeStaging, stagingDirFor, swapIn, type Staging } from "./staging";
+import { removeStaging, stagingDirFor, swapAllIn, type Staging } from "./staging";
 import { readTar } from "./tar/reader";
 
 /** How archive entries are restored. */
@@ -38,18 +38,32 @@ export async function restoreTrees(
       stagings.push(staging);
       staged.set(tree.path, `${staging.dir}/${baseName(tree.host)}`);
     }
+    if (stagings.length === 1) await requireSpace(ctx, stagings[0]!.dir, inputs, reroot(trees[0]!.host, target.into));
     for (const input of inputs) await extract(ctx, input, paths, staged, options);
     for (const path of paths) {
       if (!(await platform.exists(staged.get(path)!))) throw new LifeboatError("RESTORE", `Cannot restore "${path}": the archive does not contain it`);
     }
     await check(staged);
+    await swapAllIn(platform, trees.map((tree) => ({ staged: staged.get(tree.path)!, target: reroot(tree.host, target.into) })), ctx.jobId);
     // From here on parents hold restored data: never remove them.
     failed = false;
-    for (const tree of trees) await swapIn(platform, staged.get(tree.path)!, reroot(tree.host, target.into), ctx.jobId);
     return { restored: trees.map((t) => reroot(t.host, target.into)) };
   } finally {
-    for (const staging of stagings) await removeStaging(platform, staging, failed);
+    for (const staging of stagings) {
+      await removeStaging(platform, staging, failed).catch((err: unknown) => ctx.warn(`could not remove the staging directory "${staging.dir}": ${messageOf(err)}`));
+    }
   }
+}
+
+/** Refuses, before anything is written, a restore whose archives (by their recorded sizes) do not fit beside `target`. */
+async function requireSpace(ctx: PluginContext, stagingDir: string, inputs: RestoreInput[], target: string): Promise<void> {
+  const needed = inputs.reduce((n, i) => n + (i.record.plainSize || 0), 0);
+  const free = await ctx.platform.freeBytes(stagingDir);
+  if (free === null || needed <= free) return;
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  throw new LifeboatError("RESTORE", `Cannot restore "${target}": its staged copy needs about ${mib(needed)} beside it, and that file system has ${mib(free)} free`, {
+    hint: `free space on the file system of "${target}", or restore --into a directory on a larger disk`,
+  });
 }
 
 /** A symlink of the archive, made an inert placeholder file until every entry is written. */
