@@ -4,6 +4,7 @@ import { getPlugin } from "../plugins/registry";
 import type { Plugin, RestoreInput } from "../plugins/contract";
 import type { ArtifactRecord } from "../core/records";
 import { decryptStream } from "../core/storage/age/decrypt";
+import type { ByteStream } from "../core/platform";
 import type { Destination } from "../core/storage/destination";
 import type { PluginDoneEvent } from "../core/events";
 import { LifeboatError } from "../core/errors";
@@ -25,12 +26,25 @@ export interface InstanceWork {
 /** What the work on one instance reports in its `plugin-done` event. */
 export type InstanceResult = Pick<PluginDoneEvent, "restored" | "details" | "checks">;
 
+/** How {@link forEachInstance} goes about the instances. */
+export interface InstanceOrder {
+  /**
+   * Download every object and check it against the ledger's hash before the
+   * first instance starts (into scratch space), so that a damaged or forged
+   * object anywhere in the snapshot stops the job before anything changed.
+   */
+  fetchFirst: boolean;
+  /** Stop at the first instance that fails (and say which were done and which not), instead of going on. */
+  stopAtFirstFailure: boolean;
+}
+
 /**
- * Runs `work` for each plugin instance of the job in turn; a failing instance
- * is reported and the others still run. Emits `artifact` and `plugin-done` events.
+ * Runs `work` for each plugin instance of the job in turn, after the manifest
+ * check; emits `artifact` and `plugin-done` events. A failing instance is
+ * reported; the others still run unless `order.stopAtFirstFailure`.
  * @returns "ok", "partial" (some plugin instances failed) or "failed".
  */
-export async function forEachInstance(job: ReadJob, jc: JobContext, destination: Destination, work: (w: InstanceWork) => Promise<InstanceResult>): Promise<"ok" | "partial" | "failed"> {
+export async function forEachInstance(job: ReadJob, jc: JobContext, destination: Destination, work: (w: InstanceWork) => Promise<InstanceResult>, order: InstanceOrder = { fetchFirst: false, stopAtFirstFailure: false }): Promise<"ok" | "partial" | "failed"> {
   try {
     await checkManifest(job, jc, destination);
   } catch (err) {
@@ -41,8 +55,23 @@ export async function forEachInstance(job: ReadJob, jc: JobContext, destination:
   for (const record of job.artifacts) {
     byInstance.set(record.instance, [...(byInstance.get(record.instance) ?? []), record]);
   }
+  let source: ObjectReader = (key) => destination.get(key, jc.signal);
+  if (order.fetchFirst) {
+    try {
+      source = await fetchAll(job, jc, destination);
+    } catch (err) {
+      jc.reportError(err);
+      return "failed";
+    }
+  }
+  const done: string[] = [];
   let failures = 0;
   for (const [instance, records] of byInstance) {
+    if (failures > 0 && order.stopAtFirstFailure) {
+      const notDone = [...byInstance.keys()].filter((i) => !done.includes(i));
+      jc.reportError(new LifeboatError("RESTORE", `Stopped at the first plugin instance that failed: restored ${done.length ? done.join(", ") : "nothing"}; not restored: ${notDone.join(", ")}`, { hint: `fix the cause, then restore the rest with --plugins ${notDone.join(",")}` }));
+      return done.length === 0 ? "failed" : "partial";
+    }
     const began = Date.now();
     try {
       const spec = job.plugins.find((p) => p.instance === instance);
@@ -50,8 +79,9 @@ export async function forEachInstance(job: ReadJob, jc: JobContext, destination:
       const plugin = getPlugin(spec.plugin);
       const { hooks, config: raw } = splitHooks(spec.config, `plugins.${instance}`);
       const config = plugin.parseConfig(raw, `plugins.${instance}`);
-      const inputs = records.map((record) => openInput(job, jc, destination, record));
+      const inputs = records.map((record) => openInput(job, jc, source, record));
       const result = await work({ instance, plugin, config, hooks, inputs });
+      done.push(instance);
       for (const record of records) jc.events.emit({ type: "artifact", ...record });
       jc.events.emit({ type: "plugin-done", plugin: instance, status: "ok", durationMs: Date.now() - began, ...result });
     } catch (err) {
@@ -64,8 +94,35 @@ export async function forEachInstance(job: ReadJob, jc: JobContext, destination:
   return failures === byInstance.size ? "failed" : "partial";
 }
 
+/**
+ * Downloads every object of the job into scratch space, each checked against
+ * the ledger's hash and size as it arrives. @returns a reader of the local copies. @throws INTEGRITY (or DESTINATION) for the first object that fails; RESTORE when they cannot fit.
+ */
+async function fetchAll(job: ReadJob, jc: JobContext, destination: Destination): Promise<ObjectReader> {
+  const dir = `${jc.scratchDir}/objects`;
+  await jc.platform.mkdir(dir, 0o700);
+  const needed = job.artifacts.reduce((n, a) => n + a.storedSize, 0);
+  const free = await jc.platform.freeBytes(dir);
+  if (free !== null && free < needed) {
+    throw new LifeboatError("RESTORE", `Cannot restore snapshot "${job.snapshotId}": its objects need ${needed} bytes of scratch space in "${jc.scratchDir}", and there are ${free} free`, {
+      hint: "free space in the agent's directory (agentDir in the inventory), or restore the plugin instances one at a time (--plugins)",
+    });
+  }
+  const local = new Map<string, string>();
+  for (const [i, record] of job.artifacts.entries()) {
+    const file = `${dir}/${i}.age`;
+    await jc.platform.writeStream(file, verified(jc.platform, destination.get(record.key, jc.signal), { sha256: record.sha256, size: record.storedSize }, record.key), 0o600);
+    local.set(record.key, file);
+  }
+  jc.events.log(`fetched and checked ${job.artifacts.length} objects before restoring anything`);
+  return (key) => jc.platform.readStream(local.get(key)!);
+}
+
 /** download → check stored hash → decrypt → decompress, with progress events. */
-function openInput(job: ReadJob, jc: JobContext, destination: Destination, record: ArtifactRecord): RestoreInput {
+/** Where stored objects are read from: the destination, or checked copies in scratch space. */
+type ObjectReader = (key: string) => ByteStream;
+
+function openInput(job: ReadJob, jc: JobContext, read: ObjectReader, record: ArtifactRecord): RestoreInput {
   return {
     record,
     open() {
@@ -74,7 +131,7 @@ function openInput(job: ReadJob, jc: JobContext, destination: Destination, recor
       const report = throttle(250, () =>
         jc.events.emit({ type: "progress", plugin: record.instance, artifact: record.name, bytes: plainBytes, storedBytes }),
       );
-      const stored = counted(destination.get(record.key, jc.signal), (n) => {
+      const stored = counted(read(record.key), (n) => {
         storedBytes = n;
         report();
       });

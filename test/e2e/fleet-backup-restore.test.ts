@@ -163,6 +163,23 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     expect(fs.readdirSync(path.dirname(apps.alpha!.data)).filter((n) => n.includes("lifeboat"))).toEqual([]);
   });
 
+  it("changes nothing anywhere when an object of a later plugin instance was modified: every object is checked before the first instance is restored", async () => {
+    fleet.writeInventory({ alpha: entry("alpha", "s3"), beta: entry("beta", "sftp") });
+    const backup = await fleet.controller(["run", "--host", "alpha"]);
+    expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+    const [latest] = await snapshots("alpha");
+    const db = latest!.artifacts.find((a) => a.instance === "db")!;
+    const stored = await readStored(fleet, "s3", db.key);
+    stored[stored.length - 10]! ^= 0x01;
+    await writeStored(fleet, "s3", db.key, stored);
+    fs.writeFileSync(path.join(apps.alpha!.data, "README.txt"), "changed since the backup\n");
+    const before = listTree(apps.alpha!.root);
+    const result = await fleet.controller(["restore", "--from", "alpha", "--snapshot", latest!.id, "--yes", "--json"]);
+    expect(result.code).toBe(1);
+    expect(jsonLines(result.stdout).filter((l) => l.type === "error").map((l) => l.code)).toContain("INTEGRITY");
+    expect(listTree(apps.alpha!.root)).toEqual(before);
+  });
+
   it("verifies the latest snapshot on the host (restored into scratch, checked, removed), records it, and fails a tampered one", async () => {
     fleet.writeInventory({ alpha: entry("alpha", "local"), beta: entry("beta", "sftp") });
     const backup = await fleet.controller(["run", "--host", "alpha"]);
