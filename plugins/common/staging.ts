@@ -137,17 +137,18 @@ async function beginContentSwap(platform: Platform, staged: string, target: stri
 }
 
 /**
- * Swaps several staged copies into place as one: each target is moved aside and
- * its staged copy put in, and only when every one is in place are the old copies
- * removed. When a step fails, every target done so far is put back.
+ * Swaps several staged copies into place as one: each swap is begun (the target
+ * moved aside and its staged copy put in, see {@link beginSwap}), and only when
+ * every one is in place are the old copies removed. When a step fails, every
+ * target done so far is put back.
  * @throws RESTORE naming the target that failed and saying that nothing was
  * changed — or, if putting back failed too, which targets hold what.
  */
-export async function swapAllIn(platform: Platform, swaps: { staged: string; target: string }[], jobId: string): Promise<void> {
+export async function swapAllIn(swaps: { target: string; begin: () => Promise<PendingSwap> }[], jobId: string): Promise<void> {
   const begun: { target: string; pending: PendingSwap }[] = [];
   for (const swap of swaps) {
     try {
-      begun.push({ target: swap.target, pending: await beginSwap(platform, swap.staged, swap.target, jobId) });
+      begun.push({ target: swap.target, pending: await swap.begin() });
     } catch (err) {
       const stuck: string[] = [];
       for (const done of [...begun].reverse()) await done.pending.undo().catch(() => stuck.push(done.target));

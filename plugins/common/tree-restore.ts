@@ -3,7 +3,7 @@ import { LifeboatError, messageOf } from "../../core/errors";
 import type { PluginContext, RestoreInput, RestoreReport, RestoreTarget } from "../contract";
 import { baseName, parentOf, reroot, safeSegments } from "./safe-path";
 import type { MappedPath } from "./service-tool";
-import { removeStaging, stagingDirFor, swapAllIn, type Staging } from "./staging";
+import { beginSwap, removeStaging, stagingDirFor, swapAllIn, type Staging } from "./staging";
 import { readTar } from "./tar/reader";
 
 /** How archive entries are restored. */
@@ -44,7 +44,13 @@ export async function restoreTrees(
       if (!(await platform.exists(staged.get(path)!))) throw new LifeboatError("RESTORE", `Cannot restore "${path}": the archive does not contain it`);
     }
     await check(staged);
-    await swapAllIn(platform, trees.map((tree) => ({ staged: staged.get(tree.path)!, target: reroot(tree.host, target.into) })), ctx.jobId);
+    await swapAllIn(
+      trees.map((tree) => {
+        const at = reroot(tree.host, target.into);
+        return { target: at, begin: () => beginSwap(platform, staged.get(tree.path)!, at, ctx.jobId) };
+      }),
+      ctx.jobId,
+    );
     // From here on parents hold restored data: never remove them.
     failed = false;
     return { restored: trees.map((t) => reroot(t.host, target.into)) };

@@ -116,6 +116,24 @@ INSERT INTO "odd ""name"" table" VALUES (1),(2),(3);`,
     expect(fs.readdirSync(dir).sort()).toEqual(["webui.db"]);
   });
 
+  it("swaps two databases in as one: when the second cannot be swapped in, the first is put back and nothing changed", async () => {
+    const second = path.join(dir, "second.db");
+    sql(second, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1),(2);");
+    const artifacts = await backup(config({ databases: [db, second] }));
+    sql(db, "DELETE FROM chat WHERE id > 10");
+    sql(second, "DELETE FROM t");
+    // Something in the way of moving the second database's -wal aside: a directory already holding that name.
+    fs.writeFileSync(`${second}-wal`, "");
+    const inTheWay = `${second}-wal.lifeboat-old-${ctx.jobId}`;
+    fs.mkdirSync(inTheWay);
+    fs.writeFileSync(path.join(inTheWay, "x"), "x");
+    const inputs = artifacts.map((a) => restoreInput(a.bytes, a.metadata));
+    await expect(sqlitePlugin.restore(ctx, config({ databases: [db, second] }), inputs, {})).rejects.toMatchObject({ code: "RESTORE", message: expect.stringMatching(new RegExp(`nothing was changed \\("${db}" put back\\)`)) });
+    expect(sql(db, "SELECT count(*) FROM chat")).toBe("10");
+    expect(sql(second, "SELECT count(*) FROM t")).toBe("0");
+    expect(fs.readdirSync(dir).filter((n) => n.includes("lifeboat") && n !== path.basename(inTheWay))).toEqual([]);
+  });
+
   it("restores under --into", async () => {
     const [artifact] = await backup();
     const into = path.join(dir, "into");

@@ -9,7 +9,7 @@ import { FieldReader } from "../../core/validate";
 import { baseName, parentOf, reroot } from "../common/safe-path";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import { removeSidecars, SqliteCli } from "./sqlite-cli";
-import { stagedBeside } from "../common/staging";
+import { stagedBeside, swapAllIn, type PendingSwap } from "../common/staging";
 import { configuredTargets } from "../common/restore-targets";
 import type { ArtifactSource, Plugin, PluginContext, RestoreInput } from "../contract";
 import { readCompression } from "../common/config-fields";
@@ -127,7 +127,7 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
         const [path] = configuredTargets(input.record.metadata.path, config.databases, target.into, `SQLite database "${input.record.name}"`) as [string];
         staged.push(await stage(ctx, cli, tool, input, path, target.into));
       }
-      for (const s of staged) await swapDatabase(ctx, s);
+      await swapAllIn(staged.map((s) => ({ target: s.target, begin: () => beginDatabaseSwap(ctx, s) })), ctx.jobId);
       return { restored: staged.map((s) => s.target), details: Object.fromEntries(staged.map((s) => [s.target, { tables: s.tables }])) };
     } finally {
       for (const s of staged) await ctx.platform.remove(s.staged);
@@ -172,19 +172,26 @@ async function stage(ctx: PluginContext, cli: SqliteCli, tool: ServiceTool, inpu
   }
 }
 
-/** Moves the old database and its -wal/-shm aside, the staged copy in, then removes the old files. */
-async function swapDatabase(ctx: PluginContext, s: Staged): Promise<void> {
+/**
+ * Moves the old database and its -wal/-shm/-journal aside and the staged copy in
+ * (keeping the old file's owner and mode); `commit()` removes the old files,
+ * `undo()` puts them back.
+ */
+async function beginDatabaseSwap(ctx: PluginContext, s: Staged): Promise<PendingSwap> {
   const p = ctx.platform;
   const moved: [string, string][] = [];
-  for (const suffix of ["", "-wal", "-shm", "-journal"]) {
-    const file = `${s.target}${suffix}`;
-    if (await p.exists(file)) {
-      const aside = `${file}.lifeboat-old-${ctx.jobId}`;
-      await p.rename(file, aside);
-      moved.push([file, aside]);
-    }
-  }
+  const putBack = async () => {
+    for (const [file, aside] of moved) await p.rename(aside, file);
+  };
   try {
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+      const file = `${s.target}${suffix}`;
+      if (await p.exists(file)) {
+        const aside = `${file}.lifeboat-old-${ctx.jobId}`;
+        await p.rename(file, aside);
+        moved.push([file, aside]);
+      }
+    }
     await p.rename(s.staged, s.target);
     if (moved[0]) {
       const old = await p.stat(moved[0][1]);
@@ -192,8 +199,16 @@ async function swapDatabase(ctx: PluginContext, s: Staged): Promise<void> {
       await p.chmod(s.target, old.mode);
     }
   } catch (err) {
-    for (const [file, aside] of moved) await p.rename(aside, file);
+    await putBack();
     throw err;
   }
-  for (const [, aside] of moved) await p.remove(aside);
+  return {
+    commit: async () => {
+      for (const [, aside] of moved) await p.remove(aside);
+    },
+    undo: async () => {
+      await p.rename(s.target, s.staged);
+      await putBack();
+    },
+  };
 }
