@@ -120,11 +120,11 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
       // fetched into staging; only then do manifests and blobs move into place.
       report = await restoreTrees(ctx, [tool.map(`${models}/manifests`)], [input], target, async () => {
         await ctx.platform.mkdir(staging, 0o700);
-        for (const ref of refs) {
+        for (const ref of uniqueRefs(refs)) {
           const have = await ctx.platform.stat(blobFile(root, ref.digest)).catch(() => null);
           if (have?.size === ref.size) continue;
           const name = ref.digest.replace(":", "-");
-          await ctx.platform.writeStream(`${staging}/${name}`, ctx.blobs.get(ref), 0o644);
+          await ctx.platform.writeNewFile(`${staging}/${name}`, ctx.blobs.get(ref), { mode: 0o644 });
           fetched.push(name);
         }
         await ctx.platform.mkdir(blobDir, 0o755);
@@ -166,4 +166,16 @@ export async function verifyModels(ctx: PluginContext, models: string, rehash = 
     }
   }
   return { models: manifests.length, blobs: digests.size };
+}
+
+/** The manifest's blob references, each digest once; a digest that is not `sha256:<64 hex>` (it names a file) is refused. */
+function uniqueRefs(refs: BlobRef[]): BlobRef[] {
+  const seen = new Map<string, BlobRef>();
+  for (const ref of refs) {
+    if (typeof ref?.digest !== "string" || !/^sha256:[0-9a-f]{64}$/.test(ref.digest)) {
+      throw new LifeboatError("RESTORE", `Refusing blob reference ${JSON.stringify(ref?.digest).slice(0, 80)} of the Ollama manifest: not a sha256 digest`, { hint: "the snapshot's metadata is damaged or forged; restore from another snapshot" });
+    }
+    seen.set(ref.digest, ref);
+  }
+  return [...seen.values()];
 }

@@ -256,7 +256,7 @@ async function rowCounts(ctx: PluginContext, session: PsqlSession, counted: Arch
 async function placeFile(ctx: PluginContext, input: RestoreInput, into: string): Promise<string> {
   const file = reroot(`/${input.record.name}`, into);
   await ctx.platform.mkdir(into, 0o700);
-  await ctx.platform.writeStream(`${file}.lifeboat-staging`, input.open(), 0o600);
+  await ctx.platform.writeNewFile(`${file}.lifeboat-staging`, input.open(), { mode: 0o600 });
   await ctx.platform.rename(`${file}.lifeboat-staging`, file);
   return file;
 }

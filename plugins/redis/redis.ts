@@ -191,7 +191,7 @@ async function stageRdb(ctx: PluginContext, config: RedisConfig, rdb: RestoreInp
   await ctx.platform.mkdir(parentOf(destination), 0o755);
   const staged = stagedBeside(destination, ctx.jobId);
   try {
-    await ctx.platform.writeStream(staged, rdb.open(), 0o600);
+    await ctx.platform.writeNewFile(staged, rdb.open(), { mode: 0o600 });
     await checkRdb(ctx, config, staged, "restore");
     return staged;
   } catch (err) {
@@ -286,7 +286,8 @@ async function placeAof(ctx: PluginContext, tar: RestoreInput, target: string, k
       if (header.type !== "file" || header.name.includes("/") || header.name.startsWith(".")) {
         throw new LifeboatError("RESTORE", `Refusing entry "${header.name}" of appendonly.tar: an AOF holds plain files only`);
       }
-      await ctx.platform.writeStream(kind === "dir" ? `${staged}/${header.name}` : staged, body, 0o600);
+      // Created exclusively: a name given twice (or a second entry for the one-file AOF) is refused.
+      await ctx.platform.writeNewFile(kind === "dir" ? `${staged}/${header.name}` : staged, body, { mode: 0o600 });
     }
     await swapIn(ctx.platform, staged, target, ctx.jobId);
     return target;

@@ -152,7 +152,7 @@ async function stage(ctx: PluginContext, cli: SqliteCli, tool: ServiceTool, inpu
   await ctx.platform.mkdir(parentOf(target), 0o755);
   const staged = stagedBeside(target, ctx.jobId);
   try {
-    await ctx.platform.writeStream(staged, input.open(), 0o600);
+    await ctx.platform.writeNewFile(staged, input.open(), { mode: 0o600 });
     const report = await cli.integrityCheck(staged);
     if (report.length !== 1 || report[0] !== "ok") throw integrityFailure(original, report, "restore");
     const expected = (input.record.metadata.tables ?? {}) as Record<string, number>;
