@@ -203,10 +203,22 @@ async function writeNewFile(file: string, data: ByteStream, options: NewFileOpti
   const handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
   let written = 0;
   try {
+    // Written in batches of about 1 MiB: one system call per batch, not per (often small) chunk.
+    let batch: Uint8Array[] = [];
+    let batched = 0;
+    const flush = async () => {
+      const bytes = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+      for (let at = 0; at < bytes.length; ) at += (await handle.write(bytes, at, bytes.length - at)).bytesWritten;
+      written += batched;
+      batch = [];
+      batched = 0;
+    };
     for await (const chunk of data) {
-      for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at, chunk.length - at)).bytesWritten;
-      written += chunk.length;
+      batch.push(chunk);
+      batched += chunk.length;
+      if (batched >= 1 << 20) await flush();
     }
+    if (batched > 0) await flush();
     if (options.owner) await handle.chown(options.owner.uid, options.owner.gid);
     await handle.chmod(options.mode);
     if (options.mtimeMs !== undefined) await handle.utimes(options.mtimeMs / 1000, options.mtimeMs / 1000);
