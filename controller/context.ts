@@ -8,6 +8,7 @@ import { validatePluginConfig } from "../plugins/registry";
 import type { GlobalOptions } from "./cli-args";
 import { loadKeys, statePaths, type ControllerKeys } from "./keys";
 import { Ledger } from "./ledger/ledger";
+import { processAlive } from "./process-alive";
 
 /** Loads the inventory, validating each plugin's configuration with the plugin itself. */
 export function loadFleet(file: string): Inventory {
@@ -15,16 +16,6 @@ export function loadFleet(file: string): Inventory {
     env: process.env,
     validatePlugin: validatePluginConfig,
   });
-}
-
-/** Whether process `pid` of this machine still runs (EPERM: it does, as another user). */
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** An opened controller: inventory, keys and ledger. Close it when done. */
@@ -44,7 +35,7 @@ export class ControllerContext {
       throw new LifeboatError("KEYS", `Cannot open the ledger "${ledgerPath}": it does not exist`, { hint: `run: controller init --state ${globals.state}` });
     }
     const ledger = Ledger.open(ledgerPath);
-    ledger.failAbandonedRuns(processRuns);
+    ledger.failAbandonedRuns(processAlive);
     return new ControllerContext(inventory, keys, ledger);
   }
 
