@@ -17,7 +17,7 @@ export async function runHooks(platform: Platform, hooks: Hooks, phase: "before"
     const timer = setTimeout(() => controller.abort(), hooks.timeoutMs);
     let result: { code: number; output: string };
     try {
-      result = await runShell(platform, command, controller.signal);
+      result = await runShell(platform, command, controller.signal, hooks.env);
     } catch (err) {
       result = { code: controller.signal.aborted ? 124 : 127, output: controller.signal.aborted ? `timed out after ${hooks.timeoutMs / 1000}s` : String(err) };
     } finally {

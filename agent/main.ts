@@ -9,7 +9,9 @@ import { DestinationBlobStore } from "../core/storage/blob-store";
 import { destinationSecrets, openDestination } from "../core/storage/destinations/registry";
 import { isLifeboatError, messageOf } from "../core/errors";
 import { EventSink } from "./event-sink";
+import { splitHooks } from "../core/hooks";
 import { JobContext } from "./job-context";
+import { acquireJobLock, sweepScratch, type JobLock } from "./job-lock";
 import { Lifeline } from "./lifeline";
 import { currentPlatform } from "../platform/current";
 import { type Platform } from "../core/platform";
@@ -64,8 +66,22 @@ async function main(platform: Platform): Promise<number> {
   return runJob(platform, spec, dir, options.attached);
 }
 
+/** The values of a plugin instance's hook environment (secrets); none when its config is malformed (the job reports that itself). */
+function hookSecrets(config: unknown): string[] {
+  try {
+    return Object.values(splitHooks(config, "plugins").hooks.env);
+  } catch {
+    return [];
+  }
+}
+
 async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: boolean): Promise<number> {
-  const secrets = [...destinationSecrets(spec.destination), ...(spec.kind !== "backup" ? [spec.identity] : []), ...(spec.kind === "backup" && spec.blobKey ? [spec.blobKey] : [])];
+  const secrets = [
+    ...destinationSecrets(spec.destination),
+    ...(spec.kind !== "backup" ? [spec.identity] : []),
+    ...(spec.kind === "backup" && spec.blobKey ? [spec.blobKey] : []),
+    ...spec.plugins.flatMap((p) => hookSecrets(p.config)),
+  ];
   const events = new EventSink(platform, secrets);
   const began = Date.now();
   events.emit({
@@ -83,7 +99,11 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: 
   lifeline.watch(attached);
   const jc = new JobContext(platform, events, spec.jobId, scratchDir, secrets, lifeline.signal, spec.kind);
   let status: "ok" | "partial" | "failed" = "failed";
+  let lock: JobLock | undefined;
   try {
+    lock = await acquireJobLock(platform, dir, spec.jobId, (line) => events.log(line));
+    const swept = await sweepScratch(platform, dir, spec.jobId);
+    if (swept.length > 0) events.log(`lifeboat agent: removed the scratch space of ${swept.length} earlier job(s) that did not clean up: ${swept.join(", ")}`);
     await platform.mkdir(scratchDir, 0o700);
     const destination = await openDestination(platform, spec.destination);
     const blobKey = spec.kind === "backup" && spec.blobKey ? Uint8Array.from(atob(spec.blobKey), (c) => c.charCodeAt(0)) : new Uint8Array(32);
@@ -98,6 +118,7 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: 
     status = "failed";
   } finally {
     await platform.remove(scratchDir);
+    await lock?.release();
   }
   events.emit({
     type: "done",

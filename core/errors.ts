@@ -18,6 +18,7 @@ export type ErrorCode =
   | "RESTORE" // a restore could not be staged or swapped in
   | "KEYS" // controller keys missing, unreadable or about to be overwritten
   | "INTERRUPTED" // the job was stopped: its controller went away, or it was asked to stop
+  | "BUSY" // another job holds the host
   | "INTERNAL"; // a bug: please report
 
 /** Options for {@link LifeboatError}. */

@@ -7,6 +7,13 @@ export interface Hooks {
   after: string[];
   /** Per command, in milliseconds. */
   timeoutMs: number;
+  /**
+   * The environment of the hook commands: the `${NAME}` values a command refers
+   * to (the inventory loader fills it from the controller's environment). Values
+   * are secrets: they travel in the signed spec and reach the commands' environment,
+   * never their argv; `${NAME}` stays in the command text, expanded by the shell.
+   */
+  env: Record<string, string>;
 }
 
 /** One hook command's result, as reported in the run's log. */
@@ -23,7 +30,7 @@ export interface HookRun {
  * sees only its own fields. @throws LifeboatError("CONFIG") naming the field.
  */
 export function splitHooks(raw: unknown, where: string): { hooks: Hooks; config: unknown } {
-  const none: Hooks = { before: [], after: [], timeoutMs: 10 * 60_000 };
+  const none: Hooks = { before: [], after: [], timeoutMs: 10 * 60_000, env: {} };
   if (raw === null || typeof raw !== "object" || Array.isArray(raw) || !("hooks" in raw)) return { hooks: none, config: raw };
   const { hooks: rawHooks, ...config } = raw as Record<string, unknown>;
   const r = FieldReader.of(rawHooks, `${where}.hooks`);
@@ -34,7 +41,7 @@ export function splitHooks(raw: unknown, where: string): { hooks: Hooks; config:
     if (Array.isArray(v) && v.every((c) => typeof c === "string" && c.trim() !== "")) return v as string[];
     throw r.fail(name, `expected a command or a list of commands, got ${describe(v)}`);
   };
-  const hooks: Hooks = { before: list("before"), after: list("after"), timeoutMs: r.duration("timeout", none.timeoutMs) };
+  const hooks: Hooks = { before: list("before"), after: list("after"), timeoutMs: r.duration("timeout", none.timeoutMs), env: r.stringMap("env") };
   r.rejectUnknown();
   return { hooks, config };
 }

@@ -71,6 +71,10 @@ export interface Platform {
   tmpdir(): string;
   /** Effective uid, or -1 where the notion does not exist. */
   uid(): number;
+  /** This process's id. */
+  pid(): number;
+  /** Whether process `pid` of this machine still runs. */
+  processAlive(pid: number): boolean;
 
   /** Command-line arguments after the script name. */
   args(): string[];

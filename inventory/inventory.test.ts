@@ -67,6 +67,17 @@ describe("inventory", () => {
     expect(inv.secrets()).toContain("x${y}");
   });
 
+  it("keeps ${VAR} in hook commands and gives the values to the hook's environment instead (secrets, never argv)", () => {
+    const inv = load(
+      [...base, "    plugins:", "      files:", "        paths: [/srv]", "        hooks:", "          before: \"curl -H 'Authorization: ${HOOK_TOKEN}' https://hc/start\"", "          after: ['echo $${HOME}', 'echo ${UNSET:-dflt}']"].join("\n"),
+      { HOOK_TOKEN: "s3cr3t-token-value" },
+    ).load();
+    const hooks = (inv.hosts.get("web")!.plugins[0]!.config as { hooks: Record<string, unknown> }).hooks;
+    expect(hooks).toEqual({ before: "curl -H 'Authorization: ${HOOK_TOKEN}' https://hc/start", after: ["echo ${HOME}", "echo ${UNSET:-dflt}"], env: { HOOK_TOKEN: "s3cr3t-token-value" } });
+    expect(inv.secrets()).toContain("s3cr3t-token-value");
+    expect(() => load([...base, "    plugins:", "      files:", "        paths: [/srv]", "        hooks: { before: 'echo ${NOPE}' }"].join("\n")).load()).toThrow(/fleet\.yaml:10:\d+: environment variable NOPE is not set/);
+  });
+
   it("resolves ~/.ssh/config aliases as OpenSSH does: first value wins, IdentityFile accumulates, patterns and negation", () => {
     fs.mkdirSync(path.join(dir, ".ssh"));
     fs.writeFileSync(path.join(dir, ".ssh", "extra.conf"), "Host aidset\n  Port 2200\n");

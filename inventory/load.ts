@@ -2,9 +2,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, YAMLMap, type Document, type Node } from "yaml";
 import { isLifeboatError, LifeboatError } from "../core/errors";
-import { interpolate, UnsetVariable } from "./interpolate";
+import { hookReferences, interpolate, UnsetVariable } from "./interpolate";
 import { buildInventory } from "./build";
 import type { Inventory } from "./schema";
 
@@ -67,10 +67,20 @@ export function loadInventory(file: string, options: LoadOptions = {}): Inventor
   }
   const env = options.env ?? process.env;
   const secrets = new Set<string>();
+  const hookEnvs = new Map<YAMLMap, Record<string, string>>();
   visit(doc, {
-    Scalar(_key, node) {
+    Scalar(_key, node, path) {
       if (typeof node.value !== "string" || !node.value.includes("${")) return;
       try {
+        const hooks = hooksOfCommand(path);
+        if (hooks) {
+          // A hook command keeps ${VAR}: its value travels in the hook's environment, never in its argv.
+          const refs = hookReferences(node.value, env);
+          node.value = refs.command;
+          for (const value of Object.values(refs.values)) secrets.add(value);
+          hookEnvs.set(hooks, { ...hookEnvs.get(hooks), ...refs.values });
+          return;
+        }
         const result = interpolate(node.value, env);
         node.value = result.value;
         if (result.fromEnv) secrets.add(result.value);
@@ -82,6 +92,10 @@ export function loadInventory(file: string, options: LoadOptions = {}): Inventor
       }
     },
   });
+  for (const [hooks, values] of hookEnvs) {
+    const given = hooks.get("env");
+    hooks.set("env", doc.createNode({ ...(isMap(given) ? (given.toJSON() as Record<string, string>) : {}), ...values }));
+  }
   try {
     return buildInventory(doc.toJS() ?? {}, {
       file: path.resolve(file),
@@ -97,4 +111,18 @@ export function loadInventory(file: string, options: LoadOptions = {}): Inventor
     const node = locate(doc, where);
     throw new LifeboatError("CONFIG", `${at(node?.range?.[0])}: ${err.message}`, err.hint ? { hint: err.hint } : {});
   }
+}
+
+/** The `hooks` mapping when the scalar at `path` is one of its `before`/`after` commands. */
+function hooksOfCommand(path: readonly unknown[]): YAMLMap | undefined {
+  for (let i = path.length - 1; i > 0; i--) {
+    const pair = path[i];
+    if (!isPair(pair) || !isScalar(pair.key)) continue;
+    if (pair.key.value === "before" || pair.key.value === "after") {
+      const outer = path.slice(0, i).reverse().find((p) => isPair(p));
+      return isPair(outer) && isScalar(outer.key) && outer.key.value === "hooks" && isMap(outer.value) ? outer.value : undefined;
+    }
+    return undefined;
+  }
+  return undefined;
 }

@@ -269,6 +269,15 @@ export const nodePlatform: Platform = {
   hostname: () => os.hostname(),
   tmpdir: () => os.tmpdir(),
   uid: () => (typeof process.geteuid === "function" ? process.geteuid() : -1),
+  pid: () => process.pid,
+  processAlive: (pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+  },
   args: () => process.argv.slice(2),
   readStdin: async () => {
     const chunks: Buffer[] = [];

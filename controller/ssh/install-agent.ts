@@ -64,7 +64,8 @@ function checkRuntime(host: HostConfig, version: string): void {
 /**
  * Makes sure the host runs this controller's agent bundle and has this
  * controller's public key pinned. Installs or upgrades when the bundle differs
- * (or `force`). Refuses to re-pin a host pinned to another controller key.
+ * (or `force`). Refuses a host pinned to another controller key, or to another
+ * inventory name (never re-pinned silently).
  */
 export async function ensureAgent(conn: SshConnection, host: HostConfig, keys: ControllerKeys, force = false): Promise<AgentStatus> {
   const bundle = agentBundle();
@@ -76,7 +77,14 @@ export async function ensureAgent(conn: SshConnection, host: HostConfig, keys: C
       hint: `if this controller should take over, remove ${host.agentDir}/pinned.json on the host and run: controller install --host ${host.name}`,
     });
   }
-  const needsPin = !pinnedKey || found.pinned?.host !== host.name;
+  const pinnedHost = found.pinned?.host;
+  if (pinnedKey && pinnedHost && pinnedHost !== host.name) {
+    // Re-pinning would let the host take the other name's jobs (and snapshots, and restores).
+    throw new LifeboatError("KEYS", `Cannot use "${host.name}": the machine behind it is pinned as "${pinnedHost}"`, {
+      hint: `two inventory names reach one machine; fix the inventory, or if it was renamed on purpose, remove ${host.agentDir}/pinned.json on the host and run: controller install --host ${host.name}`,
+    });
+  }
+  const needsPin = !pinnedKey;
   const needsBundle = force || found.bundleSha256 !== bundle.sha256;
   if (!needsPin && !needsBundle) return { installed: false, runtimeVersion: found.runtimeVersion };
 

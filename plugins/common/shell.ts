@@ -2,9 +2,12 @@
 import { LifeboatError, type ErrorCode } from "../../core/errors";
 import type { Platform } from "../../core/platform";
 
-/** Runs `command` with stdout and stderr combined; resolves with its exit code and output. */
-export async function runShell(platform: Platform, command: string, signal?: AbortSignal): Promise<{ code: number; output: string }> {
-  const result = await platform.run("sh", ["-c", `exec 2>&1; ${command}`], signal ? { signal } : {});
+/**
+ * Runs `command` with stdout and stderr combined; resolves with its exit code and output.
+ * `env` reaches the command's environment (never its argv: `${NAME}` in the command is expanded by sh).
+ */
+export async function runShell(platform: Platform, command: string, signal?: AbortSignal, env?: Record<string, string>): Promise<{ code: number; output: string }> {
+  const result = await platform.run("sh", ["-c", `exec 2>&1; ${command}`], { ...(signal ? { signal } : {}), ...(env ? { env } : {}) });
   return { code: result.code, output: result.stdout };
 }
 

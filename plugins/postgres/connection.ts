@@ -2,12 +2,28 @@
 import { LifeboatError } from "../../core/errors";
 import type { ServiceTool } from "../common/service-tool";
 import type { PostgresConfig } from "./postgres";
-import { postgresHint } from "./psql-session";
+
+/** What to do about a PostgreSQL client error, when Lifeboat knows. */
+export function postgresHint(detail: string): string | undefined {
+  if (/could not connect|Connection refused|No such file or directory.*socket/i.test(detail)) return "is PostgreSQL running, and are host/port right in the inventory?";
+  if (/password authentication failed|no password supplied/i.test(detail)) return "set password: (e.g. ${PGPASSWORD}) for this plugin in the inventory";
+  if (/permission denied/i.test(detail)) return "the role needs read access to every table: GRANT pg_read_all_data TO <role> (or use a superuser)";
+  return undefined;
+}
 
 /** An identifier in double quotes, as SQL wants it. */
 export const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 /** A string literal in single quotes. */
 export const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * A database name as a libpq connection string (`dbname='...'`), for `--dbname`/`-d`:
+ * passed bare, a name holding `=` or a URI prefix is read as connection settings
+ * (a database named `host=evil port=1` would send the password elsewhere).
+ */
+export function conninfoDbname(name: string): string {
+  return `dbname='${name.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
 
 /** The libpq environment of the tools (PGPASSWORD travels here, never in argv). */
 export function pgEnv(config: PostgresConfig, database?: string): Record<string, string> {

@@ -1,6 +1,7 @@
 // The postgres plugin against a real cluster (initdb + pg_ctl), under concurrent writes.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedShop, startPostgres, type PostgresServer } from "../../test/harness/postgres";
@@ -103,6 +104,26 @@ describe("postgres plugin", () => {
       message: 'Refusing to restore database "postgres" in place: this host\'s configuration of the plugin does not include it',
     });
     expect(pg.sql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE '%_lb_%'")).toBe("0");
+  });
+
+  it("backs up a database named like connection settings as a name: no connection, no password, goes anywhere else", async () => {
+    const connections: string[] = [];
+    const trap = net.createServer((socket) => {
+      connections.push(String(socket.remotePort));
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => trap.listen(0, "127.0.0.1", resolve));
+    const port = (trap.address() as net.AddressInfo).port;
+    const evil = `host=127.0.0.1 port=${port}`;
+    pg.sql("postgres", `CREATE DATABASE "${evil}"`);
+    try {
+      const artifacts = await backup(config({ databases: "all", globals: false, excludeTableData: [] }));
+      expect(artifacts.map((a) => a.metadata.database)).toContain(evil);
+      expect(connections).toEqual([]);
+    } finally {
+      trap.close();
+      pg.sql("postgres", `DROP DATABASE "${evil}"`);
+    }
   });
 
   it("refuses a damaged dump and leaves the live database and no scratch database behind", async () => {

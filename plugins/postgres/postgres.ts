@@ -6,8 +6,8 @@
 import { isLifeboatError, LifeboatError } from "../../core/errors";
 import { FieldReader } from "../../core/validate";
 import { ArchiveRowCounter, type ArchiveCount } from "./pg-archive";
-import { countSql, dropDatabase, parseCounts, pgEnv, psql, quoteIdent, quoteLiteral } from "./connection";
-import { postgresHint, PsqlSession } from "./psql-session";
+import { conninfoDbname, countSql, dropDatabase, parseCounts, pgEnv, postgresHint, psql, quoteIdent, quoteLiteral } from "./connection";
+import { PsqlSession } from "./psql-session";
 import { restoreTables } from "./table-restore";
 import { reroot } from "../common/safe-path";
 import { readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
@@ -161,7 +161,7 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
         }
         const counter = new ArchiveRowCounter();
         let rows: Record<string, number> = {};
-        const dump = tool.stream(config.tools.pgDump, [...args, database], { env: pgEnv(config, database), blockBuffered: true });
+        const dump = tool.stream(config.tools.pgDump, [...args, `--dbname=${conninfoDbname(database)}`], { env: pgEnv(config, database), blockBuffered: true });
         yield {
           name: `${database}.dump`,
           compression: config.compression,
@@ -291,7 +291,7 @@ async function loadIntoScratch(ctx: PluginContext, tool: ServiceTool, config: Po
     const entries = list.stdout.split("\n").filter((l) => /^\d+;/.test(l)).length;
     await psql(tool, config, "postgres", `CREATE DATABASE ${quoteIdent(scratch)}${options.owner ? ` OWNER ${quoteIdent(options.owner)}` : ""};`);
     try {
-      const args = ["--no-password", "--exit-on-error", `--dbname=${scratch}`, `--jobs=${options.jobs}`];
+      const args = ["--no-password", "--exit-on-error", `--dbname=${conninfoDbname(scratch)}`, `--jobs=${options.jobs}`];
       if (options.noOwner) args.push("--no-owner");
       if (options.noPrivileges) args.push("--no-privileges");
       const result = await tool.run(config.tools.pgRestore, [...args, `${place}/dump`], { env: pgEnv(config, scratch) });

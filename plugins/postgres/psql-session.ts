@@ -2,16 +2,9 @@
 import { LifeboatError } from "../../core/errors";
 import type { ChildProcess } from "../../core/platform";
 import type { ServiceTool } from "../common/service-tool";
+import { conninfoDbname, postgresHint } from "./connection";
 
 const END = "__lifeboat_end__";
-
-/** What to do about a PostgreSQL client error, when Lifeboat knows. */
-export function postgresHint(detail: string): string | undefined {
-  if (/could not connect|Connection refused|No such file or directory.*socket/i.test(detail)) return "is PostgreSQL running, and are host/port right in the inventory?";
-  if (/password authentication failed|no password supplied/i.test(detail)) return "set password: (e.g. ${PGPASSWORD}) for this plugin in the inventory";
-  if (/permission denied/i.test(detail)) return "the role needs read access to every table: GRANT pg_read_all_data TO <role> (or use a superuser)";
-  return undefined;
-}
 
 /** One psql process; queries are answered in order, in the same transaction. */
 export class PsqlSession {
@@ -32,7 +25,7 @@ export class PsqlSession {
         await new Promise<void>((resolve) => (self.wake = resolve));
       }
     }
-    const child = tool.spawn(psql, ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database], { env, stdin: input() });
+    const child = tool.spawn(psql, ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", conninfoDbname(database)], { env, stdin: input() });
     this.child = child;
     void (async () => {
       let partial = "";
