@@ -9,7 +9,7 @@ import type { Destination } from "../core/storage/destination";
 import type { PluginDoneEvent } from "../core/events";
 import { LifeboatError } from "../core/errors";
 import type { JobContext } from "./job-context";
-import { checkManifest } from "./manifest-check";
+import { checkManifest } from "../core/storage/snapshot-check";
 import { decompress } from "../core/storage/compression";
 import { counted, throttle, verified } from "../core/storage/measure";
 import type { ReadJob } from "../core/spec";
@@ -46,7 +46,7 @@ export interface InstanceOrder {
  */
 export async function forEachInstance(job: ReadJob, jc: JobContext, destination: Destination, work: (w: InstanceWork) => Promise<InstanceResult>, order: InstanceOrder = { fetchFirst: false, stopAtFirstFailure: false }): Promise<"ok" | "partial" | "failed"> {
   try {
-    await checkManifest(job, jc, destination);
+    await checkManifest(jc.platform, destination, job.identity, job, jc.signal);
   } catch (err) {
     jc.reportError(err, undefined, "manifest");
     return "failed";

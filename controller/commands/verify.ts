@@ -5,16 +5,20 @@ import { hostOptions, hostSelection, listOption, parseCommandArgs } from "../cli
 import { ControllerContext } from "../context";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
 import { failedOutcome } from "../output/reporter";
+import { verifyStored } from "../jobs/stored-verify";
 import { runVerify, verifySpec } from "../jobs/verify-run";
 import { reporterFor, type Command } from "./command";
 
-const usage = `usage: controller verify (--host H[,H2] | --group G | --all) [--snapshot ID|latest] [--on H2] [--plugins p,q] [--accept-new-host-key] [--json]
+const usage = `usage: controller verify (--host H[,H2] | --group G | --all) [--snapshot ID|latest] [--level deep|stored] [--on H2] [--plugins p,q] [--accept-new-host-key] [--json]
 Deep-checks a stored snapshot of each selected host (default: its latest complete one): the agent
 downloads every artifact, checks its hash, decrypts it, restores it into scratch space and checks
 the copy with the service's own tools (integrity_check, pg_restore into a scratch database with
 row counts, redis-check-rdb, nginx -t, certificate/key match, blob digests). Live services are
 not touched; the scratch copy is removed. The result is recorded in the ledger (controller snapshots).
 --on H2 runs the check on another inventory host (one selected host only).
+--level stored checks on the controller instead, with no host and no key leaving it: the manifest
+against the ledger, every object through its hash, age and decompression, every blob to its digest
+(not for local destinations, which live on the host).
 Exit code: 0 every snapshot verified, 1 some verification failed, 2 usage or configuration error.`;
 
 export const verifyCommand: Command = {
@@ -28,6 +32,7 @@ export const verifyCommand: Command = {
         ...hostOptions,
         snapshot: { type: "string" },
         on: { type: "string" },
+        level: { type: "string" },
         plugins: { type: "string", multiple: true },
       },
       usage,
@@ -37,9 +42,25 @@ export const verifyCommand: Command = {
       const hosts = selectHosts(ctx.inventory, hostSelection(values));
       if (hosts.length > 1 && values.snapshot && values.snapshot !== "latest") throw new LifeboatError("USAGE", "--snapshot ID selects one snapshot: use it with a single --host", { hint: "omit --snapshot to verify each host's latest snapshot" });
       if (hosts.length > 1 && values.on) throw new LifeboatError("USAGE", "--on H2 works with a single --host");
+      const level = values.level ?? "deep";
+      if (level !== "deep" && level !== "stored") throw new LifeboatError("USAGE", `--level: expected deep or stored, got "${level}"`);
+      if (level === "stored" && values.on) throw new LifeboatError("USAGE", "--level stored runs on the controller: it takes no --on");
       const reporter = reporterFor(globals);
       let failed = 0;
       for (const host of hosts) {
+        if (level === "stored") {
+          const selection = { from: host.name, snapshot: values.snapshot ?? "latest", ...(listOption(values.plugins) ? { plugins: listOption(values.plugins) } : {}) };
+          let outcome;
+          try {
+            outcome = await verifyStored(ctx, selection, reporter);
+          } catch (err) {
+            if (hosts.length === 1) throw err;
+            outcome = failedOutcome(host.name, "verify", { code: isLifeboatError(err) ? err.code : "INTERNAL", message: messageOf(err), ...(isLifeboatError(err) && err.hint ? { hint: err.hint } : {}) });
+            reporter.hostDone(outcome);
+          }
+          if (outcome.status !== "ok") failed++;
+          continue;
+        }
         let spec;
         try {
           spec = verifySpec(ctx, { from: host.name, snapshot: values.snapshot ?? "latest", ...(values.on ? { on: values.on } : {}), ...(listOption(values.plugins) ? { plugins: listOption(values.plugins) } : {}) });

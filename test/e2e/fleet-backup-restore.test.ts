@@ -180,6 +180,34 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     expect(listTree(apps.alpha!.root)).toEqual(before);
   });
 
+  it("verifies at the stored level on the controller, with the host unreachable and no key sent, and fails a tampered object", async () => {
+    for (const destination of ["s3", "sftp"] as const) {
+      fleet.writeInventory({ alpha: entry("alpha", destination), beta: entry("beta", "sftp") });
+      const backup = await fleet.controller(["run", "--host", "alpha"]);
+      expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+      const [latest] = await snapshots("alpha");
+      // The host is out of reach: nothing of this runs there.
+      fleet.writeInventory({ alpha: { ...entry("alpha", destination), sshOverride: { host: "127.0.0.1", port: 9, user: "nobody" } }, beta: entry("beta", "sftp") });
+      const ok = await fleet.controller(["verify", "--host", "alpha", "--level", "stored", "--json"]);
+      expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+      expect(ok.stdout).toContain("objects read through their hashes, age and decompression");
+      const [verified] = await snapshots("alpha");
+      expect((verified as unknown as { verification: { level: string; result: string } }).verification).toMatchObject({ level: "stored", result: "ok" });
+      const artifact = latest!.artifacts.find((a) => a.instance === "files")!;
+      const stored = await readStored(fleet, destination, artifact.key);
+      stored[Math.floor(stored.length / 2)]! ^= 0x01;
+      await writeStored(fleet, destination, artifact.key, stored);
+      const tampered = await fleet.controller(["verify", "--host", "alpha", "--level", "stored", "--json"]);
+      expect(tampered.code).toBe(1);
+      expect(jsonLines(tampered.stdout).find((l) => l.type === "host-summary")).toMatchObject({ status: "failed", error: { code: "INTEGRITY" } });
+    }
+    fleet.writeInventory({ alpha: entry("alpha", "local"), beta: entry("beta", "sftp") });
+    expect((await fleet.controller(["run", "--host", "alpha"])).code).toBe(0);
+    const local = await fleet.controller(["verify", "--host", "alpha", "--level", "stored"]);
+    expect(local.code).toBe(2);
+    expect(local.stderr).toContain("its destination is a directory on the host");
+  });
+
   it("verifies the latest snapshot on the host (restored into scratch, checked, removed), records it, and fails a tampered one", async () => {
     fleet.writeInventory({ alpha: entry("alpha", "local"), beta: entry("beta", "sftp") });
     const backup = await fleet.controller(["run", "--host", "alpha"]);

@@ -1,0 +1,78 @@
+/**
+ * @module `controller verify --level stored`: the stored/decrypt level of a
+ * verification, run on the controller itself — no host is contacted and no key
+ * leaves the controller. It reads the snapshot from storage with the
+ * controller's own credentials: the manifest checked against the ledger, every
+ * object through its hash, age and decompression, every referenced blob to its digest.
+ */
+import { isLifeboatError, LifeboatError, messageOf, redact } from "../../core/errors";
+import type { BlobRef } from "../../core/records";
+import { DestinationBlobStore } from "../../core/storage/blob-store";
+import { openDestination } from "../../core/storage/destinations/registry";
+import { checkManifest, checkStoredArtifact } from "../../core/storage/snapshot-check";
+import { currentPlatform } from "../../platform/current";
+import type { ControllerContext } from "../context";
+import type { HostOutcome, Reporter } from "../output/reporter";
+import { snapshotJob, type SnapshotSelection } from "./snapshot-job";
+
+/** The level recorded for a verification that read every object of the snapshot to its end on the controller. */
+export const STORED = "stored";
+
+/**
+ * Verifies a snapshot at the stored level and records the result; never throws
+ * once it has started reading (failures are in the outcome).
+ * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is read — a `local`
+ *   destination lives on the host, out of the controller's reach.
+ */
+export async function verifyStored(ctx: ControllerContext, sel: SnapshotSelection, reporter: Reporter): Promise<HostOutcome> {
+  const job = snapshotJob(ctx, sel, "verify");
+  if (job.destination.type === "local") {
+    throw new LifeboatError("USAGE", `Cannot verify snapshot "${job.snapshotId}" of "${job.sourceHost}" at the stored level: its destination is a directory on the host, which the controller cannot read`, {
+      hint: "verify it on a host (omit --level stored)",
+    });
+  }
+  const began = Date.now();
+  const platform = currentPlatform();
+  const outcome: HostOutcome = { host: job.sourceHost, kind: "verify", status: "failed", snapshotId: job.snapshotId, artifacts: 0, plainBytes: 0, storedBytes: 0, durationMs: 0, errors: [], warnings: [], restored: [], checks: [] };
+  const clean = (text: string) => redact(text, ctx.secrets);
+  let damage: string | undefined;
+  try {
+    const destination = await openDestination(platform, job.destination);
+    reporter.step(job.sourceHost, `reading snapshot ${job.snapshotId} from ${destination.description} on the controller`);
+    try {
+      try {
+        await checkManifest(platform, destination, job.identity, job);
+      } catch (err) {
+        damage = messageOf(err);
+        throw err;
+      }
+      for (const record of job.artifacts) {
+        outcome.plainBytes += await checkStoredArtifact(platform, destination, job.identity, record);
+        outcome.storedBytes += record.storedSize;
+        outcome.artifacts++;
+      }
+      const refs = new Map<string, BlobRef>();
+      for (const record of job.artifacts) for (const ref of (Array.isArray(record.metadata.blobs) ? record.metadata.blobs : []) as BlobRef[]) refs.set(ref.key, ref);
+      const blobs = new DestinationBlobStore(platform, destination, Buffer.from(ctx.keys.blobKey, "base64"), [], job.identity);
+      for (const ref of refs.values()) for await (const _ of blobs.get(ref));
+      outcome.checks.push(`stored: the manifest as recorded; ${job.artifacts.length} objects read through their hashes, age and decompression (${outcome.plainBytes} bytes)${refs.size ? `; ${refs.size} blobs to their digests` : ""}`);
+      outcome.status = "ok";
+    } finally {
+      await destination.close();
+    }
+  } catch (err) {
+    outcome.error = { code: isLifeboatError(err) ? err.code : "INTERNAL", message: clean(messageOf(err)), ...(isLifeboatError(err) && err.hint ? { hint: clean(err.hint) } : {}) };
+    outcome.errors.push(outcome.error);
+  }
+  outcome.durationMs = Date.now() - began;
+  if (damage) ctx.ledger.markSnapshotDamaged(job.sourceHost, job.snapshotId, damage);
+  ctx.ledger.recordVerification({
+    host: job.sourceHost,
+    snapshotId: job.snapshotId,
+    level: STORED,
+    result: outcome.status === "ok" ? "ok" : "failed",
+    details: { on: "controller", checks: outcome.checks, ...(outcome.errors[0] ? { error: outcome.errors[0].message } : {}) },
+  });
+  reporter.hostDone(outcome);
+  return outcome;
+}
