@@ -78,7 +78,7 @@ function hookSecrets(config: unknown): string[] {
 async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: boolean): Promise<number> {
   const secrets = [
     ...destinationSecrets(spec.destination),
-    ...(spec.kind !== "backup" ? [spec.identity] : []),
+    ...(spec.kind !== "backup" ? [spec.identity, spec.blobIdentity ?? ""] : []),
     ...(spec.kind === "backup" && spec.blobKey ? [spec.blobKey] : []),
     ...spec.plugins.flatMap((p) => hookSecrets(p.config)),
   ];
@@ -107,7 +107,10 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: 
     await platform.mkdir(scratchDir, 0o700);
     const destination = await openDestination(platform, spec.destination);
     const blobKey = spec.kind === "backup" && spec.blobKey ? Uint8Array.from(atob(spec.blobKey), (c) => c.charCodeAt(0)) : new Uint8Array(32);
-    jc.blobs = new DestinationBlobStore(platform, destination, blobKey, spec.kind === "backup" ? spec.recipients : [], spec.kind !== "backup" ? spec.identity : undefined);
+    jc.blobs =
+      spec.kind === "backup"
+        ? new DestinationBlobStore(platform, destination, blobKey, spec.blobRecipients ?? spec.recipients, undefined, spec.blobRecipients === undefined)
+        : new DestinationBlobStore(platform, destination, blobKey, [], spec.blobIdentity ?? spec.identity);
     try {
       status = spec.kind === "backup" ? await runBackup(spec, jc, destination) : spec.kind === "restore" ? await runRestore(spec, jc, destination) : await runVerify(spec, jc, destination);
     } finally {

@@ -7,6 +7,7 @@ import type { Command } from "./commands/command";
 import { hostsCommand } from "./commands/hosts";
 import { initCommand } from "./commands/init";
 import { installCommand } from "./commands/install";
+import { keysCommand } from "./commands/keys";
 import { restoreCommand } from "./commands/restore";
 import { runCommand } from "./commands/run";
 import { snapshotsCommand } from "./commands/snapshots";
@@ -15,7 +16,7 @@ import { LIFEBOAT_VERSION } from "../core/version";
 import { commandFirst } from "./cli-args";
 import { exitCodeFor, EXIT_JOB_FAILED, EXIT_USAGE } from "./exit-codes";
 
-const commands: Command[] = [initCommand, hostsCommand, installCommand, runCommand, snapshotsCommand, verifyCommand, restoreCommand];
+const commands: Command[] = [initCommand, hostsCommand, installCommand, runCommand, snapshotsCommand, verifyCommand, restoreCommand, keysCommand];
 
 const help = `Lifeboat controller: encrypted, verified backups for a fleet of hosts.
 

@@ -7,6 +7,7 @@ import type { HostConfig, Inventory } from "../inventory/schema";
 import { validatePluginConfig } from "../plugins/registry";
 import type { GlobalOptions } from "./cli-args";
 import { loadKeys, statePaths, type ControllerKeys } from "./keys";
+import { HostKeys } from "./host-keys";
 import { Ledger } from "./ledger/ledger";
 import { processAlive } from "./process-alive";
 
@@ -20,11 +21,17 @@ export function loadFleet(file: string): Inventory {
 
 /** An opened controller: inventory, keys and ledger. Close it when done. */
 export class ControllerContext {
+  /** One age key per host (and the blob area's), in the state directory. */
+  readonly hostKeys: HostKeys;
+
   private constructor(
     readonly inventory: Inventory,
     readonly keys: ControllerKeys,
     readonly ledger: Ledger,
-  ) {}
+    stateDir: string,
+  ) {
+    this.hostKeys = new HostKeys(stateDir);
+  }
 
   /** Opens everything a fleet command needs. @throws LifeboatError(CONFIG|KEYS) */
   static async open(globals: GlobalOptions): Promise<ControllerContext> {
@@ -36,7 +43,7 @@ export class ControllerContext {
     }
     const ledger = Ledger.open(ledgerPath);
     ledger.failAbandonedRuns(processAlive);
-    return new ControllerContext(inventory, keys, ledger);
+    return new ControllerContext(inventory, keys, ledger, globals.state);
   }
 
   /** Secrets from the inventory (credentials, interpolated values) plus the age identity. */

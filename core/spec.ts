@@ -33,8 +33,10 @@ export interface BackupJob extends JobBase {
   snapshotId: string;
   /** age recipients (`age1...`): the controller's plus the inventory's extra ones. */
   recipients: string[];
-  /** The fleet's key for naming content-addressed blobs (base64, 32 bytes); see agent/blob-store.ts. */
+  /** The fleet's key for naming content-addressed blobs (base64, 32 bytes); see core/storage/blob-store.ts. */
   blobKey?: string;
+  /** Recipients of blob contents: the blob area's own key, the master and escrow recipients. Absent (older controllers): `recipients`, and blobs named the legacy way. */
+  blobRecipients?: string[];
 }
 
 /** Restore a stored snapshot (possibly taken on another host) onto this host. */
@@ -47,8 +49,10 @@ export interface RestoreJob extends JobBase {
   artifacts: ArtifactRecord[];
   /** The snapshot's manifest as the ledger recorded it: fetched, authenticated and compared before anything is restored. */
   manifest: { key: string; sha256: string; size: number };
-  /** The age identity (`AGE-SECRET-KEY-1...`), held in memory only. */
+  /** The age identity (`AGE-SECRET-KEY-1...`) of the snapshot: its host's key (or, for snapshots made before hosts had keys, the master); held in memory only. */
   identity: string;
+  /** The identity of the blob area, only for a snapshot that references blobs; held in memory only. */
+  blobIdentity?: string;
   into?: string;
 }
 

@@ -10,6 +10,16 @@ export function manifestKey(host: string, snapshotId: string): string {
   return `${host}/${snapshotId}/manifest.json.age`;
 }
 
+/**
+ * Where a blob of the fleet's blob area is stored, by its keyed name (HMAC of its
+ * digest): `blobs/v2/<name>.age`, encrypted to the blob area's own recipient; `legacy`:
+ * `blobs/<name>.age`, the blobs stored before the blob area had a key of its own
+ * (encrypted to the master recipient), still read by the snapshots that reference them.
+ */
+export function blobObjectKey(keyedName: string, legacy = false): string {
+  return legacy ? `blobs/${keyedName}.age` : `blobs/v2/${keyedName}.age`;
+}
+
 /** A new snapshot id: sortable UTC time plus randomness, e.g. `20261124T124501Z-3f9a`. */
 export function newSnapshotId(now: Date, random: string): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");

@@ -33,13 +33,15 @@ export function parseJobSpec(raw: unknown): JobSpec {
     const recipients = r.stringList("recipients", { nonEmpty: true });
     const blobKey = r.string("blobKey", true);
     if (blobKey !== undefined && !/^[A-Za-z0-9+/]{43}=$/.test(blobKey)) throw r.fail("blobKey", "expected 32 bytes in base64");
+    const blobRecipients = r.value("blobRecipients") === undefined ? undefined : r.stringList("blobRecipients", { nonEmpty: true });
     r.rejectUnknown();
-    return { ...base, kind, recipients, ...(blobKey ? { blobKey } : {}) };
+    return { ...base, kind, recipients, ...(blobKey ? { blobKey } : {}), ...(blobRecipients ? { blobRecipients } : {}) };
   }
   const read = {
     ...base,
     sourceHost: matching(r, "sourceHost", NAME),
     identity: r.string("identity"),
+    ...(r.value("blobIdentity") === undefined ? {} : { blobIdentity: r.string("blobIdentity") }),
     artifacts: artifactList(r.value("artifacts")),
     manifest: manifestRecord(r.value("manifest")),
   };

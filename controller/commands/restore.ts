@@ -37,7 +37,7 @@ export const restoreCommand: Command = {
     const ctx = await ControllerContext.open(globals);
     try {
       const notes: string[] = [];
-      const spec = restoreSpec(ctx, {
+      const spec = await restoreSpec(ctx, {
         from: values.from,
         snapshot: values.snapshot,
         to: values.to,

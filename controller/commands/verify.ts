@@ -63,7 +63,7 @@ export const verifyCommand: Command = {
         }
         let spec;
         try {
-          spec = verifySpec(ctx, { from: host.name, snapshot: values.snapshot ?? "latest", ...(values.on ? { on: values.on } : {}), ...(listOption(values.plugins) ? { plugins: listOption(values.plugins) } : {}) });
+          spec = await verifySpec(ctx, { from: host.name, snapshot: values.snapshot ?? "latest", ...(values.on ? { on: values.on } : {}), ...(listOption(values.plugins) ? { plugins: listOption(values.plugins) } : {}) });
         } catch (err) {
           if (hosts.length === 1) throw err;
           failed++;

@@ -6,6 +6,7 @@ import { describeDestination } from "../../core/storage/destinations/registry";
 import { newSnapshotId } from "../../core/storage-layout";
 import type { HostConfig } from "../../inventory/schema";
 import type { ControllerContext } from "../context";
+import { BLOB_AREA } from "../host-keys";
 import { runHostJob } from "./host-job";
 import { recordAgentEvent } from "./ledger-recorder";
 import type { HostOutcome, Reporter } from "../output/reporter";
@@ -27,9 +28,14 @@ export function selectPlugins(host: HostConfig, names: string[] | undefined): Ho
   return host.plugins.filter((p) => names.includes(p.instance) || names.includes(p.plugin));
 }
 
-/** The backup spec for one host (unsigned). */
-export function backupSpec(ctx: ControllerContext, host: HostConfig, plugins: HostConfig["plugins"]): BackupJob {
+/**
+ * The backup spec for one host (unsigned): its snapshot is encrypted to the
+ * host's own key (created on first use) with the master and escrow
+ * recipients, its blobs to the blob area's key with the same.
+ */
+export async function backupSpec(ctx: ControllerContext, host: HostConfig, plugins: HostConfig["plugins"]): Promise<BackupJob> {
   const now = new Date();
+  const [hostKey, blobArea] = [await ctx.hostKeys.current(host.name), await ctx.hostKeys.current(BLOB_AREA)];
   return {
     version: 1,
     kind: "backup",
@@ -39,8 +45,9 @@ export function backupSpec(ctx: ControllerContext, host: HostConfig, plugins: Ho
     snapshotId: newSnapshotId(now, crypto.randomBytes(2).toString("hex")),
     destination: ctx.destinationFor(host),
     plugins: plugins.map(({ instance, plugin, config }) => ({ instance, plugin, config })),
-    recipients: [ctx.keys.ageRecipient, ...ctx.inventory.recipients],
+    recipients: [hostKey.recipient, ctx.keys.ageRecipient, ...ctx.inventory.recipients],
     blobKey: ctx.keys.blobKey,
+    blobRecipients: [blobArea.recipient, ctx.keys.ageRecipient, ...ctx.inventory.recipients],
   };
 }
 
@@ -66,7 +73,7 @@ export async function runFleetBackup(ctx: ControllerContext, hosts: HostConfig[]
   const outcomes: HostOutcome[] = [];
   await forEachConcurrent(hosts, options.concurrency, async (host) => {
     const plugins = selectPlugins(host, options.plugins);
-    const spec = backupSpec(ctx, host, plugins);
+    const spec = await backupSpec(ctx, host, plugins);
     const destination = ctx.inventory.destinations.get(host.destination)!;
     ctx.ledger.startJob({ runId, jobId: spec.jobId, host: host.name, kind: "backup", snapshotId: spec.snapshotId });
     const outcome = await runHostJob(
@@ -76,7 +83,7 @@ export async function runFleetBackup(ctx: ControllerContext, hosts: HostConfig[]
         (event) => {
           // A snapshot exists once an agent accepted the job and starts writing it; a host that
           // could not be reached leaves a failed job in the ledger, not an empty snapshot.
-          if (event.type === "start") ctx.ledger.startSnapshot({ host: host.name, snapshotId: spec.snapshotId, jobId: spec.jobId, destination: host.destination, destinationDescription: describeDestination(destination) });
+          if (event.type === "start") ctx.ledger.startSnapshot({ host: host.name, snapshotId: spec.snapshotId, jobId: spec.jobId, destination: host.destination, destinationDescription: describeDestination(destination), recipient: spec.recipients[0]! });
           recordAgentEvent(ctx.ledger, { runId, jobId: spec.jobId, host: host.name, snapshotId: spec.snapshotId, kind: "backup", blobKey: ctx.keys.blobKey }, event);
         },
       );

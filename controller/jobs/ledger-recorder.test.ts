@@ -26,7 +26,7 @@ describe("recording a backup's events", () => {
     compression: "zstd",
     metadata,
   });
-  const blobName = (digest: string) => `blobs/${crypto.createHmac("sha256", Buffer.from(blobKey, "base64")).update(digest).digest("hex")}.age`;
+  const blobName = (digest: string) => `blobs/v2/${crypto.createHmac("sha256", Buffer.from(blobKey, "base64")).update(digest).digest("hex")}.age`;
   const recorded = () => ledger.listSnapshots({ host: "alpha" })[0]!.artifacts;
 
   beforeEach(() => {

@@ -3,7 +3,7 @@ import * as crypto from "node:crypto";
 import { LifeboatError } from "../../core/errors";
 import type { AgentEvent } from "../../core/events";
 import type { BlobRef } from "../../core/records";
-import { artifactKey, manifestKey } from "../../core/storage-layout";
+import { artifactKey, blobObjectKey, manifestKey } from "../../core/storage-layout";
 import type { Ledger } from "../ledger/ledger";
 
 /** Which job the events belong to. */
@@ -35,7 +35,7 @@ function checkReportedKeys(ids: JobIds, event: AgentEvent): void {
     if (event.key !== expected) throw refuse(`artifact ${event.instance}/${event.name}`, event.key, expected);
     for (const blob of (Array.isArray(event.metadata?.blobs) ? event.metadata.blobs : []) as BlobRef[]) {
       if (!ids.blobKey) throw refuse(`blob ${String(blob.digest)}`, blob.key, "(no blob key)");
-      const keyed = `blobs/${crypto.createHmac("sha256", Buffer.from(ids.blobKey, "base64")).update(String(blob.digest)).digest("hex")}.age`;
+      const keyed = blobObjectKey(crypto.createHmac("sha256", Buffer.from(ids.blobKey, "base64")).update(String(blob.digest)).digest("hex"));
       if (blob.key !== keyed) throw refuse(`blob ${String(blob.digest)}`, blob.key, keyed);
     }
   } else if (event.type === "done" && event.manifestKey !== undefined) {

@@ -20,8 +20,8 @@ export interface RestoreRequest {
  * should know before it runs (e.g. a target without its own configuration) goes to `notes`.
  * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is contacted.
  */
-export function restoreSpec(ctx: ControllerContext, req: RestoreRequest, notes: string[] = []): RestoreJob {
-  const base = snapshotJob(ctx, { from: req.from, snapshot: req.snapshot, ...(req.to ? { on: req.to } : {}), ...(req.plugins ? { plugins: req.plugins } : {}) }, "restore", notes);
+export async function restoreSpec(ctx: ControllerContext, req: RestoreRequest, notes: string[] = []): Promise<RestoreJob> {
+  const base = await snapshotJob(ctx, { from: req.from, snapshot: req.snapshot, ...(req.to ? { on: req.to } : {}), ...(req.plugins ? { plugins: req.plugins } : {}) }, "restore", notes);
   return { ...base, kind: "restore", ...(req.into ? { into: req.into } : {}) };
 }
 

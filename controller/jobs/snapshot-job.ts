@@ -4,6 +4,7 @@ import { LifeboatError } from "../../core/errors";
 import type { AgentEvent } from "../../core/events";
 import type { ReadJob } from "../../core/spec";
 import type { ControllerContext } from "../context";
+import { BLOB_AREA } from "../host-keys";
 import { runHostJob } from "./host-job";
 import { recordAgentEvent } from "./ledger-recorder";
 import type { HostOutcome, Reporter } from "../output/reporter";
@@ -24,7 +25,7 @@ export interface SnapshotSelection {
  * inventory: the snapshot's artifacts, their plugin configuration, the destination.
  * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is contacted; `action` names the job in messages.
  */
-export function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection, action: "restore" | "verify", notes: string[] = []): Omit<ReadJob, "kind"> {
+export async function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection, action: "restore" | "verify", notes: string[] = []): Promise<Omit<ReadJob, "kind">> {
   const source = ctx.host(sel.from);
   const target = ctx.host(sel.on ?? sel.from);
   const snapshot = ctx.ledger.getSnapshot(source.name, sel.snapshot);
@@ -78,8 +79,20 @@ export function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection, acti
     plugins,
     artifacts,
     manifest: { key: snapshot.manifestKey, sha256: snapshot.manifestSha256, size: snapshot.manifestSize },
-    identity: ctx.keys.ageIdentity,
+    ...(await identitiesFor(ctx, snapshot.recipient, artifacts)),
   };
+}
+
+/**
+ * The identities a job opening the snapshot needs, and no others: the key of
+ * the host it was encrypted to, and the blob area's when it references blobs.
+ * A snapshot made before hosts had keys needs the master identity.
+ */
+async function identitiesFor(ctx: ControllerContext, recipient: string | null, artifacts: { metadata: Record<string, unknown> }[]): Promise<{ identity: string; blobIdentity?: string }> {
+  if (recipient === null) return { identity: ctx.keys.ageIdentity };
+  const identity = (await ctx.hostKeys.byRecipient(recipient)).identity;
+  const blobs = artifacts.some((a) => Array.isArray(a.metadata.blobs) && a.metadata.blobs.length > 0);
+  return blobs ? { identity, blobIdentity: (await ctx.hostKeys.current(BLOB_AREA)).identity } : { identity };
 }
 
 /**
@@ -92,7 +105,8 @@ export async function runSnapshotJob(ctx: ControllerContext, spec: ReadJob, acce
   ctx.ledger.startJob({ runId, jobId: spec.jobId, host: spec.host, kind: spec.kind, snapshotId: spec.snapshotId });
   const ids = { runId, jobId: spec.jobId, host: spec.host, snapshotId: spec.snapshotId, kind: spec.kind };
   let manifestProblem: string | undefined;
-  const outcome = await runHostJob({ keys: ctx.keys, reporter, acceptNewHostKey, secrets: ctx.secrets }, target, spec, (event) => {
+  const secrets = [...ctx.secrets, spec.identity, ...(spec.blobIdentity ? [spec.blobIdentity] : [])];
+  const outcome = await runHostJob({ keys: ctx.keys, reporter, acceptNewHostKey, secrets }, target, spec, (event) => {
     if (event.type === "error" && event.subject === "manifest") manifestProblem = event.message;
     recordAgentEvent(ctx.ledger, ids, event);
     onEvent(event);

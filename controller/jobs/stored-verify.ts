@@ -25,7 +25,7 @@ export const STORED = "stored";
  *   destination lives on the host, out of the controller's reach.
  */
 export async function verifyStored(ctx: ControllerContext, sel: SnapshotSelection, reporter: Reporter): Promise<HostOutcome> {
-  const job = snapshotJob(ctx, sel, "verify");
+  const job = await snapshotJob(ctx, sel, "verify");
   if (job.destination.type === "local") {
     throw new LifeboatError("USAGE", `Cannot verify snapshot "${job.snapshotId}" of "${job.sourceHost}" at the stored level: its destination is a directory on the host, which the controller cannot read`, {
       hint: "verify it on a host (omit --level stored)",
@@ -53,7 +53,7 @@ export async function verifyStored(ctx: ControllerContext, sel: SnapshotSelectio
       }
       const refs = new Map<string, BlobRef>();
       for (const record of job.artifacts) for (const ref of (Array.isArray(record.metadata.blobs) ? record.metadata.blobs : []) as BlobRef[]) refs.set(ref.key, ref);
-      const blobs = new DestinationBlobStore(platform, destination, Buffer.from(ctx.keys.blobKey, "base64"), [], job.identity);
+      const blobs = new DestinationBlobStore(platform, destination, Buffer.from(ctx.keys.blobKey, "base64"), [], job.blobIdentity ?? job.identity);
       for (const ref of refs.values()) for await (const _ of blobs.get(ref));
       outcome.checks.push(`stored: the manifest as recorded; ${job.artifacts.length} objects read through their hashes, age and decompression (${outcome.plainBytes} bytes)${refs.size ? `; ${refs.size} blobs to their digests` : ""}`);
       outcome.status = "ok";

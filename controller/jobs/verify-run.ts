@@ -11,8 +11,8 @@ export const DEEP = "deep";
  * Builds the verify spec from the ledger and the inventory.
  * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is contacted.
  */
-export function verifySpec(ctx: ControllerContext, sel: SnapshotSelection): VerifyJob {
-  return { ...snapshotJob(ctx, sel, "verify"), kind: "verify" };
+export async function verifySpec(ctx: ControllerContext, sel: SnapshotSelection): Promise<VerifyJob> {
+  return { ...(await snapshotJob(ctx, sel, "verify")), kind: "verify" };
 }
 
 /**

@@ -22,6 +22,8 @@ export interface SnapshotView {
   manifestSize: number | null;
   /** Why the snapshot can no longer be trusted (its manifest was found missing or altered), or null. */
   damage: string | null;
+  /** The recipient of the host key the snapshot is encrypted to; null for snapshots made before hosts had keys (master only). */
+  recipient: string | null;
   plainSize: number;
   storedSize: number;
   artifacts: ArtifactRecord[];
@@ -49,6 +51,7 @@ interface SnapshotRow {
   manifest_sha256: string | null;
   manifest_size: number | null;
   damage: string | null;
+  recipient: string | null;
 }
 
 interface ArtifactRow {
@@ -147,10 +150,10 @@ export class Ledger {
   }
 
   /** A snapshot the agent is about to write (incomplete until its manifest is stored). */
-  startSnapshot(s: { host: string; snapshotId: string; jobId: string; destination: string; destinationDescription: string }): void {
+  startSnapshot(s: { host: string; snapshotId: string; jobId: string; destination: string; destinationDescription: string; recipient?: string }): void {
     this.db
-      .prepare("INSERT INTO snapshots(host, id, job_id, started_at, destination, destination_description) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(s.host, s.snapshotId, s.jobId, now(), s.destination, s.destinationDescription);
+      .prepare("INSERT INTO snapshots(host, id, job_id, started_at, destination, destination_description, recipient) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run(s.host, s.snapshotId, s.jobId, now(), s.destination, s.destinationDescription, s.recipient ?? null);
   }
 
   recordArtifact(host: string, snapshotId: string, a: ArtifactRecord): void {
@@ -251,6 +254,7 @@ export class Ledger {
       manifestSha256: row.manifest_sha256,
       manifestSize: row.manifest_size,
       damage: row.damage,
+      recipient: row.recipient,
       plainSize: artifacts.reduce((n, a) => n + a.plainSize, 0),
       storedSize: artifacts.reduce((n, a) => n + a.storedSize, 0),
       artifacts,

@@ -122,6 +122,8 @@ export const MIGRATIONS: string[] = [
     AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.host = snapshots.host AND a.snapshot_id = snapshots.id);
   -- Why a complete snapshot can no longer be trusted (its manifest was found missing or altered).
   ALTER TABLE snapshots ADD COLUMN damage TEXT;
+  -- The recipient of the host key the snapshot is encrypted to (NULL: made before hosts had keys, master only).
+  ALTER TABLE snapshots ADD COLUMN recipient TEXT;
   `,
 ];
 

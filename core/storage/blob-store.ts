@@ -6,6 +6,7 @@ import type { Destination } from "./destination";
 import { LifeboatError } from "../errors";
 import type { ByteStream, Platform } from "../platform";
 import { checkedAtEnd, counted } from "./measure";
+import { blobObjectKey } from "../storage-layout";
 
 /**
  * Content-addressed blobs. `put` stores content once for the whole fleet: when
@@ -47,11 +48,13 @@ export class DestinationBlobStore implements BlobStore {
     private readonly blobKey: Uint8Array,
     private readonly recipients: string[],
     private readonly identity?: string,
+    /** Name new blobs the legacy way (`blobs/<name>.age`): for specs of controllers before the blob area had its own key. */
+    private readonly legacyNames = false,
   ) {}
 
   keyFor(digest: string): string {
     if (!DIGEST.test(digest)) throw new LifeboatError("SOURCE", `Cannot store blob "${digest}": not a sha256:<hex> digest`);
-    return `blobs/${this.platform.hmacSha256Hex(this.blobKey, digest)}.age`;
+    return blobObjectKey(this.platform.hmacSha256Hex(this.blobKey, digest), this.legacyNames);
   }
 
   async put(digest: string, size: number, open: () => ByteStream) {

@@ -34,7 +34,8 @@ describe("ollama plugin", () => {
     throw new Error("no artifact");
   }
 
-  const storedBlobs = () => (fs.existsSync(path.join(ctx.blobDir, "blobs")) ? fs.readdirSync(path.join(ctx.blobDir, "blobs")).filter((n) => !n.includes("partial")) : []);
+  const blobArea = () => path.join(ctx.blobDir, "blobs", "v2");
+  const storedBlobs = () => (fs.existsSync(blobArea()) ? fs.readdirSync(blobArea()).filter((n) => !n.includes("partial")) : []);
 
   it("stores each blob once under a keyed name, and nothing again when unchanged", async () => {
     const first = await backup();

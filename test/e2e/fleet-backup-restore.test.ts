@@ -180,6 +180,60 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     expect(listTree(apps.alpha!.root)).toEqual(before);
   });
 
+  it("encrypts each host's snapshots to its own key, and a job carries only the key of the snapshot it opens, never the master identity", async () => {
+    // beta's runtime records every spec it is sent, as root on beta could.
+    const specs = path.join(fleet.hosts.beta!.home, "specs.log");
+    const wrapper = path.join(fleet.hosts.beta!.home, "recording-node.mjs");
+    fs.writeFileSync(
+      wrapper,
+      [
+        "#!/usr/bin/env node",
+        'import { spawn } from "node:child_process";',
+        'import { appendFileSync } from "node:fs";',
+        'const child = spawn(process.execPath, process.argv.slice(2), { stdio: ["pipe", "inherit", "inherit"] });',
+        `process.stdin.on("data", (d) => { appendFileSync(${JSON.stringify(specs)}, d); child.stdin.write(d); });`,
+        'process.stdin.on("end", () => child.stdin.end());',
+        "child.on(\"exit\", (code) => process.exit(code ?? 1));",
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    execFileSync("chown", [`${fleet.hosts.beta!.user}:${fleet.hosts.beta!.user}`, wrapper]);
+    fleet.writeInventory({ alpha: entry("alpha", "s3"), beta: { ...entry("beta", "s3"), runtime: wrapper } });
+    expect((await fleet.controller(["run", "--all"])).code).toBe(0);
+    const [alphaSnap] = await snapshots("alpha");
+    const [betaSnap] = await snapshots("beta");
+    const into = path.join(fleet.hosts.beta!.home, "alpha-on-beta");
+    expect((await fleet.controller(["restore", "--from", "alpha", "--snapshot", "latest", "--to", "beta", "--into", into, "--yes"])).code).toBe(0);
+    expect((await fleet.controller(["verify", "--host", "beta"])).code).toBe(0);
+
+    const keyOf = (file: string) => fs.readFileSync(file, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-1"))!;
+    const alphaKey = keyOf(path.join(fleet.state, "host-keys", "alpha.key"));
+    const betaKey = keyOf(path.join(fleet.state, "host-keys", "beta.key"));
+    const master = keyOf(path.join(fleet.state, "age-identity.txt"));
+    const seen = new Set(fs.readFileSync(specs, "utf8").match(/AGE-SECRET-KEY-1[0-9A-Z]+/g) ?? []);
+    expect([...seen].sort()).toEqual([alphaKey, betaKey].sort());
+    expect(seen.has(master)).toBe(false);
+
+    // Each host key opens its own host's objects only; the master opens both.
+    const tryDecrypt = (identity: string, stored: Buffer) => {
+      const file = path.join(fleet.dir, "try-identity.txt");
+      fs.writeFileSync(file, `${identity}\n`, { mode: 0o600 });
+      try {
+        execFileSync("age", ["-d", "-i", file], { input: stored, stdio: ["pipe", "ignore", "ignore"] });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const alphaObject = await readStored(fleet, "s3", alphaSnap!.artifacts[0]!.key);
+    const betaObject = await readStored(fleet, "s3", betaSnap!.artifacts[0]!.key);
+    expect([tryDecrypt(alphaKey, alphaObject), tryDecrypt(alphaKey, betaObject), tryDecrypt(betaKey, betaObject), tryDecrypt(betaKey, alphaObject)]).toEqual([true, false, true, false]);
+    expect([tryDecrypt(master, alphaObject), tryDecrypt(master, betaObject)]).toEqual([true, true]);
+    const keys = await fleet.controller(["keys", "--json"]);
+    expect((JSON.parse(keys.stdout) as { keys: { name: string }[] }).keys.map((k) => k.name).sort()).toEqual(["_blobs", "alpha", "beta"]);
+  });
+
   it("verifies at the stored level on the controller, with the host unreachable and no key sent, and fails a tampered object", async () => {
     for (const destination of ["s3", "sftp"] as const) {
       fleet.writeInventory({ alpha: entry("alpha", destination), beta: entry("beta", "sftp") });

@@ -48,8 +48,9 @@ describe("restores of hostile archives", () => {
     fs.mkdirSync(path.join(root, app.data), { recursive: true });
     let entries = 0;
     build(root, (...args) => execFileSync("tar", [entries++ === 0 ? "-cf" : "-rf", tar, "-C", root, ...args]));
-    const recipient = /public key: (age1\S+)/.exec(fs.readFileSync(path.join(fleet.state, "age-identity.txt"), "utf8"))![1]!;
-    const stored = execFileSync("age", ["-r", recipient], { input: fs.readFileSync(tar) });
+    // Recipients are public: the host's own and the master one, as the real objects have them.
+    const recipients = publicRecipients();
+    const stored = execFileSync("age", recipients.flatMap((r) => ["-r", r]), { input: fs.readFileSync(tar) });
     await writeStored(fleet, "s3", objectKey, stored);
     // A compromised source agent reports whatever it likes, consistently: the manifest it writes
     // and the hashes the ledger records are the forged object's.
@@ -61,11 +62,15 @@ describe("restores of hostile archives", () => {
     const manifestKey = ledger.prepare("SELECT manifest_key FROM snapshots WHERE host = 'alpha' AND id = ?").pluck().get(snapshotId) as string;
     const manifest = JSON.parse(decryptWithAgeCli(fleet, await readStored(fleet, "s3", manifestKey), "none").toString()) as { artifacts: Record<string, unknown>[] };
     for (const a of manifest.artifacts) if (a.instance === "files") Object.assign(a, forged);
-    const storedManifest = execFileSync("age", ["-r", recipient], { input: JSON.stringify(manifest) });
+    const storedManifest = execFileSync("age", recipients.flatMap((r) => ["-r", r]), { input: JSON.stringify(manifest) });
     await writeStored(fleet, "s3", manifestKey, storedManifest);
     ledger.prepare("UPDATE snapshots SET manifest_sha256 = ?, manifest_size = ? WHERE host = 'alpha' AND id = ?").run(crypto.createHash("sha256").update(storedManifest).digest("hex"), storedManifest.length, snapshotId);
     ledger.close();
   }
+
+  /** The fleet's public recipients for alpha's snapshots: alpha's own key and the master key. */
+  const publicRecipients = () =>
+    [path.join(fleet.state, "host-keys", "alpha.key"), path.join(fleet.state, "age-identity.txt")].map((file) => /public key: (age1\S+)/.exec(fs.readFileSync(file, "utf8"))![1]!);
 
   /** Restore in place, restore --into, and verify: each must fail, naming `entry`, and change nothing. */
   async function expectRefusedEverywhere(entry: RegExp): Promise<void> {
@@ -223,8 +228,7 @@ describe("restores of hostile archives", () => {
       expect(backup.code, backup.stdout).toBe(0);
       const [latest] = (JSON.parse((await fleet.controller(["snapshots", "--host", "alpha", "--json"])).stdout) as { snapshots: { id: string; manifestKey: string }[] }).snapshots;
       if (tamper === "replace") {
-        const recipient = /public key: (age1\S+)/.exec(fs.readFileSync(path.join(fleet.state, "age-identity.txt"), "utf8"))![1]!;
-        const forged = execFileSync("age", ["-r", recipient], { input: JSON.stringify({ format: "lifeboat-manifest/1", host: "alpha", snapshotId: latest!.id, artifacts: [] }) });
+        const forged = execFileSync("age", publicRecipients().flatMap((r) => ["-r", r]), { input: JSON.stringify({ format: "lifeboat-manifest/1", host: "alpha", snapshotId: latest!.id, artifacts: [] }) });
         await writeStored(fleet, "s3", latest!.manifestKey, forged);
       } else {
         await deleteStored(fleet, "s3", latest!.manifestKey);

@@ -39,6 +39,8 @@ export interface HostEntry {
   presets?: Record<string, unknown>;
   /** Connect to this host instead of its simulated one (e.g. an unreachable port). */
   sshOverride?: { host: string; port: number; user: string };
+  /** The agent's runtime on the host (default: node on the session's PATH). */
+  runtime?: string;
 }
 
 /** Starts `names` simulated hosts plus the vault and S3; knows every host key unless `trustHostKeys` is false. */
@@ -109,6 +111,7 @@ function inventoryYaml(fleet: Fleet, entries: Record<string, HostEntry>, vaultKn
       destination: entry.destination,
       plugins: entry.plugins,
       ...(entry.presets ? { presets: entry.presets } : {}),
+      ...(entry.runtime ? { runtime: entry.runtime } : {}),
     };
   }
   const doc = {
