@@ -5,6 +5,7 @@ import { constants as fsConstants, createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
+import { once } from "node:events";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
@@ -187,6 +188,41 @@ async function* readStream(file: string, chunkSize = 1024 * 1024): ByteStream {
   }
 }
 
+/**
+ * Writes `data` to an open file in batches of about 1 MiB, one batch in flight
+ * while the next is gathered (one system call per batch, not per small chunk).
+ * @returns bytes written.
+ */
+async function writeAll(handle: fs.FileHandle, data: ByteStream): Promise<number> {
+  let batch: Uint8Array[] = [];
+  let batched = 0;
+  let written = 0;
+  let inFlight: Promise<void> = Promise.resolve();
+  const take = () => {
+    const bytes = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+    batch = [];
+    batched = 0;
+    written += bytes.length;
+    return bytes;
+  };
+  const writeOut = async (bytes: Uint8Array) => {
+    for (let at = 0; at < bytes.length; ) at += (await handle.write(bytes, at, bytes.length - at)).bytesWritten;
+  };
+  for await (const chunk of data) {
+    batch.push(chunk);
+    batched += chunk.length;
+    if (batched >= 1 << 20) {
+      await inFlight;
+      inFlight = writeOut(take());
+      inFlight.catch(() => {}); // awaited before the next batch or at the end
+    }
+  }
+  await inFlight;
+  if (batched > 0) await writeOut(take());
+  return written;
+}
+
+/** The file is open (and exists) before any data is read: a failed write leaves nothing created after the caller's cleanup. */
 async function writeStream(file: string, data: ByteStream, mode = 0o600): Promise<number> {
   let written = 0;
   const counted = async function* () {
@@ -195,30 +231,17 @@ async function writeStream(file: string, data: ByteStream, mode = 0o600): Promis
       yield chunk;
     }
   };
-  await pipeline(Readable.from(counted()), createWriteStream(file, { mode }));
+  const out = createWriteStream(file, { mode });
+  await once(out, "open");
+  await pipeline(Readable.from(counted()), out);
   return written;
 }
 
 async function writeNewFile(file: string, data: ByteStream, options: NewFileOptions): Promise<number> {
   const handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
-  let written = 0;
+  let written: number;
   try {
-    // Written in batches of about 1 MiB: one system call per batch, not per (often small) chunk.
-    let batch: Uint8Array[] = [];
-    let batched = 0;
-    const flush = async () => {
-      const bytes = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
-      for (let at = 0; at < bytes.length; ) at += (await handle.write(bytes, at, bytes.length - at)).bytesWritten;
-      written += batched;
-      batch = [];
-      batched = 0;
-    };
-    for await (const chunk of data) {
-      batch.push(chunk);
-      batched += chunk.length;
-      if (batched >= 1 << 20) await flush();
-    }
-    if (batched > 0) await flush();
+    written = await writeAll(handle, data);
     if (options.owner) await handle.chown(options.owner.uid, options.owner.gid);
     await handle.chmod(options.mode);
     if (options.mtimeMs !== undefined) await handle.utimes(options.mtimeMs / 1000, options.mtimeMs / 1000);
