@@ -9,7 +9,7 @@ import type { GlobalOptions } from "./cli-args";
 import { loadKeys, statePaths, type ControllerKeys } from "./keys";
 import { HostKeys } from "./host-keys";
 import { Ledger } from "./ledger/ledger";
-import { processAlive } from "./process-alive";
+import { currentPlatform } from "../platform/current";
 
 /** Loads the inventory, validating each plugin's configuration with the plugin itself. */
 export function loadFleet(file: string): Inventory {
@@ -42,7 +42,7 @@ export class ControllerContext {
       throw new LifeboatError("KEYS", `Cannot open the ledger "${ledgerPath}": it does not exist`, { hint: `run: controller init --state ${globals.state}` });
     }
     const ledger = Ledger.open(ledgerPath);
-    ledger.failAbandonedRuns(processAlive);
+    ledger.failAbandonedRuns((pid) => currentPlatform().processAlive(pid));
     return new ControllerContext(inventory, keys, ledger, globals.state);
   }
 

@@ -49,7 +49,8 @@ export class SqliteCli {
     const timedOut = new LifeboatError("SOURCE", `Cannot back up SQLite database "${database}": a consistent copy did not finish within ${timeoutMs / 1000}s`, { hint });
     const timer = setTimeout(() => deadline.abort(timedOut), timeoutMs);
     try {
-      await this.exec(database, `VACUUM INTO '${copy}';`, ["-readonly"], { signal: deadline.signal, busyTimeoutMs: timeoutMs });
+      // sqlite3's own wait for a lock outlasts the deadline, so that the deadline is what ends a blocked copy.
+      await this.exec(database, `VACUUM INTO '${copy}';`, ["-readonly"], { signal: deadline.signal, busyTimeoutMs: timeoutMs + 60_000 });
     } finally {
       clearTimeout(timer);
     }

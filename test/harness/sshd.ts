@@ -9,7 +9,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { processAlive } from "../../controller/process-alive";
+import { currentPlatform } from "../../platform/current";
 import type { SshTarget } from "../../controller/ssh/connect";
 import { freePort, waitForPort } from "./free-port";
 
@@ -154,7 +154,7 @@ async function removeStaleSimulatedHosts(): Promise<void> {
     if (!user?.startsWith("lbt-") || !home || !homePattern.test(home)) continue;
     const base = path.dirname(home);
     const ownerFile = path.join(base, "owner.pid");
-    const stale = !fs.existsSync(base) || (fs.existsSync(ownerFile) && !processAlive(Number(fs.readFileSync(ownerFile, "utf8"))));
+    const stale = !fs.existsSync(base) || (fs.existsSync(ownerFile) && !currentPlatform().processAlive(Number(fs.readFileSync(ownerFile, "utf8"))));
     if (!stale) continue;
     killUserProcesses(Number(uid));
     await runLocked("userdel", ["--force", "--remove", user]).catch(() => undefined);
