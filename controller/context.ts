@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import { LifeboatError } from "../core/errors";
 import type { DestinationSpec } from "../core/storage/destination";
+import { presignedFor } from "../core/storage/destinations/registry";
 import { loadInventory } from "../inventory/load";
 import type { HostConfig, Inventory } from "../inventory/schema";
 import { validatePluginConfig } from "../plugins/registry";
@@ -70,9 +71,19 @@ export class ControllerContext {
     return destination;
   }
 
-  /** The destination a host backs up to. */
+  /** The destination a host backs up to, with the host's own credentials when the inventory gives it some. */
   destinationFor(host: HostConfig): DestinationSpec {
-    return this.destinationSpec(host.destination);
+    return host.ownStorage ?? this.destinationSpec(host.destination);
+  }
+
+  /**
+   * What a restore or verify job reads `keys` of destination `name` through:
+   * download links for exactly those objects, expiring, when the type issues
+   * them (s3); else the destination itself (local, rclone: see docs/security.md).
+   */
+  async readAccessFor(name: string, keys: string[]): Promise<DestinationSpec> {
+    const destination = this.destinationSpec(name);
+    return (await presignedFor(destination, keys)) ?? destination;
   }
 
   close(): void {

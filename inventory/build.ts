@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { isRecipient } from "../core/age-keys";
-import { destinationSecrets, readDestination } from "../core/storage/destinations/registry";
+import { destinationSecrets, readConfiguredDestination, withHostFields } from "../core/storage/destinations/registry";
 import { isLifeboatError, LifeboatError } from "../core/errors";
 import { describe, FieldReader } from "../core/validate";
 import type { DestinationConfig, HostConfig, Inventory, PluginInstance, SshSettings } from "./schema";
@@ -73,7 +73,7 @@ export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
     const dr = FieldReader.of(rawDestinations, "destinations");
     for (const name of dr.keys()) {
       if (!NAME.test(name)) throw dr.fail(name, "destination names are letters, digits, '.', '_' and '-'");
-      const d = readDestination(FieldReader.of(dr.value(name), `destinations.${name}`));
+      const d = readConfiguredDestination(FieldReader.of(dr.value(name), `destinations.${name}`));
       for (const secret of destinationSecrets(d)) if (secret) ctx.secrets.add(secret);
       destinations.set(name, d);
     }
@@ -127,6 +127,13 @@ export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
     const dest = h.string("destination", true) ?? defaultDestination;
     if (!dest) throw h.fail("destination", "no destination for this host", "set destination: here or defaults.destination");
     if (!destinations.has(dest)) throw h.fail("destination", `no destination "${dest}" under destinations:`, `known destinations: ${[...destinations.keys()].join(", ") || "none"}`);
+    const rawStorage = h.value("storage");
+    let ownStorage: DestinationConfig | undefined;
+    if (rawStorage !== undefined) {
+      const fields = FieldReader.of(rawStorage, `${where}.storage`);
+      ownStorage = withHostFields(destinations.get(dest)!, Object.fromEntries(fields.keys().map((k) => [k, fields.value(k)])), `${where}.storage`);
+      for (const secret of destinationSecrets(ownStorage)) if (secret) ctx.secrets.add(secret);
+    }
     const plugins: PluginInstance[] = [];
     const add = (instance: string, plugin: string, config: unknown, pWhere: string) => {
       if (plugins.some((p) => p.instance === instance)) throw new LifeboatError("CONFIG", `${pWhere}: plugin instance "${instance}" is defined twice on this host`);
@@ -162,7 +169,7 @@ export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
         pr.rejectUnknown();
       }
     }
-    hosts.set(name, { name, ssh, destination: dest, agentDir: h.string("agentDir", true) ?? agentDir, runtime: h.string("runtime", true) ?? runtime, plugins });
+    hosts.set(name, { name, ssh, destination: dest, agentDir: h.string("agentDir", true) ?? agentDir, runtime: h.string("runtime", true) ?? runtime, plugins, ...(ownStorage ? { ownStorage } : {}) });
     h.rejectUnknown();
   }
 

@@ -31,6 +31,12 @@ export interface HostConfig {
   ssh: SshSettings;
   /** Name of an entry in `destinations`. */
   destination: string;
+  /**
+   * That destination with the host's own credentials (`storage:` in the
+   * inventory, e.g. an S3 key that may only write under the host's prefix),
+   * used for its backups; absent when the host uses the destination's (the controller's).
+   */
+  ownStorage?: DestinationSpec;
   /** Where the agent lives on the host (`~` is the remote home). */
   agentDir: string;
   /** The runtime that runs the agent: `node` (default), `deno`, or a path. */

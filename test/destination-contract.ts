@@ -124,3 +124,71 @@ export function describeDestinationContract(type: Pick<DestinationType, "type">,
     });
   });
 }
+
+/** What a read-only destination test provides: a writable store to put objects in, and links issued for some of its keys. */
+export interface ReadOnlyDestinationUnderTest {
+  /** Where the objects are put (with full credentials). */
+  store: Destination;
+  /** Opens the read-only destination for exactly `keys`. */
+  issue(keys: string[]): Promise<{ destination: Destination; secrets: string[] }>;
+  cleanup(): Promise<void>;
+}
+
+/** Registers the contract suite of a read-only destination type (download links issued by the controller). */
+export function describeReadOnlyDestinationContract(type: Pick<DestinationType, "type">, label: string, make: () => Promise<ReadOnlyDestinationUnderTest>): void {
+  destinationTypesUnderContract.add(type.type);
+  describe(`destination contract: ${type.type} (${label}, read-only)`, () => {
+    let t: ReadOnlyDestinationUnderTest;
+    beforeAll(async () => {
+      t = await make();
+    });
+    afterAll(async () => {
+      await t?.store.close();
+      await t?.cleanup();
+    });
+
+    it("returns the objects it was given links for: 0 bytes, a few bytes, 40 MiB", async () => {
+      const objects = [
+        ["ro/s1/p/empty.age", crypto.randomBytes(0)],
+        ["ro/s1/p/small.age", crypto.randomBytes(100)],
+        ["ro/s1/p/big.age", crypto.randomBytes(40 * 1024 * 1024)],
+      ] as const;
+      for (const [key, data] of objects) await t.store.put(key, chunked(data));
+      const { destination } = await t.issue(objects.map(([key]) => key));
+      for (const [key, data] of objects) {
+        expect((await read(destination, key)).equals(data)).toBe(true);
+        expect(await destination.head(key)).toBe(data.length);
+      }
+    });
+
+    it("reports a linked object that does not exist as NOT_FOUND, and refuses an object it has no link for", async () => {
+      await t.store.put("ro/s2/p/other.age", chunked(Buffer.from("x")));
+      const { destination } = await t.issue(["ro/s2/p/missing.age"]);
+      await expect(read(destination, "ro/s2/p/missing.age")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      expect(await destination.head("ro/s2/p/missing.age")).toBeNull();
+      await expect(read(destination, "ro/s2/p/other.age")).rejects.toThrow(/no link for it/);
+    });
+
+    it("refuses to store, list or delete, and names no link in its errors", async () => {
+      await t.store.put("ro/s3/p/a.age", chunked(Buffer.from("keep")));
+      const { destination, secrets } = await t.issue(["ro/s3/p/a.age"]);
+      const errors: string[] = [];
+      for (const attempt of [
+        () => destination.put("ro/s3/p/a.age", chunked(Buffer.from("overwrite"))),
+        () => destination.delete("ro/s3/p/a.age"),
+        async () => {
+          for await (const _ of destination.list("ro/")) void _;
+        },
+      ]) {
+        const err = await attempt().then(
+          () => null,
+          (e: Error) => e,
+        );
+        expect(err).toMatchObject({ code: "DESTINATION" });
+        errors.push(`${err!.message} ${(err as { hint?: string }).hint ?? ""}`);
+      }
+      expect((await read(t.store, "ro/s3/p/a.age")).toString()).toBe("keep");
+      for (const secret of secrets) for (const e of errors) expect(e).not.toContain(secret);
+    });
+  });
+}

@@ -3,6 +3,7 @@ import * as crypto from "node:crypto";
 import { LifeboatError } from "../../core/errors";
 import type { AgentEvent } from "../../core/events";
 import type { ReadJob } from "../../core/spec";
+import { destinationSecrets } from "../../core/storage/destinations/registry";
 import type { ControllerContext } from "../context";
 import { BLOB_AREA } from "../host-keys";
 import { runHostJob } from "./host-job";
@@ -68,6 +69,7 @@ export async function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection
     }
     return { instance, plugin: configured.plugin, config: configured.config };
   });
+  const manifest = { key: snapshot.manifestKey, sha256: snapshot.manifestSha256, size: snapshot.manifestSize };
   return {
     version: 1,
     host: target.name,
@@ -75,12 +77,17 @@ export async function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection
     jobId: `job-${crypto.randomBytes(8).toString("hex")}`,
     ...freshness(),
     snapshotId: snapshot.id,
-    destination: ctx.destinationSpec(snapshot.destination),
+    destination: await ctx.readAccessFor(snapshot.destination, [manifest.key, ...artifacts.map((a) => a.key), ...blobKeysOf(artifacts)]),
     plugins,
     artifacts,
-    manifest: { key: snapshot.manifestKey, sha256: snapshot.manifestSha256, size: snapshot.manifestSize },
+    manifest,
     ...(await identitiesFor(ctx, snapshot.recipient, artifacts)),
   };
+}
+
+/** The object keys of the blobs that `artifacts` reference. */
+function blobKeysOf(artifacts: { metadata: Record<string, unknown> }[]): string[] {
+  return artifacts.flatMap((a) => (Array.isArray(a.metadata.blobs) ? (a.metadata.blobs as { key?: unknown }[]).map((b) => b.key).filter((k): k is string => typeof k === "string") : []));
 }
 
 /**
@@ -105,7 +112,7 @@ export async function runSnapshotJob(ctx: ControllerContext, spec: ReadJob, acce
   ctx.ledger.startJob({ runId, jobId: spec.jobId, host: spec.host, kind: spec.kind, snapshotId: spec.snapshotId });
   const ids = { runId, jobId: spec.jobId, host: spec.host, snapshotId: spec.snapshotId, kind: spec.kind };
   let manifestProblem: string | undefined;
-  const secrets = [...ctx.secrets, spec.identity, ...(spec.blobIdentity ? [spec.blobIdentity] : [])];
+  const secrets = [...ctx.secrets, ...destinationSecrets(spec.destination), spec.identity, ...(spec.blobIdentity ? [spec.blobIdentity] : [])];
   const outcome = await runHostJob({ keys: ctx.keys, reporter, acceptNewHostKey, secrets }, target, spec, (event) => {
     if (event.type === "error" && event.subject === "manifest") manifestProblem = event.message;
     recordAgentEvent(ctx.ledger, ids, event);

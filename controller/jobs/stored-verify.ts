@@ -37,7 +37,8 @@ export async function verifyStored(ctx: ControllerContext, sel: SnapshotSelectio
   const clean = (text: string) => redact(text, ctx.secrets);
   let damage: string | undefined;
   try {
-    const destination = await openDestination(platform, job.destination);
+    // The controller reads with its own credentials, not through the links issued for hosts.
+    const destination = await openDestination(platform, ctx.destinationSpec(ctx.ledger.getSnapshot(job.sourceHost, job.snapshotId)!.destination));
     reporter.step(job.sourceHost, `reading snapshot ${job.snapshotId} from ${destination.description} on the controller`);
     try {
       try {

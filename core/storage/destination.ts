@@ -67,4 +67,17 @@ export interface DestinationType<S extends DestinationSpec = DestinationSpec> {
   secrets(spec: S): string[];
   /** Opens it for writing and reading. Loads heavy clients only here, so that reading an inventory stays cheap. */
   open(platform: Platform, spec: S): Promise<Destination>;
+  /**
+   * The fields a host's own `storage:` entry in the inventory may set for its
+   * backups (its scoped credentials); absent when the type has none.
+   */
+  readonly hostFields?: readonly string[];
+  /**
+   * A read-only destination spec for exactly `keys`: download links that expire
+   * (after the type's own bounded time), so that a restore or verify job needs no
+   * credentials. Absent when the type cannot issue them (the job then carries the spec itself).
+   */
+  presign?(spec: S, keys: string[]): Promise<DestinationSpec>;
+  /** Issued by the controller for one job (e.g. `presigned`), never configured in an inventory. */
+  readonly issuedOnly?: boolean;
 }

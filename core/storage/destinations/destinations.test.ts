@@ -5,11 +5,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { describeDestinationContract, destinationTypesUnderContract } from "../../../test/destination-contract";
+import { describeDestinationContract, describeReadOnlyDestinationContract, destinationTypesUnderContract } from "../../../test/destination-contract";
 import { destinationTypeNames } from "./registry";
 import { startS3Server, type S3Server } from "../../../test/harness/s3-server";
 import { currentPlatform } from "../../../platform/current";
 import { localDestination } from "./local";
+import { presignedDestination, type PresignedSpec } from "./presigned";
 import { rcloneDestination } from "./rclone";
 import { s3Destination } from "./s3";
 
@@ -59,6 +60,19 @@ describeDestinationContract(rcloneDestination, "S3 remote, credentials only in t
     },
   });
   return { destination, rawNames: () => bucketKeys(s3), secrets: [], cleanup: () => s3.stop() };
+});
+
+describeReadOnlyDestinationContract(presignedDestination, "links issued by the s3 type", async () => {
+  const s3 = await startS3Server();
+  const spec = { type: "s3" as const, endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, prefix: "lb", accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
+  return {
+    store: await s3Destination.open(platform, spec),
+    async issue(keys) {
+      const links = (await s3Destination.presign!(spec, keys)) as PresignedSpec;
+      return { destination: await presignedDestination.open(platform, links), secrets: Object.values(links.objects) };
+    },
+    cleanup: () => s3.stop(),
+  };
 });
 
 describe("destination contract coverage", () => {

@@ -1,9 +1,10 @@
 /** @module Every destination type, one line each, and the functions that dispatch on a spec's `type`. */
 import { LifeboatError } from "../../errors";
 import type { Platform } from "../../platform";
-import type { FieldReader } from "../../validate";
+import { FieldReader } from "../../validate";
 import type { Destination, DestinationSpec, DestinationType } from "../destination";
 import { localDestination } from "./local";
+import { presignedDestination } from "./presigned";
 import { rcloneDestination } from "./rclone";
 import { s3Destination } from "./s3";
 
@@ -17,6 +18,7 @@ function register<S extends DestinationSpec>(type: DestinationType<S>): void {
 register(localDestination);
 register(s3Destination);
 register(rcloneDestination);
+register(presignedDestination);
 
 /** Names of all destination types. */
 export function destinationTypeNames(): string[] {
@@ -35,6 +37,36 @@ function typeOf(spec: DestinationSpec): DestinationType {
  */
 export function readDestination(r: FieldReader): DestinationSpec {
   return registry.get(r.oneOf("type", destinationTypeNames()))!.read(r);
+}
+
+/** Reads a destination of the inventory: like {@link readDestination}, but refuses types that only the controller issues. */
+export function readConfiguredDestination(r: FieldReader): DestinationSpec {
+  const configurable = destinationTypeNames().filter((t) => !registry.get(t)!.issuedOnly);
+  return registry.get(r.oneOf("type", configurable))!.read(r);
+}
+
+/**
+ * The destination `spec` with a host's own fields (its scoped credentials) in
+ * place of the configured ones, re-read by the type's rules.
+ * @throws LifeboatError("CONFIG") when the type has no such fields; `where` names the inventory entry.
+ */
+export function withHostFields(spec: DestinationSpec, fields: Record<string, unknown>, where: string): DestinationSpec {
+  const type = typeOf(spec);
+  const allowed = type.hostFields ?? [];
+  for (const name of Object.keys(fields)) {
+    if (!allowed.includes(name)) {
+      throw new LifeboatError("CONFIG", `Cannot use ${where}.${name}: a ${spec.type} destination ${allowed.length ? `takes only ${allowed.join(", ")} per host` : "has no per-host settings"}`, {
+        hint: allowed.length ? `remove ${where}.${name}` : `remove ${where}; see docs/security.md for what ${spec.type} destinations can scope`,
+      });
+    }
+  }
+  return readDestination(FieldReader.of({ ...spec, ...fields } as Record<string, unknown>, where));
+}
+
+/** Download links for exactly `keys` (see {@link DestinationType.presign}), or null when the type cannot issue them. */
+export async function presignedFor(spec: DestinationSpec, keys: string[]): Promise<DestinationSpec | null> {
+  const type = typeOf(spec);
+  return type.presign ? type.presign(spec, keys) : null;
 }
 
 /** How people recognise a destination, without credentials. */

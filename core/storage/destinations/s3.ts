@@ -1,9 +1,11 @@
 /** @module The `s3` destination: any S3-compatible endpoint, streaming multipart uploads that are aborted on failure. */
 import type { S3Client } from "@aws-sdk/client-s3";
+import { parseDuration } from "../../durations";
 import { isLifeboatError, LifeboatError, messageOf, redact } from "../../errors";
 import type { ByteStream } from "../../platform";
 import type { Destination, DestinationSpec, DestinationType, StoredObject } from "../destination";
 import { checkKey, checkPrefix } from "../object-keys";
+import type { PresignedSpec } from "./presigned";
 import { toWebStream } from "../web-stream";
 
 /** Settings of an `s3` destination. */
@@ -21,7 +23,12 @@ export interface S3Spec extends DestinationSpec {
   forcePathStyle?: boolean;
   /** Multipart part size in MiB (default 16). */
   partSizeMiB?: number;
+  /** How long the download links of a restore or verify job live, e.g. `6h` (default 12h, at most 7d). */
+  linkExpiry?: string;
 }
+
+const DEFAULT_LINK_EXPIRY_MS = 12 * 3600_000;
+const MAX_LINK_EXPIRY_MS = 7 * 24 * 3600_000; // SigV4's limit for presigned URLs
 
 /** The `s3` destination type. The AWS SDK is most of the agent's code: it is loaded only when an s3 destination is opened. */
 export const s3Destination: DestinationType<S3Spec> = {
@@ -38,7 +45,12 @@ export const s3Destination: DestinationType<S3Spec> = {
       sessionToken: r.string("sessionToken", true),
       forcePathStyle: r.value("forcePathStyle") as boolean | undefined,
       partSizeMiB: r.number("partSizeMiB", true),
+      linkExpiry: r.string("linkExpiry", true),
     };
+    if (spec.linkExpiry !== undefined) {
+      const ms = parseDuration(spec.linkExpiry);
+      if (ms === null || ms < 60_000 || ms > MAX_LINK_EXPIRY_MS) throw r.fail("linkExpiry", `expected a duration between 1m and 7d (download links), got "${spec.linkExpiry}"`);
+    }
     if (spec.endpoint && !/^https?:\/\//.test(spec.endpoint)) throw r.fail("endpoint", `expected an http(s) URL, got "${spec.endpoint}"`);
     if (spec.forcePathStyle !== undefined && typeof spec.forcePathStyle !== "boolean") throw r.fail("forcePathStyle", "expected true or false");
     r.rejectUnknown();
@@ -50,7 +62,37 @@ export const s3Destination: DestinationType<S3Spec> = {
     const [sdk, storage] = await Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]);
     return new S3Destination(spec, { ...sdk, Upload: storage.Upload });
   },
+  hostFields: ["accessKeyId", "secretAccessKey", "sessionToken"],
+  async presign(spec, keys): Promise<PresignedSpec> {
+    const [sdk, presigner] = await Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/s3-request-presigner")]);
+    const client = new sdk.S3Client(clientConfig(spec));
+    const expiresIn = Math.floor((spec.linkExpiry ? parseDuration(spec.linkExpiry)! : DEFAULT_LINK_EXPIRY_MS) / 1000);
+    const expiresAt = new Date(Date.now() + expiresIn * 1000).toISOString();
+    try {
+      const objects: Record<string, string> = {};
+      for (const key of new Set(keys)) {
+        objects[checkKey(key)] = await presigner.getSignedUrl(client, new sdk.GetObjectCommand({ Bucket: spec.bucket, Key: prefixOf(spec) + key }), { expiresIn });
+      }
+      return { type: "presigned", of: s3Destination.describe(spec), expiresAt, objects };
+    } finally {
+      client.destroy();
+    }
+  },
 };
+
+/** The S3 client's settings for a spec. */
+function clientConfig(spec: S3Spec): import("@aws-sdk/client-s3").S3ClientConfig {
+  return {
+    region: spec.region,
+    ...(spec.endpoint ? { endpoint: spec.endpoint } : {}),
+    forcePathStyle: spec.forcePathStyle ?? spec.endpoint !== undefined,
+    credentials: { accessKeyId: spec.accessKeyId, secretAccessKey: spec.secretAccessKey, ...(spec.sessionToken ? { sessionToken: spec.sessionToken } : {}) },
+    // S3-compatible servers (MinIO, B2, s3rver) often refuse the newer default checksum headers.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts: 5,
+  };
+}
 
 /** `prefix/` with one trailing slash, or "" for none. */
 function prefixOf(spec: S3Spec): string {
@@ -75,16 +117,7 @@ class S3Destination implements Destination {
     this.prefix = prefixOf(spec);
     this.description = s3Destination.describe(spec);
     this.secrets = s3Destination.secrets(spec);
-    this.client = new sdk.S3Client({
-      region: spec.region,
-      ...(spec.endpoint ? { endpoint: spec.endpoint } : {}),
-      forcePathStyle: spec.forcePathStyle ?? spec.endpoint !== undefined,
-      credentials: { accessKeyId: spec.accessKeyId, secretAccessKey: spec.secretAccessKey, ...(spec.sessionToken ? { sessionToken: spec.sessionToken } : {}) },
-      // S3-compatible servers (MinIO, B2, s3rver) often refuse the newer default checksum headers.
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-      maxAttempts: 5,
-    });
+    this.client = new sdk.S3Client(clientConfig(spec));
   }
 
   private fail(action: string, key: string, err: unknown): LifeboatError {
