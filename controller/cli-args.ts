@@ -54,11 +54,15 @@ export function commandFirst(argv: string[]): { name: string | undefined; rest: 
   return { name: argv[i], rest: [...argv.slice(i + 1), ...leading] };
 }
 
-/** Parses `argv` for a command whose own options are `options`. @throws LifeboatError("USAGE") */
-export function parseCommandArgs<O extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: O, usage: string) {
+/**
+ * Parses `argv` for a command whose own options are `options`, and at most
+ * `maxPositionals` plain arguments (an action and its operand, e.g. `keys import FILE`).
+ * @throws LifeboatError("USAGE")
+ */
+export function parseCommandArgs<O extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: O, usage: string, maxPositionals = 0) {
   try {
     const { values, positionals } = parseArgs({ args: argv, options: { ...globalOptions, ...options }, allowPositionals: true, strict: true });
-    if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"`);
+    if (positionals.length > maxPositionals) throw new Error(`unexpected argument "${positionals[maxPositionals]}"`);
     const defaults = defaultGlobals();
     const v = values as Record<string, unknown>;
     const globals: GlobalOptions = {
@@ -66,7 +70,7 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig["options"
       state: path.resolve((v.state as string | undefined) ?? defaults.state),
       json: v.json === true,
     };
-    return { globals, values: values as { [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : O[K] extends { multiple: true } ? string[] : string }, help: v.help === true };
+    return { globals, values: values as { [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : O[K] extends { multiple: true } ? string[] : string }, positionals, help: v.help === true };
   } catch (err) {
     if (err instanceof LifeboatError) throw err;
     throw new LifeboatError("USAGE", `Cannot parse the command line: ${(err as Error).message.split(". ")[0]}`, { hint: usage.split("\n")[0] });

@@ -29,6 +29,7 @@ export const initCommand: Command = {
           `signing key (hosts pin it at install):      ${result.publicKey}`,
           "",
           `Back up ${statePaths(globals.state).ageIdentity} somewhere safe and offline: without it, no snapshot can be decrypted.`,
+          "After the first backups, export every key into one file to keep offline: controller keys export --out FILE",
           "Next: describe your hosts in an inventory (see inventory/example.yaml), then: controller run --host NAME",
         ].join("\n"),
       () => ({ type: "init", stateDir: globals.state, ledger: ledgerPath, ...result }),

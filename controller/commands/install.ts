@@ -10,9 +10,16 @@ import { connectSsh } from "../ssh/connect";
 import { sshTargetFor } from "../ssh/target";
 import { emit, type Command } from "./command";
 
-const usage = `usage: controller install (--host H[,H2] | --group G | --all) [--force] [--accept-new-host-key] [--json]
+const usage = `usage: controller install (--host H[,H2] | --group G | --all) [--force] [--take-over] [--accept-new-host-key] [--json]
 Uploads the agent bundle over SFTP to each host's agent directory (default ~/.lifeboat) and pins
-this controller's public key there. \`controller run\` does the same automatically when needed.`;
+this controller's public key and the host's inventory name there (pinned.json). \`controller run\`
+does the same automatically when needed. A host pinned to another controller's key, or under another
+inventory name, is refused.
+--take-over   re-pins such a host to this controller's key and this inventory name, and prints the
+              key it was pinned to before and the new one: for a new controller whose old signing key
+              is lost (with the old keys, import them instead: controller keys import FILE). The SSH
+              login, checked against known_hosts, is the authority; the agent's replay journal is kept.
+With --json: one {"type":"install", host, installed, reason, runtimeVersion, takenOver?} per host.`;
 
 export const installCommand: Command = {
   name: "install",
@@ -21,7 +28,7 @@ export const installCommand: Command = {
   async run(argv) {
     const { globals, values } = parseCommandArgs(
       argv,
-      { ...hostOptions, force: { type: "boolean" } },
+      { ...hostOptions, force: { type: "boolean" }, "take-over": { type: "boolean" } },
       usage,
     );
     const ctx = await ControllerContext.open(globals);
@@ -32,10 +39,13 @@ export const installCommand: Command = {
         try {
           const conn = await connectSsh(sshTargetFor(host, values["accept-new-host-key"] === true));
           try {
-            const status = await ensureAgent(conn, host, ctx.keys, values.force === true);
+            const status = await ensureAgent(conn, host, ctx.keys, { force: values.force === true, takeOver: values["take-over"] === true });
+            const t = status.takenOver;
             emit(
               globals,
-              () => `✔ ${host.name}  ${status.installed ? `agent ${status.reason}` : "agent up to date"}  (${status.runtimeVersion})`,
+              () =>
+                `✔ ${host.name}  ${status.installed ? `agent ${status.reason}` : "agent up to date"}  (${status.runtimeVersion})` +
+                (t ? `\n    was pinned to controller key ${t.from.controllerKey}${t.from.host ? ` as "${t.from.host}"` : ""}\n    now pinned to controller key ${t.to.controllerKey} as "${t.to.host}"` : ""),
               () => ({ type: "install", host: host.name, ...status }),
             );
           } finally {

@@ -21,6 +21,20 @@ export interface AgentStatus {
   installed: boolean;
   reason?: string;
   runtimeVersion: string;
+  /** Set when `takeOver` replaced another pinning: what the host was pinned to before, and now. */
+  takenOver?: { from: { controllerKey: string; host: string }; to: { controllerKey: string; host: string } };
+}
+
+/** How {@link ensureAgent} may change a host. */
+export interface EnsureOptions {
+  /** Upload the bundle even when the host has this one. */
+  force?: boolean;
+  /**
+   * Replace a pinning to another controller key or another inventory name with
+   * this controller's key and this name. The SSH login (host key checked
+   * against known_hosts, the operator's credentials) is the authority.
+   */
+  takeOver?: boolean;
 }
 
 async function probe(conn: SshConnection, host: HostConfig): Promise<HostProbe> {
@@ -65,26 +79,31 @@ function checkRuntime(host: HostConfig, version: string): void {
  * Makes sure the host runs this controller's agent bundle and has this
  * controller's public key pinned. Installs or upgrades when the bundle differs
  * (or `force`). Refuses a host pinned to another controller key, or to another
- * inventory name (never re-pinned silently).
+ * inventory name (never re-pinned silently) — unless `takeOver`, which re-pins
+ * it to this key and this name and says what it replaced.
  */
-export async function ensureAgent(conn: SshConnection, host: HostConfig, keys: ControllerKeys, force = false): Promise<AgentStatus> {
+export async function ensureAgent(conn: SshConnection, host: HostConfig, keys: ControllerKeys, options: boolean | EnsureOptions = false): Promise<AgentStatus> {
+  const { force = false, takeOver = false } = typeof options === "boolean" ? { force: options } : options;
   const bundle = agentBundle();
   const found = await probe(conn, host);
   checkRuntime(host, found.runtimeVersion);
   const pinnedKey = found.pinned?.controllerKey;
-  if (pinnedKey && pinnedKey !== keys.publicKey) {
+  const pinnedHost = found.pinned?.host;
+  const otherKey = Boolean(pinnedKey) && pinnedKey !== keys.publicKey;
+  const otherName = Boolean(pinnedKey) && Boolean(pinnedHost) && pinnedHost !== host.name;
+  if (otherKey && !takeOver) {
     throw new LifeboatError("KEYS", `Cannot install the agent on "${host.name}": the host is pinned to another controller's key`, {
-      hint: `if this controller should take over, remove ${host.agentDir}/pinned.json on the host and run: controller install --host ${host.name}`,
+      hint: `if this controller should take over the host (e.g. the old controller's signing key is lost), run: controller install --host ${host.name} --take-over  (it replaces ${host.agentDir}/pinned.json; or import the old controller's keys: controller keys import FILE)`,
     });
   }
-  const pinnedHost = found.pinned?.host;
-  if (pinnedKey && pinnedHost && pinnedHost !== host.name) {
+  if (otherName && !takeOver) {
     // Re-pinning would let the host take the other name's jobs (and snapshots, and restores).
     throw new LifeboatError("KEYS", `Cannot use "${host.name}": the machine behind it is pinned as "${pinnedHost}"`, {
-      hint: `two inventory names reach one machine; fix the inventory, or if it was renamed on purpose, remove ${host.agentDir}/pinned.json on the host and run: controller install --host ${host.name}`,
+      hint: `two inventory names reach one machine; fix the inventory, or if it was renamed on purpose, run: controller install --host ${host.name} --take-over  (it re-pins ${host.agentDir}/pinned.json to this name)`,
     });
   }
-  const needsPin = !pinnedKey;
+  const takingOver = otherKey || otherName;
+  const needsPin = !pinnedKey || takingOver;
   const needsBundle = force || found.bundleSha256 !== bundle.sha256;
   if (!needsPin && !needsBundle) return { installed: false, runtimeVersion: found.runtimeVersion };
 
@@ -93,9 +112,15 @@ export async function ensureAgent(conn: SshConnection, host: HostConfig, keys: C
     await conn.sftpPut(Buffer.from(`${bundle.sha256}\n`), `${host.agentDir}/agent.sha256`, 0o600);
   }
   if (needsPin) {
+    // The agent's replay journal (nonces/) holds only nonces, not keys: it stays valid across a take-over.
     const pinning = { host: host.name, controllerKey: keys.publicKey, pinnedAt: new Date().toISOString() };
     await conn.sftpPut(Buffer.from(`${JSON.stringify(pinning)}\n`), `${host.agentDir}/pinned.json`, 0o600);
   }
-  const reason = !found.bundleSha256 ? "new install" : needsBundle ? "upgrade" : "pinned";
-  return { installed: true, reason, runtimeVersion: found.runtimeVersion };
+  const reason = !found.bundleSha256 ? "new install" : needsBundle ? "upgrade" : takingOver ? "taken over" : "pinned";
+  return {
+    installed: true,
+    reason,
+    runtimeVersion: found.runtimeVersion,
+    ...(takingOver ? { takenOver: { from: { controllerKey: pinnedKey!, host: pinnedHost ?? "" }, to: { controllerKey: keys.publicKey, host: host.name } } } : {}),
+  };
 }
