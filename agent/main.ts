@@ -5,6 +5,7 @@
  * Exit codes: 0 job ok, 1 job failed (fully or partly), 2 usage, 3 spec refused.
  */
 import { runBackup } from "./backup";
+import { FileUploadJournal } from "./upload-journal";
 import { DestinationBlobStore } from "../core/storage/blob-store";
 import { destinationSecrets, openDestination } from "../core/storage/destinations/registry";
 import { isLifeboatError, messageOf } from "../core/errors";
@@ -105,11 +106,16 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: 
     const swept = await sweepScratch(platform, dir, spec.jobId);
     if (swept.length > 0) events.log(`lifeboat agent: removed the scratch space of ${swept.length} earlier job(s) that did not clean up: ${swept.join(", ")}`);
     await platform.mkdir(scratchDir, 0o700);
-    const destination = await openDestination(platform, spec.destination);
+    const destination = await openDestination(platform, spec.destination, { journal: new FileUploadJournal(platform, dir) });
+    const left = await destination.abortLeftUploads?.().catch((err: unknown) => {
+      events.log(`lifeboat agent: could not abort the uploads an earlier job left: ${messageOf(err)}`);
+      return 0;
+    });
+    if (left) events.log(`lifeboat agent: aborted ${left} unfinished upload(s) that an earlier job left at ${destination.description}`);
     const blobKey = spec.kind === "backup" && spec.blobKey ? Uint8Array.from(atob(spec.blobKey), (c) => c.charCodeAt(0)) : new Uint8Array(32);
     jc.blobs =
       spec.kind === "backup"
-        ? new DestinationBlobStore(platform, destination, blobKey, spec.blobRecipients ?? spec.recipients, undefined, spec.blobRecipients === undefined)
+        ? new DestinationBlobStore(platform, destination, blobKey, spec.blobRecipients ?? spec.recipients, undefined, { known: spec.knownBlobs ?? {}, snapshotId: spec.snapshotId })
         : new DestinationBlobStore(platform, destination, blobKey, [], spec.blobIdentity ?? spec.identity);
     try {
       status = spec.kind === "backup" ? await runBackup(spec, jc, destination) : spec.kind === "restore" ? await runRestore(spec, jc, destination) : await runVerify(spec, jc, destination);

@@ -136,6 +136,8 @@ export interface Platform {
   /** A new empty directory under `parent` (default: the system temp dir) whose name starts with `prefix`. */
   mkdtemp(prefix: string, parent?: string): Promise<string>;
   rename(from: string, to: string): Promise<void>;
+  /** Gives the file `existing` the further name `path`, atomically; false (changing nothing) when `path` exists. */
+  linkNew(existing: string, path: string): Promise<boolean>;
   /** Removes a file or a whole tree; no error if it does not exist. */
   remove(path: string): Promise<void>;
   symlink(target: string, path: string): Promise<void>;

@@ -14,6 +14,8 @@ export interface BlobRef {
   size: number;
   /** Object key under the destination (`blobs/...`). */
   key: string;
+  /** The stored object's hash and size, reported by the job that uploaded it (the controller's ledger checks and keeps them). */
+  stored?: { sha256: string; size: number };
 }
 
 /** An artifact of a stored snapshot, as the manifest recorded it. */

@@ -35,8 +35,13 @@ export interface BackupJob extends JobBase {
   recipients: string[];
   /** The fleet's key for naming content-addressed blobs (base64, 32 bytes); see core/storage/blob-store.ts. */
   blobKey?: string;
-  /** Recipients of blob contents: the blob area's own key, the master and escrow recipients. Absent (older controllers): `recipients`, and blobs named the legacy way. */
+  /** Recipients of blob contents: the blob area's own key, the master and escrow recipients. */
   blobRecipients?: string[];
+  /**
+   * The blobs of this destination that the controller's ledger knows and has
+   * checked: keyed name → object key. Only these are referenced without upload.
+   */
+  knownBlobs?: Record<string, string>;
 }
 
 /** Restore a stored snapshot (possibly taken on another host) onto this host. */

@@ -20,6 +20,15 @@ export function blobObjectKey(keyedName: string, legacy = false): string {
   return legacy ? `blobs/${keyedName}.age` : `blobs/v2/${keyedName}.age`;
 }
 
+/**
+ * Where a snapshot stores a blob whose keyed name is taken by an object the
+ * controller's ledger does not know (planted, or left by a failed job):
+ * `blobs/v2/<name>.<snapshot>.age`, which no other job can have known in advance.
+ */
+export function blobAlternateKey(keyedName: string, snapshotId: string): string {
+  return `blobs/v2/${keyedName}.${snapshotId}.age`;
+}
+
 /** A new snapshot id: sortable UTC time plus randomness, e.g. `20261124T124501Z-3f9a`. */
 export function newSnapshotId(now: Date, random: string): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");

@@ -354,6 +354,15 @@ export const nodePlatform: Platform = {
   },
   mkdtemp: (prefix, parent) => fs.mkdtemp(path.join(parent ?? os.tmpdir(), prefix)),
   rename: (from, to) => fs.rename(from, to),
+  async linkNew(existing, file) {
+    try {
+      await fs.link(existing, file);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw err;
+    }
+  },
   remove: (p) => fs.rm(p, { recursive: true, force: true }),
   symlink: (target, p) => fs.symlink(target, p),
   readlink: (p) => fs.readlink(p),

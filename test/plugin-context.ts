@@ -19,15 +19,25 @@ export interface TestContext extends PluginContext {
   cleanup(): void;
 }
 
-/** A blob store on a local destination in `dir`, with its own age identity (backup and restore in one). */
+/**
+ * A blob store on a local destination in `dir`, with its own age identity
+ * (backup and restore in one). Like the controller's ledger, it knows the blobs
+ * it uploaded: those are referenced, not uploaded, the next time.
+ */
 function localBlobStore(dir: string): BlobStore {
+  const known: Record<string, string> = {};
   const store = (async () => {
     const identity = await generateX25519Identity();
     const platform = currentPlatform();
-    return new DestinationBlobStore(platform, await localDestination.open(platform, { type: "local", path: dir }), new Uint8Array(32).fill(7), [await identityToRecipient(identity)], identity);
+    return new DestinationBlobStore(platform, await localDestination.open(platform, { type: "local", path: dir }), new Uint8Array(32).fill(7), [await identityToRecipient(identity)], identity, { known, snapshotId: "20261130T000000Z-test" });
   })();
   return {
-    put: async (digest, size, open) => (await store).put(digest, size, open),
+    put: async (digest, size, open) => {
+      const s = await store;
+      const ref = await s.put(digest, size, open);
+      if (ref.uploaded) known[s.nameOf(digest)] = ref.key;
+      return ref;
+    },
     get: (ref) =>
       (async function* () {
         yield* (await store).get(ref);

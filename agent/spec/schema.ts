@@ -34,8 +34,14 @@ export function parseJobSpec(raw: unknown): JobSpec {
     const blobKey = r.string("blobKey", true);
     if (blobKey !== undefined && !/^[A-Za-z0-9+/]{43}=$/.test(blobKey)) throw r.fail("blobKey", "expected 32 bytes in base64");
     const blobRecipients = r.value("blobRecipients") === undefined ? undefined : r.stringList("blobRecipients", { nonEmpty: true });
+    const knownBlobs = r.value("knownBlobs") === undefined ? undefined : r.stringMap("knownBlobs");
+    for (const [name, key] of Object.entries(knownBlobs ?? {})) {
+      if (!/^[0-9a-f]{64}$/.test(name) || !/^blobs\/(v2\/)?[0-9a-f]{64}(\.[A-Za-z0-9-]+)?\.age$/.test(key)) {
+        throw r.fail("knownBlobs", `expected keyed names mapped to keys under blobs/, got "${name.slice(0, 80)}": "${key.slice(0, 120)}"`);
+      }
+    }
     r.rejectUnknown();
-    return { ...base, kind, recipients, ...(blobKey ? { blobKey } : {}), ...(blobRecipients ? { blobRecipients } : {}) };
+    return { ...base, kind, recipients, ...(blobKey ? { blobKey } : {}), ...(blobRecipients ? { blobRecipients } : {}), ...(knownBlobs ? { knownBlobs } : {}) };
   }
   const read = {
     ...base,

@@ -1,12 +1,13 @@
 /** @module `controller run`: back up a selection of hosts concurrently and record everything in the ledger. */
 import * as crypto from "node:crypto";
 import type { BackupJob } from "../../core/spec";
-import { LifeboatError } from "../../core/errors";
+import { LifeboatError, messageOf, redact } from "../../core/errors";
 import { describeDestination } from "../../core/storage/destinations/registry";
 import { newSnapshotId } from "../../core/storage-layout";
 import type { HostConfig } from "../../inventory/schema";
 import type { ControllerContext } from "../context";
 import { BLOB_AREA } from "../host-keys";
+import { checkNewBlobs } from "./blob-check";
 import { runHostJob } from "./host-job";
 import { recordAgentEvent } from "./ledger-recorder";
 import type { HostOutcome, Reporter } from "../output/reporter";
@@ -48,6 +49,7 @@ export async function backupSpec(ctx: ControllerContext, host: HostConfig, plugi
     recipients: [hostKey.recipient, ctx.keys.ageRecipient, ...ctx.inventory.recipients],
     blobKey: ctx.keys.blobKey,
     blobRecipients: [blobArea.recipient, ctx.keys.ageRecipient, ...ctx.inventory.recipients],
+    knownBlobs: ctx.ledger.blobs.known(host.destination, blobArea.recipient),
   };
 }
 
@@ -67,6 +69,25 @@ export function hostsToBackUp(hosts: HostConfig[], plugins: string[] | undefined
   return { run, skipped };
 }
 
+/**
+ * Reads through the blobs the job uploaded (see {@link checkNewBlobs}); one
+ * that fails damages the snapshot, and the outcome fails with it.
+ */
+async function checkUploadedBlobs(ctx: ControllerContext, host: HostConfig, snapshotId: string, outcome: HostOutcome, reporter: Reporter): Promise<void> {
+  try {
+    const check = await checkNewBlobs(ctx, host.name, snapshotId, host.destination);
+    if (check.checked > 0) reporter.step(host.name, `read through the ${check.checked} blob(s) it uploaded on the controller: ${check.checked - check.problems.length} ok`);
+    if (check.skipped) reporter.step(host.name, `the blobs it uploaded are not read through on the controller: ${check.skipped}`);
+    if (check.problems.length === 0) return;
+    ctx.ledger.markSnapshotDamaged(host.name, snapshotId, check.problems[0]!);
+    for (const message of check.problems) outcome.errors.push({ code: "INTEGRITY", message, hint: "the host stored something other than what it reported: check the host; the blob is never referenced again" });
+  } catch (err) {
+    outcome.errors.push({ code: "DESTINATION", message: `Cannot read through the blobs it uploaded: ${redact(messageOf(err), ctx.secrets)}`, hint: "until they are read through, later backups upload them again" });
+  }
+  outcome.error ??= outcome.errors[0];
+  outcome.status = "failed";
+}
+
 /** Backs up `hosts`; returns one outcome per host, in the order they finished. */
 export async function runFleetBackup(ctx: ControllerContext, hosts: HostConfig[], options: BackupRunOptions, reporter: Reporter): Promise<HostOutcome[]> {
   const runId = ctx.ledger.startRun({ kind: "backup", trigger: options.trigger, hosts: hosts.map((h) => h.name) });
@@ -84,9 +105,11 @@ export async function runFleetBackup(ctx: ControllerContext, hosts: HostConfig[]
           // A snapshot exists once an agent accepted the job and starts writing it; a host that
           // could not be reached leaves a failed job in the ledger, not an empty snapshot.
           if (event.type === "start") ctx.ledger.startSnapshot({ host: host.name, snapshotId: spec.snapshotId, jobId: spec.jobId, destination: host.destination, destinationDescription: describeDestination(destination), recipient: spec.recipients[0]! });
-          recordAgentEvent(ctx.ledger, { runId, jobId: spec.jobId, host: host.name, snapshotId: spec.snapshotId, kind: "backup", blobKey: ctx.keys.blobKey }, event);
+          const ids = { runId, jobId: spec.jobId, host: host.name, snapshotId: spec.snapshotId, kind: "backup" as const, blobKey: ctx.keys.blobKey, destination: host.destination, blobRecipient: spec.blobRecipients![0]! };
+          recordAgentEvent(ctx.ledger, ids, event);
         },
       );
+    if (outcome.status !== "failed") await checkUploadedBlobs(ctx, host, spec.snapshotId, outcome, reporter);
     ctx.ledger.finishJob(spec.jobId, outcome);
     if (outcome.status !== "ok") ctx.ledger.failSnapshot(host.name, spec.snapshotId);
     reporter.hostDone(outcome);

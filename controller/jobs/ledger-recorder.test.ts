@@ -13,7 +13,7 @@ describe("recording a backup's events", () => {
   let dir: string;
   let ledger: Ledger;
   const blobKey = crypto.randomBytes(32).toString("base64");
-  const ids: JobIds = { runId: "run-1", jobId: "job-1", host: "alpha", snapshotId: "20261130T000000Z-abcd", kind: "backup", blobKey };
+  const ids: JobIds = { runId: "run-1", jobId: "job-1", host: "alpha", snapshotId: "20261130T000000Z-abcd", kind: "backup", blobKey, destination: "s3", blobRecipient: "age1blobarea" };
   const artifact = (key: string, metadata: Record<string, unknown> = {}): AgentEvent => ({
     type: "artifact",
     plugin: "files",
@@ -54,13 +54,36 @@ describe("recording a backup's events", () => {
     expect(recorded()).toEqual([]);
   });
 
+  const stored = { sha256: "12".repeat(32), size: 40 };
+
   it("refuses a blob reference that is not the blob area's keyed name for its digest", () => {
     const digest = `sha256:${"cd".repeat(32)}`;
-    const good = { digest, size: 5, key: blobName(digest) };
+    const good = { digest, size: 5, key: blobName(digest), stored };
     recordAgentEvent(ledger, ids, artifact(`alpha/${ids.snapshotId}/files/files.tar.age`, { blobs: [good] }));
-    const planted = { digest, size: 5, key: blobName(`sha256:${"ef".repeat(32)}`) };
+    const planted = { digest, size: 5, key: blobName(`sha256:${"ef".repeat(32)}`), stored };
     expect(() => recordAgentEvent(ledger, ids, artifact(`alpha/${ids.snapshotId}/files/files.tar.age`, { blobs: [good, planted] }))).toThrow(expect.objectContaining({ code: "INTEGRITY", message: expect.stringContaining(`blob ${digest}`) }));
     expect(recorded()[0]!.metadata).toEqual({ blobs: [good] });
+  });
+
+  it("records the blobs a job uploaded for checking, and refuses a reference to a blob the ledger does not know", () => {
+    const digest = `sha256:${"cd".repeat(32)}`;
+    const alternate = { digest, size: 5, key: blobName(digest).replace(/\.age$/, `.${ids.snapshotId}.age`), stored };
+    recordAgentEvent(ledger, ids, artifact(`alpha/${ids.snapshotId}/files/files.tar.age`, { blobs: [alternate] }));
+    expect(ledger.blobs.get("s3", alternate.key)).toMatchObject({ digest, sha256: stored.sha256, recipient: "age1blobarea", checkedAt: null });
+    // Not offered to later backups until the controller has read it through.
+    expect(ledger.blobs.known("s3", "age1blobarea")).toEqual({});
+    ledger.blobs.checked("s3", alternate.key);
+    expect(Object.values(ledger.blobs.known("s3", "age1blobarea"))).toEqual([alternate.key]);
+
+    // A reference without upload (no stored hash) must name a blob the ledger knows, under that name.
+    const other = `sha256:${"ef".repeat(32)}`;
+    for (const ref of [{ digest: other, size: 5, key: blobName(other) }, { digest: other, size: 5, key: alternate.key }]) {
+      expect(() => recordAgentEvent(ledger, ids, artifact(`alpha/${ids.snapshotId}/files/files.tar.age`, { blobs: [ref] }))).toThrow(expect.objectContaining({ code: "INTEGRITY" }));
+    }
+    recordAgentEvent(ledger, ids, artifact(`alpha/${ids.snapshotId}/files/files.tar.age`, { blobs: [{ digest, size: 5, key: alternate.key }] }));
+    // Another snapshot's name for a new upload is refused.
+    const foreign = { digest, size: 5, key: blobName(digest).replace(/\.age$/, ".20200101T000000Z-0000.age"), stored };
+    expect(() => recordAgentEvent(ledger, ids, artifact(`alpha/${ids.snapshotId}/files/files.tar.age`, { blobs: [foreign] }))).toThrow(expect.objectContaining({ code: "INTEGRITY" }));
   });
 
   it("refuses a manifest reported under another key, and the snapshot stays incomplete", () => {

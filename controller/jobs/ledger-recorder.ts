@@ -3,7 +3,7 @@ import * as crypto from "node:crypto";
 import { LifeboatError } from "../../core/errors";
 import type { AgentEvent } from "../../core/events";
 import type { BlobRef } from "../../core/records";
-import { artifactKey, blobObjectKey, manifestKey } from "../../core/storage-layout";
+import { artifactKey, blobAlternateKey, blobObjectKey, manifestKey } from "../../core/storage-layout";
 import type { Ledger } from "../ledger/ledger";
 
 /** Which job the events belong to. */
@@ -15,6 +15,9 @@ export interface JobIds {
   kind: "backup" | "restore" | "verify";
   /** The fleet's blob key (base64): blob names are checked against it. */
   blobKey?: string;
+  /** For a backup: the destination's inventory name and the blob area recipient its new blobs are encrypted to. */
+  destination?: string;
+  blobRecipient?: string;
 }
 
 /**
@@ -25,7 +28,7 @@ export interface JobIds {
  * a blob it planted under another name.
  * @throws INTEGRITY naming the reported and the prescribed key; the job is then stopped and fails.
  */
-function checkReportedKeys(ids: JobIds, event: AgentEvent): void {
+function checkReportedKeys(ledger: Ledger, ids: JobIds, event: AgentEvent): void {
   const refuse = (what: string, reported: unknown, expected: string) =>
     new LifeboatError("INTEGRITY", `Refusing the report of the agent on "${ids.host}": ${what} is stored as "${String(reported)}", not as "${expected}" as the storage layout prescribes`, {
       hint: "the agent on that host does not behave as Lifeboat's agent does: check the host (controller install --host reinstalls the agent)",
@@ -33,10 +36,21 @@ function checkReportedKeys(ids: JobIds, event: AgentEvent): void {
   if (event.type === "artifact") {
     const expected = artifactKey(ids.host, ids.snapshotId, event.instance, event.name);
     if (event.key !== expected) throw refuse(`artifact ${event.instance}/${event.name}`, event.key, expected);
-    for (const blob of (Array.isArray(event.metadata?.blobs) ? event.metadata.blobs : []) as BlobRef[]) {
-      if (!ids.blobKey) throw refuse(`blob ${String(blob.digest)}`, blob.key, "(no blob key)");
-      const keyed = blobObjectKey(crypto.createHmac("sha256", Buffer.from(ids.blobKey, "base64")).update(String(blob.digest)).digest("hex"));
-      if (blob.key !== keyed) throw refuse(`blob ${String(blob.digest)}`, blob.key, keyed);
+    for (const blob of blobsOf(event.metadata)) {
+      if (!ids.blobKey || !ids.destination) throw refuse(`blob ${String(blob.digest)}`, blob.key, "(no blob key)");
+      const name = keyedName(ids.blobKey, blob.digest);
+      if (blob.stored) {
+        // Uploaded by this job: under its keyed name, or this snapshot's own when that was taken.
+        const allowed = [blobObjectKey(name), blobAlternateKey(name, ids.snapshotId)];
+        if (!allowed.includes(blob.key)) throw refuse(`blob ${String(blob.digest)}`, blob.key, allowed.join(`" or "`));
+        if (typeof blob.stored.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(blob.stored.sha256) || !Number.isSafeInteger(blob.stored.size)) {
+          throw refuse(`blob ${String(blob.digest)}`, blob.key, "(with its stored hash and size)");
+        }
+      } else {
+        // Referenced without upload: only a blob the ledger knows under that name.
+        const known = ledger.blobs.get(ids.destination, blob.key);
+        if (!known || known.name !== name || known.damage) throw refuse(`blob ${String(blob.digest)} (not uploaded by this job)`, blob.key, "a blob the ledger knows");
+      }
     }
   } else if (event.type === "done" && event.manifestKey !== undefined) {
     const expected = manifestKey(ids.host, ids.snapshotId);
@@ -44,12 +58,22 @@ function checkReportedKeys(ids: JobIds, event: AgentEvent): void {
   }
 }
 
+/** A blob's keyed name: HMAC-SHA-256 of its digest under the fleet's blob naming key. */
+function keyedName(blobKey: string, digest: unknown): string {
+  return crypto.createHmac("sha256", Buffer.from(blobKey, "base64")).update(String(digest)).digest("hex");
+}
+
+/** The blob references in an artifact's metadata. */
+function blobsOf(metadata: Record<string, unknown> | undefined): BlobRef[] {
+  return (Array.isArray(metadata?.blobs) ? metadata.blobs : []) as BlobRef[];
+}
+
 /**
  * Records one event: hosts seen, artifacts stored, errors, warnings, the completed snapshot.
  * @throws INTEGRITY for a backup's artifact or manifest reported under a key the storage layout does not prescribe (nothing recorded).
  */
 export function recordAgentEvent(ledger: Ledger, ids: JobIds, event: AgentEvent): void {
-  if (ids.kind === "backup") checkReportedKeys(ids, event);
+  if (ids.kind === "backup") checkReportedKeys(ledger, ids, event);
   switch (event.type) {
     case "start":
       ledger.touchHost(ids.host, event.agentVersion, event.runtime);
@@ -58,6 +82,10 @@ export function recordAgentEvent(ledger: Ledger, ids: JobIds, event: AgentEvent)
       if (ids.kind === "backup") {
         const { type: _type, ...record } = event;
         ledger.recordArtifact(ids.host, ids.snapshotId, record);
+        for (const blob of blobsOf(event.metadata)) {
+          if (!blob.stored) continue;
+          ledger.blobs.record({ destination: ids.destination!, objectKey: blob.key, name: keyedName(ids.blobKey!, blob.digest), digest: blob.digest, sha256: blob.stored.sha256, storedSize: blob.stored.size, recipient: ids.blobRecipient ?? "", host: ids.host, snapshotId: ids.snapshotId });
+        }
       }
       break;
     case "error":

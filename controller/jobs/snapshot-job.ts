@@ -81,7 +81,7 @@ export async function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection
     plugins,
     artifacts,
     manifest,
-    ...(await identitiesFor(ctx, snapshot.recipient, artifacts)),
+    ...(await identitiesFor(ctx, snapshot, artifacts)),
   };
 }
 
@@ -92,14 +92,18 @@ function blobKeysOf(artifacts: { metadata: Record<string, unknown> }[]): string[
 
 /**
  * The identities a job opening the snapshot needs, and no others: the key of
- * the host it was encrypted to, and the blob area's when it references blobs.
- * A snapshot made before hosts had keys needs the master identity.
+ * the host it was encrypted to, and, when it references blobs, the blob area
+ * key they are encrypted to (as the ledger recorded it; the current one for
+ * blobs recorded before). A snapshot made before hosts had keys needs the master identity.
  */
-async function identitiesFor(ctx: ControllerContext, recipient: string | null, artifacts: { metadata: Record<string, unknown> }[]): Promise<{ identity: string; blobIdentity?: string }> {
-  if (recipient === null) return { identity: ctx.keys.ageIdentity };
-  const identity = (await ctx.hostKeys.byRecipient(recipient)).identity;
-  const blobs = artifacts.some((a) => Array.isArray(a.metadata.blobs) && a.metadata.blobs.length > 0);
-  return blobs ? { identity, blobIdentity: (await ctx.hostKeys.current(BLOB_AREA)).identity } : { identity };
+async function identitiesFor(ctx: ControllerContext, snapshot: { destination: string; recipient: string | null }, artifacts: { metadata: Record<string, unknown> }[]): Promise<{ identity: string; blobIdentity?: string }> {
+  if (snapshot.recipient === null) return { identity: ctx.keys.ageIdentity };
+  const identity = (await ctx.hostKeys.byRecipient(snapshot.recipient)).identity;
+  const keys = blobKeysOf(artifacts);
+  if (keys.length === 0) return { identity };
+  const recipient = keys.map((k) => ctx.ledger.blobs.get(snapshot.destination, k)?.recipient).find((r) => r);
+  const blobArea = recipient ? await ctx.hostKeys.byRecipient(recipient) : await ctx.hostKeys.current(BLOB_AREA);
+  return { identity, blobIdentity: blobArea.identity };
 }
 
 /**

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import type { ArtifactRecord } from "../../core/records";
 import type { HostOutcome } from "../output/reporter";
+import { BlobLedger } from "./blob-ledger";
 import { migrate } from "./migrations";
 
 /** A snapshot with its artifacts, as `controller snapshots --json` shows it. */
@@ -70,7 +71,12 @@ const now = () => new Date().toISOString();
 
 /** The ledger. Callers pass only redacted text: it stores what it is given. */
 export class Ledger {
-  private constructor(private readonly db: Database.Database) {}
+  /** The blob area as the controller knows it. */
+  readonly blobs: BlobLedger;
+
+  private constructor(private readonly db: Database.Database) {
+    this.blobs = new BlobLedger(db);
+  }
 
   /** Opens (creating it 0600 if needed) and migrates the ledger at `file`. */
   static open(file: string): Ledger {

@@ -125,6 +125,29 @@ export const MIGRATIONS: string[] = [
   -- The recipient of the host key the snapshot is encrypted to (NULL: made before hosts had keys, master only).
   ALTER TABLE snapshots ADD COLUMN recipient TEXT;
   `,
+  `
+  -- The blob area as the controller knows it: only these blobs are referenced without upload.
+  CREATE TABLE blobs (
+    destination TEXT NOT NULL,
+    object_key TEXT NOT NULL,
+    name TEXT NOT NULL,           -- keyed name: HMAC of the content digest
+    digest TEXT NOT NULL,
+    sha256 TEXT,                  -- of the stored object (NULL: recorded before the ledger kept blobs)
+    stored_size INTEGER,
+    recipient TEXT,               -- the blob area key it is encrypted to (NULL: unknown)
+    host TEXT NOT NULL,           -- the job that uploaded it
+    snapshot_id TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    checked_at TEXT,              -- read through by the controller: stored hash, age, content digest
+    damage TEXT,                  -- why it is not to be trusted
+    PRIMARY KEY (destination, object_key)
+  );
+  CREATE INDEX blobs_by_name ON blobs(destination, name);
+  INSERT OR IGNORE INTO blobs(destination, object_key, name, digest, host, snapshot_id, recorded_at)
+    SELECT s.destination, json_extract(b.value, '$.key'), substr(json_extract(b.value, '$.key'), 10, 64), json_extract(b.value, '$.digest'), s.host, s.id, s.finished_at
+    FROM snapshots s JOIN artifacts a ON a.host = s.host AND a.snapshot_id = s.id, json_each(a.metadata, '$.blobs') b
+    WHERE s.status = 'complete' AND json_extract(b.value, '$.key') LIKE 'blobs/v2/%';
+  `,
 ];
 
 /**

@@ -26,6 +26,13 @@ export interface Destination {
    * @returns the number of bytes stored.
    */
   put(key: string, data: ByteStream, signal?: AbortSignal): Promise<number>;
+  /**
+   * Like `put`, but stores nothing when an object exists under `key` already:
+   * a conditional write (`If-None-Match: *`) where the store enforces one, a
+   * check before the upload where it cannot (rclone: not atomic).
+   * @returns the number of bytes stored, or null when the key was taken.
+   */
+  putNew(key: string, data: ByteStream, signal?: AbortSignal): Promise<number | null>;
   /** Streams an object's bytes. Throws `NOT_FOUND` if the object does not exist. */
   get(key: string, signal?: AbortSignal): ByteStream;
   /** The object's size, or null if it does not exist. */
@@ -34,8 +41,39 @@ export interface Destination {
   list(prefix: string): AsyncIterable<StoredObject>;
   /** Deletes an object; no error if it does not exist. */
   delete(key: string): Promise<void>;
+  /**
+   * Aborts the unfinished uploads that the journal it was opened with lists
+   * (left by a job that was killed); absent for stores without such uploads.
+   * @returns how many were aborted.
+   */
+  abortLeftUploads?(): Promise<number>;
   /** Releases connections and temporary credentials. */
   close(): Promise<void>;
+}
+
+/** An upload that is under way in a store (an S3 multipart upload), as journaled. */
+export interface OpenUpload {
+  /** The destination's description: one journal can serve several. */
+  destination: string;
+  key: string;
+  uploadId: string;
+}
+
+/**
+ * Where a destination records its unfinished uploads while they run, so that
+ * the next job on the host can abort those a killed job left behind (the parts
+ * of an unfinished multipart upload are stored, and billed, until aborted).
+ */
+export interface UploadJournal {
+  opened(upload: OpenUpload): Promise<void>;
+  closed(upload: OpenUpload): Promise<void>;
+  list(): Promise<OpenUpload[]>;
+}
+
+/** How a destination is opened. */
+export interface OpenOptions {
+  /** Journal of unfinished uploads (the agent's); without one, a killed job's uploads stay until the bucket's lifecycle rule removes them. */
+  journal?: UploadJournal;
 }
 
 /**
@@ -66,7 +104,7 @@ export interface DestinationType<S extends DestinationSpec = DestinationSpec> {
   /** Every value in `spec` that must never be printed (empty strings are ignored). */
   secrets(spec: S): string[];
   /** Opens it for writing and reading. Loads heavy clients only here, so that reading an inventory stays cheap. */
-  open(platform: Platform, spec: S): Promise<Destination>;
+  open(platform: Platform, spec: S, options?: OpenOptions): Promise<Destination>;
   /**
    * The fields a host's own `storage:` entry in the inventory may set for its
    * backups (its scoped credentials); absent when the type has none.

@@ -47,6 +47,28 @@ describe("ollama plugin", () => {
     expect(storedBlobs()).toHaveLength(6);
   });
 
+  it("does not reference a blob planted under a keyed name: it stores its own under the snapshot's name, and restores the genuine content", async () => {
+    fs.mkdirSync(blobArea(), { recursive: true });
+    const names = await (async () => {
+      await backup();
+      const all = storedBlobs();
+      for (const n of all) fs.rmSync(path.join(blobArea(), n));
+      return all;
+    })();
+    // A fresh store (an empty ledger) finds every keyed name taken by an object it does not know.
+    ctx.cleanup();
+    ctx = pluginContext();
+    fs.mkdirSync(blobArea(), { recursive: true });
+    for (const n of names) fs.writeFileSync(path.join(blobArea(), n), "planted by another host");
+    const { bytes, metadata } = await backup();
+    const refs = metadata.blobs as { key: string }[];
+    expect(refs).toHaveLength(6);
+    for (const ref of refs) expect(ref.key).toMatch(/^blobs\/v2\/[0-9a-f]{64}\.20261130T000000Z-test\.age$/);
+    const into = path.join(dir, "restored");
+    await ollamaPlugin.restore(ctx, config(), [restoreInput(bytes, metadata, false, "manifests.tar")], { into });
+    await verifyModels(ctx, `${into}${models}`);
+  });
+
   it("stores a model shared by another host once", async () => {
     await backup();
     const other = path.join(dir, "other-host-models");

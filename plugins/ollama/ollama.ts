@@ -85,7 +85,7 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
       }
       const ref = await ctx.blobs.put(digest, info.size, () => ctx.platform.readStream(file));
       if (ref.uploaded) uploadedBytes += ref.storedSize;
-      blobs.push({ digest, size: info.size, key: ref.key, uploaded: ref.uploaded });
+      blobs.push({ digest, size: info.size, key: ref.key, uploaded: ref.uploaded, ...(ref.stored ? { stored: ref.stored } : {}) });
     }
     ctx.log(`${blobs.length} blobs, ${blobs.filter((b) => b.uploaded).length} uploaded (${uploadedBytes} bytes), ${blobs.length - blobs.filter((b) => b.uploaded).length} already stored`);
     const artifact = treeArchive(ctx, [tool.map(`${config.models}/manifests`)], { exclude: [], oneFileSystem: false, compression: "auto" });
@@ -96,7 +96,7 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
         ...artifact.metadata(),
         models: config.models,
         manifests: manifests.map((m) => m.model),
-        blobs: blobs.map(({ digest, size, key }) => ({ digest, size, key })),
+        blobs: blobs.map(({ digest, size, key, stored }) => ({ digest, size, key, ...(stored ? { stored } : {}) })),
         uploadedBlobs: blobs.filter((b) => b.uploaded).length,
         ...locationFacts(config.location),
       }),

@@ -46,7 +46,16 @@ class LocalDestination implements Destination {
     return new LifeboatError("DESTINATION", `Cannot ${action} "${key}" at ${this.description}: ${messageOf(err)}`, { cause: err, ...(hint ? { hint } : {}) });
   }
 
-  async put(key: string, data: ByteStream, signal?: AbortSignal): Promise<number> {
+  put(key: string, data: ByteStream, signal?: AbortSignal): Promise<number> {
+    return this.write(key, data, signal, false) as Promise<number>;
+  }
+
+  putNew(key: string, data: ByteStream, signal?: AbortSignal): Promise<number | null> {
+    return this.write(key, data, signal, true);
+  }
+
+  /** Writes a partial file, then renames it into place (or, for a new object, links it: that fails when the name is taken). */
+  private async write(key: string, data: ByteStream, signal: AbortSignal | undefined, onlyNew: boolean): Promise<number | null> {
     const file = `${this.root}/${checkKey(key)}`;
     const dir = file.slice(0, file.lastIndexOf("/"));
     const partial = `${file}${PARTIAL}${Array.from(this.platform.randomBytes(4), (b) => b.toString(16).padStart(2, "0")).join("")}`;
@@ -59,8 +68,13 @@ class LocalDestination implements Destination {
         }
       };
       const size = await this.platform.writeStream(partial, guarded(), 0o600);
-      await this.platform.rename(partial, file);
-      return size;
+      if (!onlyNew) {
+        await this.platform.rename(partial, file);
+        return size;
+      }
+      const stored = await this.platform.linkNew(partial, file);
+      await this.platform.remove(partial);
+      return stored ? size : null;
     } catch (err) {
       await this.platform.remove(partial);
       if (err instanceof LifeboatError) throw err;

@@ -75,7 +75,7 @@ class PresignedDestination implements Destination {
         hint: "check the destination's endpoint and the host's network",
       });
     }
-    if (response.ok || response.status === 416) return response; // 416: a range of an empty object
+    if (response.ok) return response;
     const body = redact(await response.text().catch(() => ""), this.secrets);
     if (response.status === 404) throw new LifeboatError("NOT_FOUND", `Cannot ${action} "${key}" at ${this.description}: no such object`);
     const expired = Date.parse(this.spec.expiresAt) <= Date.now() || /expired/i.test(body);
@@ -96,12 +96,13 @@ class PresignedDestination implements Destination {
   }
 
   async head(key: string): Promise<number | null> {
-    // A link signs one method (GET): ask for the first byte and read the total from Content-Range.
+    // A link signs one method (GET): start the download, read its length, stop it.
     try {
-      const response = await this.fetch(key, "inspect", { headers: { Range: "bytes=0-0" } });
-      const total = /\/(\d+)$/.exec(response.headers.get("content-range") ?? "")?.[1];
-      await response.body?.cancel();
-      return total !== undefined ? Number(total) : Number(response.headers.get("content-length") ?? 0);
+      const controller = new AbortController();
+      const response = await this.fetch(key, "inspect", { signal: controller.signal });
+      const size = Number(response.headers.get("content-length") ?? 0);
+      controller.abort();
+      return size;
     } catch (err) {
       if (err instanceof LifeboatError && err.code === "NOT_FOUND") return null;
       throw err;
@@ -109,6 +110,10 @@ class PresignedDestination implements Destination {
   }
 
   async put(key: string): Promise<number> {
+    throw this.refused("store", key);
+  }
+
+  async putNew(key: string): Promise<number | null> {
     throw this.refused("store", key);
   }
 

@@ -91,6 +91,12 @@ class RcloneDestination implements Destination {
     });
   }
 
+  /** rclone has no conditional write: this checks first, so two writers racing for one key can both store. */
+  async putNew(key: string, data: ByteStream, signal?: AbortSignal): Promise<number | null> {
+    if ((await this.head(key)) !== null) return null;
+    return this.put(key, data, signal);
+  }
+
   async put(key: string, data: ByteStream, signal?: AbortSignal): Promise<number> {
     checkKey(key);
     const partial = `${key}.partial-${Array.from(this.platform.randomBytes(4), (b) => b.toString(16).padStart(2, "0")).join("")}`;

@@ -2,7 +2,7 @@
 import { LifeboatError } from "../../errors";
 import type { Platform } from "../../platform";
 import { FieldReader } from "../../validate";
-import type { Destination, DestinationSpec, DestinationType } from "../destination";
+import type { Destination, DestinationSpec, DestinationType, OpenOptions } from "../destination";
 import { localDestination } from "./local";
 import { presignedDestination } from "./presigned";
 import { rcloneDestination } from "./rclone";
@@ -80,6 +80,6 @@ export function destinationSecrets(spec: DestinationSpec): string[] {
 }
 
 /** Opens the destination a spec describes. @throws LifeboatError("CONFIG") for an unknown type. */
-export function openDestination(platform: Platform, spec: DestinationSpec): Promise<Destination> {
-  return typeOf(spec).open(platform, spec);
+export function openDestination(platform: Platform, spec: DestinationSpec, options: OpenOptions = {}): Promise<Destination> {
+  return typeOf(spec).open(platform, spec, options);
 }

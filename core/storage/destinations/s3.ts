@@ -3,10 +3,9 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { parseDuration } from "../../durations";
 import { isLifeboatError, LifeboatError, messageOf, redact } from "../../errors";
 import type { ByteStream } from "../../platform";
-import type { Destination, DestinationSpec, DestinationType, StoredObject } from "../destination";
+import type { Destination, DestinationSpec, DestinationType, OpenUpload, StoredObject, UploadJournal } from "../destination";
 import { checkKey, checkPrefix } from "../object-keys";
 import type { PresignedSpec } from "./presigned";
-import { toWebStream } from "../web-stream";
 
 /** Settings of an `s3` destination. */
 export interface S3Spec extends DestinationSpec {
@@ -58,9 +57,8 @@ export const s3Destination: DestinationType<S3Spec> = {
   },
   describe: (spec) => `s3 ${spec.endpoint ?? `aws:${spec.region}`}/${spec.bucket}${prefixOf(spec) ? `/${prefixOf(spec).slice(0, -1)}` : ""}`,
   secrets: (spec) => [spec.secretAccessKey, spec.sessionToken ?? "", spec.accessKeyId],
-  async open(_platform, spec) {
-    const [sdk, storage] = await Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]);
-    return new S3Destination(spec, { ...sdk, Upload: storage.Upload });
+  async open(_platform, spec, options = {}) {
+    return new S3Destination(spec, await import("@aws-sdk/client-s3"), options.journal);
   },
   hostFields: ["accessKeyId", "secretAccessKey", "sessionToken"],
   async presign(spec, keys): Promise<PresignedSpec> {
@@ -99,21 +97,51 @@ function prefixOf(spec: S3Spec): string {
   return spec.prefix ? `${spec.prefix.replace(/\/+$/, "")}/` : "";
 }
 
-type Sdk = typeof import("@aws-sdk/client-s3") & { Upload: typeof import("@aws-sdk/lib-storage").Upload };
+type Sdk = typeof import("@aws-sdk/client-s3");
+
+/** Whether a conditional write failed because the key is taken (HTTP 412). */
+function isPreconditionFailed(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === "PreconditionFailed" || e.$metadata?.httpStatusCode === 412;
+}
+
+/** Regroups a stream into parts of exactly `size` bytes (the last one shorter), copying only what it must. */
+async function* partsOf(data: ByteStream, size: number): AsyncGenerator<Uint8Array> {
+  let buffer = new Uint8Array(size);
+  let filled = 0;
+  for await (const chunk of data) {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(size - filled, chunk.length - offset);
+      buffer.set(chunk.subarray(offset, offset + n), filled);
+      filled += n;
+      offset += n;
+      if (filled === size) {
+        yield buffer;
+        buffer = new Uint8Array(size);
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield buffer.subarray(0, filled);
+}
 
 const NOT_FOUND = new Set(["NoSuchKey", "NotFound", "404"]);
 
-/** Objects under `prefix/` in a bucket. Memory per upload: about partSize × 3. */
+/** Objects under `prefix/` in a bucket. Memory per upload: about partSize × 3 (two parts in flight, one filling). */
 class S3Destination implements Destination {
   readonly description: string;
   private readonly client: S3Client;
   private readonly prefix: string;
   private readonly secrets: string[];
+  private readonly partSize: number;
 
   constructor(
     private readonly spec: S3Spec,
     private readonly sdk: Sdk,
+    private readonly journal?: UploadJournal,
   ) {
+    this.partSize = (spec.partSizeMiB ?? 16) * 1024 * 1024;
     this.prefix = prefixOf(spec);
     this.description = s3Destination.describe(spec);
     this.secrets = s3Destination.secrets(spec);
@@ -139,42 +167,97 @@ class S3Destination implements Destination {
     return new LifeboatError("DESTINATION", `Cannot ${action} "${key}" at ${this.description}: ${detail}`, hint ? { hint } : {});
   }
 
-  async put(key: string, data: ByteStream, signal?: AbortSignal): Promise<number> {
+  put(key: string, data: ByteStream, signal?: AbortSignal): Promise<number> {
+    return this.upload(key, data, signal, false) as Promise<number>;
+  }
+
+  putNew(key: string, data: ByteStream, signal?: AbortSignal): Promise<number | null> {
+    return this.upload(key, data, signal, true);
+  }
+
+  /**
+   * One PutObject when the data fits in one part, else a multipart upload with
+   * two parts in flight (journaled while it runs, aborted on any failure).
+   * `onlyNew` sends `If-None-Match: *`, and a 412 means the key was taken.
+   */
+  private async upload(key: string, data: ByteStream, signal: AbortSignal | undefined, onlyNew: boolean): Promise<number | null> {
     checkKey(key);
+    const target = { Bucket: this.spec.bucket, Key: this.prefix + key };
+    const condition = onlyNew ? { IfNoneMatch: "*" } : {};
+    const aborted = () => new LifeboatError("DESTINATION", `Cannot store "${key}" at ${this.description}: the upload was aborted`);
+    const sendOptions = signal ? { abortSignal: signal } : {};
+    const parts = partsOf(data, this.partSize);
+    let upload: OpenUpload | undefined;
     let size = 0;
-    let sourceError: unknown;
-    const counted = async function* () {
-      try {
-        for await (const chunk of data) {
-          size += chunk.length;
-          yield chunk;
-        }
-      } catch (err) {
-        sourceError = err;
-        throw err;
-      }
-    };
-    const upload = new this.sdk.Upload({
-      client: this.client,
-      params: { Bucket: this.spec.bucket, Key: this.prefix + key, Body: toWebStream(counted()) },
-      partSize: (this.spec.partSizeMiB ?? 16) * 1024 * 1024,
-      queueSize: 2,
-      leavePartsOnError: false,
-    });
-    const onAbort = () => void upload.abort();
-    signal?.addEventListener("abort", onAbort);
     try {
-      await upload.done();
-      if (sourceError !== undefined) throw sourceError;
+      const first = await parts.next();
+      const firstPart = first.done ? new Uint8Array(0) : first.value;
+      size += firstPart.length;
+      const second = first.done ? first : await parts.next();
+      if (signal?.aborted) throw aborted();
+      if (second.done) {
+        await this.client.send(new this.sdk.PutObjectCommand({ ...target, ...condition, Body: firstPart, ContentLength: firstPart.length }), sendOptions);
+        return size;
+      }
+      const created = await this.client.send(new this.sdk.CreateMultipartUploadCommand(target), sendOptions);
+      upload = { destination: this.description, key, uploadId: created.UploadId! };
+      await this.journal?.opened(upload);
+      const uploadId = upload.uploadId;
+      const done: { ETag: string; PartNumber: number }[] = [];
+      const inFlight = new Set<Promise<void>>();
+      const send = (body: Uint8Array, number: number) => {
+        const p: Promise<void> = this.client
+          .send(new this.sdk.UploadPartCommand({ ...target, UploadId: uploadId, PartNumber: number, Body: body, ContentLength: body.length }), sendOptions)
+          .then((out) => void done.push({ ETag: out.ETag!, PartNumber: number }))
+          .finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      };
+      let number = 0;
+      send(firstPart, ++number);
+      for (let next: IteratorResult<Uint8Array> = second; !next.done; next = await parts.next()) {
+        if (signal?.aborted) throw aborted();
+        size += next.value.length;
+        send(next.value, ++number);
+        while (inFlight.size >= 2) await Promise.race(inFlight);
+      }
+      await Promise.all(inFlight);
+      if (signal?.aborted) throw aborted();
+      done.sort((a, b) => a.PartNumber - b.PartNumber);
+      await this.client.send(new this.sdk.CompleteMultipartUploadCommand({ ...target, ...condition, UploadId: uploadId, MultipartUpload: { Parts: done } }), sendOptions);
+      await this.journal?.closed(upload);
+      upload = undefined;
       return size;
     } catch (err) {
-      await upload.abort().catch(() => {});
-      if (sourceError !== undefined) throw sourceError;
-      if (signal?.aborted) throw new LifeboatError("DESTINATION", `Cannot store "${key}" at ${this.description}: the upload was aborted`);
+      await parts.return?.(undefined).catch(() => {});
+      if (upload) {
+        await this.abortUpload(upload);
+      }
+      if (onlyNew && isPreconditionFailed(err)) return null;
+      if (isLifeboatError(err)) throw err;
+      if (signal?.aborted) throw aborted();
       throw this.fail("store", key, err);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** Aborts one multipart upload (its stored parts are deleted) and drops it from the journal. */
+  private async abortUpload(upload: OpenUpload): Promise<void> {
+    try {
+      await this.client.send(new this.sdk.AbortMultipartUploadCommand({ Bucket: this.spec.bucket, Key: this.prefix + upload.key, UploadId: upload.uploadId }));
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name !== "NoSuchUpload" && (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) return; // stays journaled: tried again next job
+    }
+    await this.journal?.closed(upload);
+  }
+
+  async abortLeftUploads(): Promise<number> {
+    let aborted = 0;
+    for (const upload of (await this.journal?.list()) ?? []) {
+      if (upload.destination !== this.description) continue;
+      await this.abortUpload(upload);
+      aborted++;
+    }
+    return aborted;
   }
 
   async *get(key: string, signal?: AbortSignal): ByteStream {
