@@ -35,7 +35,23 @@ describe("inventory", () => {
     ["an unset environment variable", ["destinations:", "  s3: { type: s3, bucket: b, accessKeyId: a, secretAccessKey: '${B2_SECRET}' }"], 2, "environment variable B2_SECRET is not set"],
     ["a hook that is not a command", [...base, "    plugins:", "      files:", "        paths: [/a]", "        hooks: { before: 3 }"], 10, "hosts.web.plugins.files.hooks.before: expected a command or a list of commands"],
     ["invalid YAML", ["hosts:", "  web: [unclosed"], 3, "invalid YAML"],
+    ["per-host storage on a local destination", [...base, "    storage: { accessKeyId: a }"], 7, "hosts.web.storage.accessKeyId: a local destination has no per-host settings"],
+    ["a destination type only the controller issues", ["destinations:", "  links: { type: presigned, of: x, expiresAt: '2030-01-01T00:00:00Z', objects: {} }"], 2, 'destinations.links.type: expected one of'],
+    ["a link expiry beyond S3's limit", ["destinations:", "  s3: { type: s3, bucket: b, accessKeyId: a, secretAccessKey: c, linkExpiry: 30d }"], 2, "destinations.s3.linkExpiry: expected a duration between 1m and 7d"],
   ];
+  it("gives a host its own storage credentials for its backups, checked by the destination's rules and kept secret", () => {
+    const { load: read } = load(
+      ["destinations:", "  s3: { type: s3, bucket: b, prefix: lb, accessKeyId: CONTROLLER, secretAccessKey: '${CTRL_SECRET}' }", "hosts:", "  web:", "    ssh: { host: a }", "    destination: s3", "    storage: { accessKeyId: WEBKEY, secretAccessKey: '${WEB_SECRET}' }", "  db:", "    ssh: { host: b }", "    destination: s3"].join("\n"),
+      { CTRL_SECRET: "controller-secret-value", WEB_SECRET: "web-secret-value" },
+    );
+    const inventory = read();
+    expect(inventory.hosts.get("web")!.ownStorage).toMatchObject({ type: "s3", bucket: "b", prefix: "lb", accessKeyId: "WEBKEY", secretAccessKey: "web-secret-value" });
+    expect(inventory.hosts.get("db")!.ownStorage).toBeUndefined();
+    expect(inventory.secrets()).toEqual(expect.arrayContaining(["web-secret-value", "WEBKEY", "controller-secret-value"]));
+    const { load: bad } = load(["destinations:", "  s3: { type: s3, bucket: b, accessKeyId: a, secretAccessKey: c }", "hosts:", "  web:", "    ssh: { host: a }", "    destination: s3", "    storage: { bucket: other }"].join("\n"));
+    expect(bad).toThrow(/hosts\.web\.storage\.bucket: a s3 destination takes only accessKeyId, secretAccessKey, sessionToken per host/);
+  });
+
   for (const [name, lines, line, message] of cases) {
     it(`reports ${name} with file:line and field`, () => {
       const { file, load: run } = load(lines.join("\n") + "\n");

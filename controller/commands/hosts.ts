@@ -6,11 +6,14 @@ import { statePaths } from "../keys";
 import { Ledger } from "../ledger/ledger";
 import { formatAge } from "../output/format";
 import { table } from "../output/table";
+import { takesHostCredentials } from "../../core/storage/destinations/registry";
 import { emit, type Command } from "./command";
 
 const usage = `usage: controller hosts [--json]
 Lists the inventory's hosts: SSH target, destination, plugins, the last complete snapshot, and the
-last verification (controller verify) with its result.`;
+last verification (controller verify) with its result. For an s3 destination, DESTINATION says whether
+the host backs up with its own key (hosts.H.storage, scoped to its prefix) or the controller's (which
+reaches every host's objects: see docs/security.md#storage-access-per-host).`;
 
 export const hostsCommand: Command = {
   name: "hosts",
@@ -28,6 +31,8 @@ export const hostsCommand: Command = {
         name: h.name,
         ssh: `${h.ssh.user}@${h.ssh.hostname}:${h.ssh.port}`,
         destination: h.destination,
+        /** `own`: the host backs up with its own (scoped) credentials; `controller`: with the destination's; null: the type has none per host. */
+        storageKey: takesHostCredentials(inventory.destinations.get(h.destination)!) ? (h.ownStorage ? "own" : "controller") : null,
         plugins: h.plugins.map((p) => (p.instance === p.plugin ? p.plugin : `${p.instance}(${p.plugin})`)),
         groups: [...inventory.groups].filter(([, members]) => members.includes(h.name)).map(([g]) => g),
         lastSnapshot: last.get(h.name) ?? null,
@@ -41,7 +46,7 @@ export const hostsCommand: Command = {
             hosts.map((h) => [
               h.name,
               h.ssh,
-              h.destination,
+              h.storageKey === "controller" ? `${h.destination} (controller's key)` : h.storageKey === "own" ? `${h.destination} (own key)` : h.destination,
               h.plugins.join(",") || "-",
               h.lastSnapshot?.finishedAt ? `${h.lastSnapshot.snapshotId} (${formatAge(h.lastSnapshot.finishedAt)})` : "never",
               h.lastVerification ? `${h.lastVerification.result === "ok" ? "ok" : "FAILED"} ${h.lastVerification.snapshotId} (${formatAge(h.lastVerification.time)})` : "never",

@@ -55,12 +55,17 @@ export function withHostFields(spec: DestinationSpec, fields: Record<string, unk
   const allowed = type.hostFields ?? [];
   for (const name of Object.keys(fields)) {
     if (!allowed.includes(name)) {
-      throw new LifeboatError("CONFIG", `Cannot use ${where}.${name}: a ${spec.type} destination ${allowed.length ? `takes only ${allowed.join(", ")} per host` : "has no per-host settings"}`, {
+      throw new LifeboatError("CONFIG", `${where}.${name}: a ${spec.type} destination ${allowed.length ? `takes only ${allowed.join(", ")} per host` : "has no per-host settings"}`, {
         hint: allowed.length ? `remove ${where}.${name}` : `remove ${where}; see docs/security.md for what ${spec.type} destinations can scope`,
       });
     }
   }
   return readDestination(FieldReader.of({ ...spec, ...fields } as Record<string, unknown>, where));
+}
+
+/** Whether hosts can have their own (scoped) credentials for a destination of this spec's type. */
+export function takesHostCredentials(spec: DestinationSpec): boolean {
+  return (typeOf(spec).hostFields ?? []).length > 0;
 }
 
 /** Download links for exactly `keys` (see {@link DestinationType.presign}), or null when the type cannot issue them. */
