@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { isRecipient } from "../core/age-keys";
+import { readAlerts, readOperationFields, resolveOperations, type OperationFields } from "./operations";
 import { destinationSecrets, readConfiguredDestination, withHostFields } from "../core/storage/destinations/registry";
 import { isLifeboatError, LifeboatError } from "../core/errors";
 import { describe, FieldReader } from "../core/validate";
@@ -88,9 +89,11 @@ export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
   let sshDefaults: SshDefaults = { identityFiles: [], knownHostsFiles: [] };
   let agentDir = "~/.lifeboat";
   let runtime = "node";
+  let operationDefaults: OperationFields = {};
   const rawDefaults = top.value("defaults");
   if (rawDefaults !== undefined) {
     const d = FieldReader.of(rawDefaults, "defaults");
+    operationDefaults = readOperationFields(d);
     defaultDestination = d.string("destination", true);
     if (d.value("ssh") !== undefined) sshDefaults = sshFields(FieldReader.of(d.value("ssh"), "defaults.ssh"), home);
     agentDir = d.string("agentDir", true) ?? agentDir;
@@ -169,7 +172,7 @@ export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
         pr.rejectUnknown();
       }
     }
-    hosts.set(name, { name, ssh, destination: dest, agentDir: h.string("agentDir", true) ?? agentDir, runtime: h.string("runtime", true) ?? runtime, plugins, ...(ownStorage ? { ownStorage } : {}) });
+    hosts.set(name, { name, ssh, destination: dest, agentDir: h.string("agentDir", true) ?? agentDir, runtime: h.string("runtime", true) ?? runtime, plugins, operations: resolveOperations(operationDefaults, readOperationFields(h)), ...(ownStorage ? { ownStorage } : {}) });
     h.rejectUnknown();
   }
 
@@ -186,7 +189,13 @@ export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
       groups.set(name, members);
     }
   }
+  const alerts = readAlerts(top.value("alerts"), new Set(hosts.keys()));
+  for (const notifier of alerts) {
+    // Webhook URLs carry their token: never printed, like a credential.
+    ctx.secrets.add(notifier.url);
+    for (const value of Object.values(notifier.headers)) ctx.secrets.add(value);
+  }
   top.rejectUnknown();
   const secrets = ctx.secrets;
-  return { file: ctx.file, hosts, groups, destinations, recipients, secrets: () => [...secrets] };
+  return { file: ctx.file, hosts, groups, destinations, recipients, alerts, secrets: () => [...secrets] };
 }

@@ -35,6 +35,11 @@ describe("inventory", () => {
     ["an unset environment variable", ["destinations:", "  s3: { type: s3, bucket: b, accessKeyId: a, secretAccessKey: '${B2_SECRET}' }"], 2, "environment variable B2_SECRET is not set"],
     ["a hook that is not a command", [...base, "    plugins:", "      files:", "        paths: [/a]", "        hooks: { before: 3 }"], 10, "hosts.web.plugins.files.hooks.before: expected a command or a list of commands"],
     ["invalid YAML", ["hosts:", "  web: [unclosed"], 3, "invalid YAML"],
+    ["a schedule that is no cron expression", [...base, "    schedule: every night"], 7, "hosts.web.schedule: not a cron expression"],
+    ["an unknown time zone", ["defaults:", "  timezone: Mars/Olympus", ...base], 2, 'defaults.timezone: unknown time zone "Mars/Olympus"'],
+    ["a retention that keeps nothing", [...base, "    retention: { keepDaily: 0 }"], 7, "hosts.web.retention.keepLast: a retention policy that keeps nothing"],
+    ["a retention count that is no whole number", [...base, "    retention: { keepDaily: 2.5 }"], 7, "hosts.web.retention.keepDaily: expected a whole number"],
+    ["an unknown alert event", [...base, "alerts:", "  - { type: ntfy, url: 'https://ntfy.sh/x', events: [fire] }"], 8, 'alerts[0].events[0]: unknown event "fire"'],
     ["per-host storage on a local destination", [...base, "    storage: { accessKeyId: a }"], 7, "hosts.web.storage.accessKeyId: a local destination has no per-host settings"],
     ["a destination type only the controller issues", ["destinations:", "  links: { type: presigned, of: x, expiresAt: '2030-01-01T00:00:00Z', objects: {} }"], 2, 'destinations.links.type: expected one of'],
     ["a link expiry beyond S3's limit", ["destinations:", "  s3: { type: s3, bucket: b, accessKeyId: a, secretAccessKey: c, linkExpiry: 30d }"], 2, "destinations.s3.linkExpiry: expected a duration between 1m and 7d"],
@@ -137,9 +142,37 @@ describe("inventory", () => {
     expect(bad.load).toThrow(new RegExp(`^${bad.file}:8:\\d+: hosts\\.web\\.presets\\.openwebui\\.data: must be an absolute path`));
   });
 
+  it("gives each host its schedule, freshness target, verification period and retention: its own fields over the defaults'", () => {
+    const { load: read } = load(
+      [
+        "defaults:",
+        "  destination: usb",
+        "  schedule: '0 3 * * *'",
+        "  jitter: 10m",
+        "  retention: { keepLast: 3 }",
+        "destinations:",
+        "  usb: { type: local, path: /mnt/usb }",
+        "hosts:",
+        "  web: { ssh: { host: a }, schedule: '*/5 * * * * *', maxAge: 2h, retention: { keepDaily: 7, keepWithin: 2d } }",
+        "  spare: { ssh: { host: b } }",
+      ].join("\n"),
+    );
+    const inv = read();
+    expect(inv.hosts.get("web")!.operations).toEqual({ schedule: { cron: "*/5 * * * * *", jitterMs: 600_000 }, maxAgeMs: 7_200_000, verifyEveryMs: 7 * 86_400_000, retention: { keepDaily: 7, keepWithinMs: 2 * 86_400_000 } });
+    expect(inv.hosts.get("spare")!.operations).toEqual({ schedule: { cron: "0 3 * * *", jitterMs: 600_000 }, maxAgeMs: 25 * 3_600_000, verifyEveryMs: 7 * 86_400_000, retention: { keepLast: 3 } });
+  });
+
   it("loads the documented example", () => {
-    const inv = loadInventory(path.resolve("inventory/example.yaml"), { env: { B2_KEY_ID: "k", B2_APP_KEY: "s", NAS_SSH_KEY: "pem" }, homedir: dir, validatePlugin });
+    const inv = loadInventory(path.resolve("inventory/example.yaml"), { env: { B2_KEY_ID: "k", B2_APP_KEY: "s", NAS_SSH_KEY: "pem", NTFY_TOPIC: "lifeboat-topic" }, homedir: dir, validatePlugin });
     expect([...inv.hosts.keys()]).toEqual(["aidset", "gpu1", "fresh-vps"]);
+    expect(inv.hosts.get("gpu1")!.operations).toEqual({
+      schedule: { cron: "30 2 * * *", timezone: "Europe/Berlin", jitterMs: 20 * 60_000 },
+      maxAgeMs: 25 * 3_600_000,
+      verifyEveryMs: 7 * 86_400_000,
+      retention: { keepDaily: 30, keepMonthly: 12, keepYearly: 7 },
+    });
+    expect(inv.alerts).toEqual([expect.objectContaining({ type: "ntfy", url: "https://ntfy.sh/lifeboat-topic" })]);
+    expect(inv.secrets()).toContain("https://ntfy.sh/lifeboat-topic");
     expect(inv.hosts.get("aidset")!.plugins.map((p) => `${p.instance}:${p.plugin}`)).toEqual(["files:files", "webui-db:sqlite"]);
     expect(selectHosts(inv, { group: ["ai"] }).map((h) => h.name)).toEqual(["aidset", "gpu1"]);
     expect(() => selectHosts(inv, { host: ["nope"] })).toThrow(expect.objectContaining({ code: "USAGE", hint: "known hosts: aidset, gpu1, fresh-vps" }));

@@ -1,5 +1,6 @@
 /** @module The inventory model: what the loader produces from `inventory/*.yaml`. */
 import type { DestinationSpec } from "../core/storage/destination";
+import type { HostOperations, NotifierConfig } from "./operations";
 
 /** How the controller reaches a host, fully resolved (inventory > ~/.ssh/config > defaults). */
 export interface SshSettings {
@@ -42,6 +43,8 @@ export interface HostConfig {
   /** The runtime that runs the agent: `node` (default), `deno`, or a path. */
   runtime: string;
   plugins: PluginInstance[];
+  /** Schedule, freshness target, verification period and retention, defaults applied. */
+  operations: HostOperations;
 }
 
 /** A destination as configured (the same shape the agent receives). */
@@ -55,6 +58,8 @@ export interface Inventory {
   destinations: Map<string, DestinationConfig>;
   /** Extra age recipients added to every backup (e.g. an offline escrow key). */
   recipients: string[];
+  /** Who hears about failures, stale hosts, failed verifications, expiring certificates and recoveries. */
+  alerts: NotifierConfig[];
   /** Every value that must never be printed: credentials and `${ENV}`-interpolated values. */
   secrets(): string[];
 }
