@@ -148,6 +148,40 @@ export const MIGRATIONS: string[] = [
     FROM snapshots s JOIN artifacts a ON a.host = s.host AND a.snapshot_id = s.id, json_each(a.metadata, '$.blobs') b
     WHERE s.status = 'complete' AND json_extract(b.value, '$.key') LIKE 'blobs/v2/%';
   `,
+  `
+  -- Fleet operations: how long verifications and restores take, what prune deleted, open alerts.
+  ALTER TABLE verifications ADD COLUMN duration_ms INTEGER;
+  ALTER TABLE verifications ADD COLUMN on_host TEXT;
+  CREATE INDEX verifications_by_host ON verifications(host, time);
+  -- Measured restore times ("drill": verify --drill into scratch; "restore": a real restore), per plugin instance.
+  CREATE TABLE restore_times (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,          -- the host whose snapshot was restored
+    snapshot_id TEXT NOT NULL,
+    instance TEXT,               -- NULL: the whole job
+    kind TEXT NOT NULL CHECK (kind IN ('drill','restore')),
+    on_host TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    time TEXT NOT NULL
+  );
+  CREATE INDEX restore_times_by_host ON restore_times(host, time);
+  ALTER TABLE deletions ADD COLUMN destination TEXT;
+  ALTER TABLE deletions ADD COLUMN run_id TEXT;
+  CREATE INDEX deletions_by_host ON deletions(host, snapshot_id);
+  -- Problems alerts were sent about: throttled while open, closed by a "recovered" message.
+  CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    event TEXT NOT NULL,         -- failure, stale, verify-failed, cert-expiring
+    subject TEXT NOT NULL DEFAULT '',  -- what within the host (a plugin instance, a certificate)
+    message TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    last_sent_at TEXT,
+    sent_count INTEGER NOT NULL DEFAULT 0,
+    closed_at TEXT
+  );
+  CREATE INDEX alerts_open ON alerts(host, event, subject, closed_at);
+  `,
 ];
 
 /**
