@@ -104,14 +104,14 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: 
   try {
     lock = await acquireJobLock(platform, dir, spec.jobId, (line) => events.log(line));
     const swept = await sweepScratch(platform, dir, spec.jobId);
-    if (swept.length > 0) events.log(`lifeboat agent: removed the scratch space of ${swept.length} earlier job(s) that did not clean up: ${swept.join(", ")}`);
+    if (swept.length > 0) events.emit({ type: "warning", message: `removed the scratch space of ${swept.length} earlier job(s) that did not end cleanly: ${swept.join(", ")}` });
     await platform.mkdir(scratchDir, 0o700);
     const destination = await openDestination(platform, spec.destination, { journal: new FileUploadJournal(platform, dir) });
     const left = await destination.abortLeftUploads?.().catch((err: unknown) => {
-      events.log(`lifeboat agent: could not abort the uploads an earlier job left: ${messageOf(err)}`);
+      events.emit({ type: "warning", message: `could not abort the uploads an earlier job left at ${destination.description}: ${messageOf(err)}` });
       return 0;
     });
-    if (left) events.log(`lifeboat agent: aborted ${left} unfinished upload(s) that an earlier job left at ${destination.description}`);
+    if (left) events.emit({ type: "warning", message: `aborted ${left} unfinished upload(s) that an earlier job left at ${destination.description} (it did not end cleanly)` });
     const blobKey = spec.kind === "backup" && spec.blobKey ? Uint8Array.from(atob(spec.blobKey), (c) => c.charCodeAt(0)) : new Uint8Array(32);
     jc.blobs =
       spec.kind === "backup"

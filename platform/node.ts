@@ -284,6 +284,11 @@ async function* zlibStream(data: ByteStream, transform: zlib.Gzip | zlib.Gunzip)
 const hasNativeChaCha = crypto.getCiphers().includes("chacha20-poly1305");
 
 /** The platform for Node.js >= 20 (and Deno's Node compatibility layer). */
+// The AWS SDK warns on every process under Node < 22 that its releases after January 2027 will need
+// Node 22. Lifeboat's lockfile pins its SDK, which supports Node >= 20; the notice would only be noise
+// in every command's and job's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 export const nodePlatform: Platform = {
   runtime: typeof (globalThis as { Deno?: unknown }).Deno === "object" ? "deno" : "node",
   runtimeVersion: process.version,

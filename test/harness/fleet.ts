@@ -26,7 +26,7 @@ export interface Fleet {
   /** Runs the real controller CLI against this fleet. */
   controller(args: string[]): Promise<CliResult>;
   /** Rewrites the inventory from the given host → destination map and extra YAML for hosts. */
-  writeInventory(hosts: Record<string, HostEntry>): void;
+  writeInventory(hosts: Record<string, HostEntry>, options?: InventoryOptions): void;
   stop(): Promise<void>;
 }
 
@@ -41,6 +41,16 @@ export interface HostEntry {
   sshOverride?: { host: string; port: number; user: string };
   /** The agent's runtime on the host (default: node on the session's PATH). */
   runtime?: string;
+  /** The host's own storage settings (`storage:`, e.g. its scoped accessKeyId/secretAccessKey; values may be `${ENV}`). */
+  storage?: Record<string, string>;
+}
+
+/** Settings of the whole test inventory beyond the hosts. */
+export interface InventoryOptions {
+  /** Extra fields of the `s3` destination, e.g. `{ partSizeMiB: 5 }` or `{ linkExpiry: "90m" }`. */
+  s3?: Record<string, unknown>;
+  /** Extra fields of `defaults`, e.g. `{ maxAge: "2s", verifyEvery: "1h" }`. */
+  defaults?: Record<string, unknown>;
 }
 
 /** Starts `names` simulated hosts plus the vault and S3; knows every host key unless `trustHostKeys` is false. */
@@ -85,8 +95,8 @@ export async function startFleet(names: string[], options: { trustHostKeys?: boo
       vaultStore,
       env,
       controller: (args) => controller(args, env),
-      writeInventory(entries) {
-        fs.writeFileSync(inventory, inventoryYaml(fleet, entries, vaultKnownHosts));
+      writeInventory(entries, options = {}) {
+        fs.writeFileSync(inventory, inventoryYaml(fleet, entries, vaultKnownHosts, options));
       },
       async stop() {
         await Promise.allSettled([...started.map((h) => h.stop()), fleetS3.stop()]);
@@ -101,7 +111,7 @@ export async function startFleet(names: string[], options: { trustHostKeys?: boo
   }
 }
 
-function inventoryYaml(fleet: Fleet, entries: Record<string, HostEntry>, vaultKnownHosts: string): string {
+function inventoryYaml(fleet: Fleet, entries: Record<string, HostEntry>, vaultKnownHosts: string, options: InventoryOptions): string {
   const hosts: Record<string, unknown> = {};
   for (const [name, entry] of Object.entries(entries)) {
     const sim = fleet.hosts[name];
@@ -112,10 +122,11 @@ function inventoryYaml(fleet: Fleet, entries: Record<string, HostEntry>, vaultKn
       plugins: entry.plugins,
       ...(entry.presets ? { presets: entry.presets } : {}),
       ...(entry.runtime ? { runtime: entry.runtime } : {}),
+      ...(entry.storage ? { storage: entry.storage } : {}),
     };
   }
   const doc = {
-    defaults: { ssh: { knownHostsFile: fleet.knownHosts, connectTimeout: "10s", useAgent: false } },
+    defaults: { ssh: { knownHostsFile: fleet.knownHosts, connectTimeout: "10s", useAgent: false }, ...options.defaults },
     destinations: {
       s3: {
         type: "s3",
@@ -125,6 +136,7 @@ function inventoryYaml(fleet: Fleet, entries: Record<string, HostEntry>, vaultKn
         prefix: "fleet",
         accessKeyId: "${TEST_S3_KEY}",
         secretAccessKey: "${TEST_S3_SECRET}",
+        ...options.s3,
       },
       sftp: {
         type: "rclone",

@@ -239,23 +239,33 @@ class S3Destination implements Destination {
     }
   }
 
-  /** Aborts one multipart upload (its stored parts are deleted) and drops it from the journal. */
-  private async abortUpload(upload: OpenUpload): Promise<void> {
+  /**
+   * Aborts one multipart upload (its stored parts are deleted) and drops it from the journal.
+   * @returns false when the store refused: it stays journaled and is tried again by the next job.
+   */
+  private async abortUpload(upload: OpenUpload): Promise<boolean> {
     try {
       await this.client.send(new this.sdk.AbortMultipartUploadCommand({ Bucket: this.spec.bucket, Key: this.prefix + upload.key, UploadId: upload.uploadId }));
     } catch (err) {
       const name = (err as { name?: string }).name;
-      if (name !== "NoSuchUpload" && (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) return; // stays journaled: tried again next job
+      if (name !== "NoSuchUpload" && (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) return false;
     }
     await this.journal?.closed(upload);
+    return true;
   }
 
   async abortLeftUploads(): Promise<number> {
     let aborted = 0;
+    const refused: string[] = [];
     for (const upload of (await this.journal?.list()) ?? []) {
       if (upload.destination !== this.description) continue;
-      await this.abortUpload(upload);
-      aborted++;
+      if (await this.abortUpload(upload)) aborted++;
+      else refused.push(upload.key);
+    }
+    if (refused.length > 0) {
+      throw new LifeboatError("DESTINATION", `Cannot abort ${refused.length} unfinished upload(s) at ${this.description} (${refused.join(", ")}); ${aborted} aborted`, {
+        hint: "the host's key needs s3:AbortMultipartUpload on its prefix; the next job tries again, the bucket's lifecycle rule removes them in the end",
+      });
     }
     return aborted;
   }
