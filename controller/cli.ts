@@ -3,20 +3,26 @@
  * become messages with hints and exit codes (0 ok, 1 a job failed, 2 usage or configuration).
  */
 import { isLifeboatError, messageOf } from "../core/errors";
+import { alertsCommand } from "./commands/alerts";
 import type { Command } from "./commands/command";
+import { daemonCommand } from "./commands/daemon";
+import { fetchCommand } from "./commands/fetch";
 import { hostsCommand } from "./commands/hosts";
 import { initCommand } from "./commands/init";
 import { installCommand } from "./commands/install";
+import { ledgerCommand } from "./commands/ledger";
 import { keysCommand } from "./commands/keys";
+import { pruneCommand } from "./commands/prune";
 import { restoreCommand } from "./commands/restore";
 import { runCommand } from "./commands/run";
 import { snapshotsCommand } from "./commands/snapshots";
+import { statusCommand } from "./commands/status";
 import { verifyCommand } from "./commands/verify";
 import { LIFEBOAT_VERSION } from "../core/version";
 import { commandFirst } from "./cli-args";
 import { exitCodeFor, EXIT_JOB_FAILED, EXIT_USAGE } from "./exit-codes";
 
-const commands: Command[] = [initCommand, hostsCommand, installCommand, runCommand, snapshotsCommand, verifyCommand, restoreCommand, keysCommand];
+const commands: Command[] = [initCommand, hostsCommand, statusCommand, installCommand, runCommand, snapshotsCommand, verifyCommand, restoreCommand, pruneCommand, fetchCommand, keysCommand, ledgerCommand, daemonCommand, alertsCommand];
 
 const help = `Lifeboat controller: encrypted, verified backups for a fleet of hosts.
 

@@ -65,12 +65,16 @@ export interface NotifierConfig {
   hosts?: string[];
   /** Extra HTTP headers (e.g. an auth token). */
   headers: Record<string, string>;
+  /** An open problem is sent again at most this often, in ms (`repeat:`, default 24 h). */
+  repeatMs: number;
   /** Where it was configured, e.g. `alerts[0]`. */
   where: string;
 }
 
 export const DEFAULT_MAX_AGE_MS = 25 * 3_600_000;
 export const DEFAULT_VERIFY_EVERY_MS = 7 * 86_400_000;
+/** How often an open problem is sent again to a notifier when `repeat:` is not set. */
+export const DEFAULT_ALERT_REPEAT_MS = 24 * 3_600_000;
 
 /** The fields this module reads from `defaults` or a host. */
 export const OPERATION_FIELDS = ["schedule", "timezone", "jitter", "maxAge", "verifyEvery", "retention"] as const;
@@ -164,7 +168,8 @@ export function readAlerts(raw: unknown, hostNames: Set<string>): NotifierConfig
       if (!hostNames.has(h)) throw r.fail(`hosts[${j}]`, `no host "${h}" under hosts:`);
     });
     const headers = r.value("headers") === undefined ? {} : r.stringMap("headers");
+    const repeatMs = r.duration("repeat", DEFAULT_ALERT_REPEAT_MS);
     r.rejectUnknown();
-    return { type, url, events: events as AlertEvent[], ...(hosts ? { hosts } : {}), headers, where };
+    return { type, url, events: events as AlertEvent[], ...(hosts ? { hosts } : {}), headers, repeatMs, where };
   });
 }

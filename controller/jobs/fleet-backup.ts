@@ -21,6 +21,8 @@ export interface BackupRunOptions {
   concurrency: number;
   acceptNewHostKey: boolean;
   trigger: string;
+  /** Aborting stops the running jobs (they end failed, INTERRUPTED) and starts no more. */
+  signal?: AbortSignal;
 }
 
 /** The plugin instances of `host` selected by `names` (instance or plugin names; all when absent). */
@@ -98,7 +100,7 @@ export async function runFleetBackup(ctx: ControllerContext, hosts: HostConfig[]
     const destination = ctx.inventory.destinations.get(host.destination)!;
     ctx.ledger.startJob({ runId, jobId: spec.jobId, host: host.name, kind: "backup", snapshotId: spec.snapshotId });
     const outcome = await runHostJob(
-        { keys: ctx.keys, reporter, acceptNewHostKey: options.acceptNewHostKey, secrets: ctx.secrets },
+        { keys: ctx.keys, reporter, acceptNewHostKey: options.acceptNewHostKey, secrets: ctx.secrets, ...(options.signal ? { signal: options.signal } : {}) },
         host,
         spec,
         (event) => {

@@ -18,6 +18,12 @@ export interface HostJobEnv {
   acceptNewHostKey: boolean;
   /** Values to strip from anything shown or stored. */
   secrets: string[];
+  /**
+   * Aborting stops the job: the agent is sent SIGTERM and its stdin closes (its
+   * lifeline stops the job, aborting uploads); the outcome fails with the reason
+   * (INTERRUPTED), so nothing of the job looks complete.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -65,17 +71,22 @@ export async function runHostJob(env: HostJobEnv, host: HostConfig, spec: JobSpe
   let conn: Awaited<ReturnType<typeof connectSsh>> | undefined;
   try {
     env.reporter.step(label, `connecting to ${host.ssh.user}@${host.ssh.hostname}:${host.ssh.port}`);
+    env.signal?.throwIfAborted();
     conn = await connectSsh(sshTargetFor(host, env.acceptNewHostKey));
+    env.signal?.throwIfAborted();
     const agent = await ensureAgent(conn, host, env.keys);
     if (agent.installed) env.reporter.step(label, `agent ${agent.reason} (${agent.runtimeVersion})`);
-    const result = await runAgentJob(conn, host, signSpec(spec, env.keys.signingKey), follow, (line) => outcome.warnings.push(clean(`agent: ${line}`)));
+    env.signal?.throwIfAborted();
+    const result = await runAgentJob(conn, host, signSpec(spec, env.keys.signingKey), follow, (line) => outcome.warnings.push(clean(`agent: ${line}`)), env.signal);
     if (result.done) {
       outcome.status = result.done.status;
     } else if (outcome.errors.length === 0) {
       const tail = clean(result.log.trim().split("\n").slice(-5).join("\n"));
       outcome.errors.push({ code: "INTERNAL", message: `The agent on "${host.name}" exited with code ${result.exitCode} without finishing: ${tail || "no output"}` });
     }
-  } catch (err) {
+  } catch (thrown) {
+    // Stopped on purpose: the reason (INTERRUPTED) says why, not the cancelled SSH command.
+    const err = env.signal?.aborted ? env.signal.reason : thrown;
     outcome.errors.push({
       code: isLifeboatError(err) ? err.code : "INTERNAL",
       message: clean(messageOf(err)),

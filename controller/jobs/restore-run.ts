@@ -2,6 +2,7 @@
 import type { RestoreJob } from "../../core/spec";
 import type { ControllerContext } from "../context";
 import type { HostOutcome, Reporter } from "../output/reporter";
+import { InstanceTimes, recordRestoreTime } from "./restore-times";
 import { runSnapshotJob, snapshotJob } from "./snapshot-job";
 
 /** What to restore where. */
@@ -25,9 +26,15 @@ export async function restoreSpec(ctx: ControllerContext, req: RestoreRequest, n
   return { ...base, kind: "restore", ...(req.into ? { into: req.into } : {}) };
 }
 
-/** Runs a restore job built by {@link restoreSpec}; never throws once the job has started. */
+/**
+ * Runs a restore job built by {@link restoreSpec}; never throws once the job has
+ * started. A restore that succeeded is recorded as a measured restore time
+ * (kind `restore`, the whole job and each plugin instance), which `controller status` shows as RTO.
+ */
 export async function runRestore(ctx: ControllerContext, spec: RestoreJob, acceptNewHostKey: boolean, reporter: Reporter): Promise<HostOutcome> {
-  const outcome = await runSnapshotJob(ctx, spec, acceptNewHostKey, reporter);
+  const times = new InstanceTimes();
+  const outcome = await runSnapshotJob(ctx, spec, acceptNewHostKey, reporter, (event) => times.see(event));
+  recordRestoreTime(ctx.ledger, "restore", spec, outcome, times);
   reporter.hostDone(outcome);
   return outcome;
 }

@@ -96,7 +96,7 @@ function blobKeysOf(artifacts: { metadata: Record<string, unknown> }[]): string[
  * key they are encrypted to (as the ledger recorded it; the current one for
  * blobs recorded before). A snapshot made before hosts had keys needs the master identity.
  */
-async function identitiesFor(ctx: ControllerContext, snapshot: { destination: string; recipient: string | null }, artifacts: { metadata: Record<string, unknown> }[]): Promise<{ identity: string; blobIdentity?: string }> {
+export async function identitiesFor(ctx: ControllerContext, snapshot: { destination: string; recipient: string | null }, artifacts: { metadata: Record<string, unknown> }[]): Promise<{ identity: string; blobIdentity?: string }> {
   if (snapshot.recipient === null) return { identity: ctx.keys.ageIdentity };
   const identity = (await ctx.hostKeys.byRecipient(snapshot.recipient)).identity;
   const keys = blobKeysOf(artifacts);

@@ -73,6 +73,8 @@ export async function verifyStored(ctx: ControllerContext, sel: SnapshotSelectio
     level: STORED,
     result: outcome.status === "ok" ? "ok" : "failed",
     details: { on: "controller", checks: outcome.checks, ...(outcome.errors[0] ? { error: outcome.errors[0].message } : {}) },
+    durationMs: outcome.durationMs,
+    onHost: null,
   });
   reporter.hostDone(outcome);
   return outcome;

@@ -6,8 +6,11 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import type { ArtifactRecord } from "../../core/records";
 import type { HostOutcome } from "../output/reporter";
+import { AlertLedger } from "./alert-ledger";
 import { BlobLedger } from "./blob-ledger";
+import { RetentionLedger } from "./retention-ledger";
 import { migrate } from "./migrations";
+import { OperationsLedger } from "./operations-ledger";
 
 /** A snapshot with its artifacts, as `controller snapshots --json` shows it. */
 export interface SnapshotView {
@@ -73,9 +76,18 @@ const now = () => new Date().toISOString();
 export class Ledger {
   /** The blob area as the controller knows it. */
   readonly blobs: BlobLedger;
+  /** What prune reads and writes: snapshots to keep or delete, deletions, blob references. */
+  readonly retention: RetentionLedger;
+  /** Status, verification rotation and restore-time questions and records. */
+  readonly operations: OperationsLedger;
+  /** Open problems that alerts were sent about, and to which notifier when. */
+  readonly alerts: AlertLedger;
 
   private constructor(private readonly db: Database.Database) {
     this.blobs = new BlobLedger(db);
+    this.retention = new RetentionLedger(db);
+    this.operations = new OperationsLedger(db);
+    this.alerts = new AlertLedger(db);
   }
 
   /** Opens (creating it 0600 if needed) and migrates the ledger at `file`. */
@@ -104,7 +116,7 @@ export class Ledger {
   }
 
   /** A new run, owned by this controller process; returns its id. */
-  startRun(run: { kind: "backup" | "restore" | "verify"; trigger: string; hosts: string[] }): string {
+  startRun(run: { kind: "backup" | "restore" | "verify" | "prune"; trigger: string; hosts: string[] }): string {
     const id = `run-${crypto.randomBytes(6).toString("hex")}`;
     this.db
       .prepare("INSERT INTO runs(id, kind, trigger, hosts, started_at, owner) VALUES (?, ?, ?, ?, ?, ?)")
@@ -155,6 +167,12 @@ export class Ledger {
       .run(now(), outcome.status, outcome.durationMs, outcome.plainBytes, outcome.storedBytes, outcome.error?.code ?? null, outcome.error?.message ?? null, jobId);
   }
 
+  /** When the newest job of `kind` on `host` started (its schedule's catch-up compares with it), or undefined when none ever did. */
+  lastJobStart(host: string, kind: "backup" | "restore" | "verify"): Date | undefined {
+    const row = this.db.prepare("SELECT max(started_at) AS t FROM jobs WHERE host = ? AND kind = ?").get(host, kind) as { t: string | null };
+    return row.t === null ? undefined : new Date(row.t);
+  }
+
   /** A snapshot the agent is about to write (incomplete until its manifest is stored). */
   startSnapshot(s: { host: string; snapshotId: string; jobId: string; destination: string; destinationDescription: string; recipient?: string }): void {
     this.db
@@ -178,6 +196,34 @@ export class Ledger {
   /** Marks a complete snapshot as not to be trusted any more (its manifest was found missing or altered); it stops counting as a backup. */
   markSnapshotDamaged(host: string, snapshotId: string, reason: string): void {
     this.db.prepare("UPDATE snapshots SET damage = ? WHERE host = ? AND id = ?").run(reason, host, snapshotId);
+  }
+
+  /**
+   * Records a complete snapshot found in storage (a ledger rebuild), with its
+   * artifacts, unless the ledger has it already.
+   * @returns false when it was known.
+   */
+  recordFoundSnapshot(s: {
+    host: string;
+    snapshotId: string;
+    startedAt: string;
+    finishedAt: string;
+    destination: string;
+    destinationDescription: string;
+    manifest: { key: string; sha256: string; size: number };
+    recipient: string | null;
+    artifacts: ArtifactRecord[];
+  }): boolean {
+    return this.db.transaction(() => {
+      const known = this.db.prepare("SELECT 1 FROM snapshots WHERE host = ? AND id = ?").get(s.host, s.snapshotId);
+      if (known) return false;
+      this.db
+        .prepare("INSERT INTO snapshots(host, id, job_id, started_at, finished_at, status, destination, destination_description, manifest_key, manifest_sha256, manifest_size, recipient) VALUES (?, ?, NULL, ?, ?, 'complete', ?, ?, ?, ?, ?, ?)")
+        .run(s.host, s.snapshotId, s.startedAt, s.finishedAt, s.destination, s.destinationDescription, s.manifest.key, s.manifest.sha256, s.manifest.size, s.recipient);
+      for (const a of s.artifacts) this.recordArtifact(s.host, s.snapshotId, a);
+      this.db.prepare("INSERT INTO hosts(name, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen)").run(s.host, s.startedAt, s.finishedAt);
+      return true;
+    })();
   }
 
   /** The job ended without a manifest. */
@@ -204,17 +250,31 @@ export class Ledger {
       .run(now(), h.runId, h.jobId, h.host, h.plugin, h.phase, h.command, h.code, h.output);
   }
 
-  /** A verification of a stored snapshot: its level (e.g. `deep`), result and what was checked. */
-  recordVerification(v: { host: string; snapshotId: string; level: string; result: "ok" | "failed"; details: Record<string, unknown> }): void {
-    this.db
-      .prepare("INSERT INTO verifications(host, snapshot_id, level, result, time, details) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(v.host, v.snapshotId, v.level, v.result, now(), JSON.stringify(v.details));
+  /**
+   * A verification of a stored snapshot: its level (e.g. `deep`), result and what was checked,
+   * how long it took and where it ran (`onHost` null: on the controller), and each plugin
+   * instance's own result (what verification rotation counts).
+   */
+  recordVerification(v: { host: string; snapshotId: string; level: string; result: "ok" | "failed"; details: Record<string, unknown>; durationMs?: number; onHost?: string | null; instances?: { instance: string; result: "ok" | "failed"; durationMs?: number }[] }): void {
+    const t = now();
+    this.db.transaction(() => {
+      const { lastInsertRowid } = this.db
+        .prepare("INSERT INTO verifications(host, snapshot_id, level, result, time, details, duration_ms, on_host) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .run(v.host, v.snapshotId, v.level, v.result, t, JSON.stringify(v.details), v.durationMs ?? null, v.onHost ?? null);
+      const instance = this.db.prepare("INSERT INTO verification_instances(verification_id, host, snapshot_id, instance, level, result, time, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      for (const i of v.instances ?? []) instance.run(lastInsertRowid, v.host, v.snapshotId, i.instance, v.level, i.result, t, i.durationMs ?? null);
+    })();
   }
 
   /** Verifications of a snapshot, newest first. */
   verifications(host: string, snapshotId: string): VerificationView[] {
     const rows = this.db.prepare("SELECT level, result, time, details FROM verifications WHERE host = ? AND snapshot_id = ? ORDER BY id DESC").all(host, snapshotId) as { level: string; result: "ok" | "failed"; time: string; details: string | null }[];
     return rows.map((r) => ({ level: r.level, result: r.result, time: r.time, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : {} }));
+  }
+
+  /** `host`'s newest verification, whatever its result, or undefined when it was never verified. */
+  lastVerification(host: string): { snapshotId: string; result: "ok" | "failed"; time: string } | undefined {
+    return this.db.prepare("SELECT snapshot_id AS snapshotId, result, time FROM verifications WHERE host = ? ORDER BY id DESC LIMIT 1").get(host) as never;
   }
 
   /** Each host's newest verification, whatever its result. */

@@ -165,9 +165,39 @@ export const MIGRATIONS: string[] = [
     time TEXT NOT NULL
   );
   CREATE INDEX restore_times_by_host ON restore_times(host, time);
+  -- Fleet status and verification rotation: the job a restore time belongs to (its rows share it),
+  -- each plugin instance's result within a verification (the rotation covers instances, not snapshots),
+  -- and indexes for the per-host questions status asks (newest good snapshot, last backup job).
+  ALTER TABLE restore_times ADD COLUMN job_id TEXT;
+  CREATE TABLE verification_instances (
+    verification_id INTEGER NOT NULL REFERENCES verifications(id) ON DELETE CASCADE,
+    host TEXT NOT NULL,
+    snapshot_id TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    level TEXT NOT NULL,
+    result TEXT NOT NULL CHECK (result IN ('ok','failed')),
+    time TEXT NOT NULL,
+    duration_ms INTEGER,
+    PRIMARY KEY (verification_id, instance)
+  );
+  CREATE INDEX verification_instances_by_host ON verification_instances(host, level, result, instance, time);
+  INSERT INTO verification_instances(verification_id, host, snapshot_id, instance, level, result, time)
+    SELECT v.id, v.host, v.snapshot_id, p.key, v.level, CASE json_extract(p.value, '$.status') WHEN 'ok' THEN 'ok' ELSE 'failed' END, v.time
+    FROM verifications v, json_each(v.details, '$.plugins') p
+    WHERE json_valid(v.details) AND json_type(v.details, '$.plugins') = 'object';
+  CREATE INDEX snapshots_good ON snapshots(host, finished_at, id) WHERE status = 'complete' AND damage IS NULL;
+  CREATE INDEX jobs_by_host ON jobs(host, kind, finished_at);
   ALTER TABLE deletions ADD COLUMN destination TEXT;
   ALTER TABLE deletions ADD COLUMN run_id TEXT;
   CREATE INDEX deletions_by_host ON deletions(host, snapshot_id);
+  -- A snapshot prune has begun to delete (objects first, then rows), with the rule and the run:
+  -- a prune that stopped half way leaves it marked, and the next one finishes it.
+  ALTER TABLE snapshots ADD COLUMN deleting_rule TEXT;
+  ALTER TABLE snapshots ADD COLUMN deleting_run TEXT;
+  -- Covers what prune reads of every snapshot of a host (a fleet's prune reads all of them).
+  CREATE INDEX snapshots_for_prune ON snapshots(host, started_at, id, status, destination, damage, deleting_rule, deleting_run, job_id, finished_at, manifest_key);
+  -- The few artifacts that reference blobs (Ollama's): what blob garbage collection reads.
+  CREATE INDEX artifacts_with_blobs ON artifacts(host, snapshot_id) WHERE instr(metadata, '"blobs"') > 0;
   -- Problems alerts were sent about: throttled while open, closed by a "recovered" message.
   CREATE TABLE alerts (
     id INTEGER PRIMARY KEY,
@@ -181,6 +211,14 @@ export const MIGRATIONS: string[] = [
     closed_at TEXT
   );
   CREATE INDEX alerts_open ON alerts(host, event, subject, closed_at);
+  -- Per notifier, when an open problem was last sent to it (each notifier's repeat: throttles it).
+  CREATE TABLE alert_deliveries (
+    alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+    notifier TEXT NOT NULL,      -- its type and a hash of its URL (the URL is a secret)
+    last_sent_at TEXT NOT NULL,
+    sent_count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (alert_id, notifier)
+  );
   `,
 ];
 

@@ -18,7 +18,8 @@ export interface AgentJobResult {
 /**
  * Sends `signed` to the agent on stdin (never argv: it may hold credentials)
  * and calls `onEvent` for each event line, in order. Lines that are not
- * events are passed to `onNoise` (e.g. a runtime's own warnings).
+ * events are passed to `onNoise` (e.g. a runtime's own warnings). Aborting
+ * `signal` stops the agent (SIGTERM, stdin closed) and rejects (LifeboatError SSH).
  */
 export async function runAgentJob(
   conn: SshConnection,
@@ -26,6 +27,7 @@ export async function runAgentJob(
   signed: SignedSpec,
   onEvent: (event: AgentEvent) => void,
   onNoise: (line: string) => void = () => {},
+  signal?: AbortSignal,
 ): Promise<AgentJobResult> {
   let done: AgentJobResult["done"];
   // Attached: the spec is one line, and stdin stays open until the agent exits; if this
@@ -34,6 +36,7 @@ export async function runAgentJob(
   const result = await conn.exec(command, {
     stdin: `${JSON.stringify(signed)}\n`,
     keepStdinOpen: true,
+    ...(signal ? { signal } : {}),
     onStdoutLine: (line) => {
       if (line.trim() === "") return;
       let event: AgentEvent;

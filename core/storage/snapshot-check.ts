@@ -5,7 +5,7 @@
  * it), its artifacts compared — then each object through hash, age and decompression.
  */
 import { isLifeboatError, LifeboatError } from "../errors";
-import type { Platform } from "../platform";
+import type { ByteStream, Platform } from "../platform";
 import type { ArtifactRecord, Manifest } from "../records";
 import { decryptStream } from "./age/decrypt";
 import { decompress } from "./compression";
@@ -60,11 +60,47 @@ export async function checkManifest(platform: Platform, destination: Destination
  * @returns the plain bytes read. @throws INTEGRITY naming the object.
  */
 export async function checkStoredArtifact(platform: Platform, destination: Destination, identity: string, record: ArtifactRecord, signal?: AbortSignal): Promise<number> {
-  const stored = verified(platform, destination.get(record.key, signal), { sha256: record.sha256, size: record.storedSize }, record.key);
   let plain = 0;
-  for await (const chunk of decompress(platform, record.compression, decryptStream(platform, identity, stored))) plain += chunk.length;
+  for await (const chunk of openStoredArtifact(platform, destination.get(record.key, signal), identity, record)) plain += chunk.length;
+  return plain;
+}
+
+/**
+ * One stored artifact's plain bytes (`object`: its stored bytes), read through its hash check, age and
+ * decompression. Whoever consumes it must not act on the bytes before the end:
+ * the stream throws INTEGRITY at its end when the object's hash or size is not the record's.
+ */
+export async function* openStoredArtifact(platform: Platform, object: ByteStream, identity: string, record: ArtifactRecord): AsyncGenerator<Uint8Array> {
+  const stored = verified(platform, object, { sha256: record.sha256, size: record.storedSize }, record.key);
+  let plain = 0;
+  for await (const chunk of decompress(platform, record.compression, decryptStream(platform, identity, stored))) {
+    plain += chunk.length;
+    yield chunk;
+  }
   if (plain !== record.plainSize) {
     throw new LifeboatError("INTEGRITY", `Cannot trust stored object "${record.key}": it holds ${plain} bytes of data, the ledger records ${record.plainSize}`, { hint: "restore from another snapshot" });
   }
-  return plain;
+}
+
+/**
+ * Opens a manifest whose hash the ledger does not know (a ledger rebuild): the
+ * stored bytes decrypted with `identity` (age authenticates them) and parsed.
+ * @throws INTEGRITY when it is no Lifeboat manifest; age's errors when `identity` does not open it.
+ */
+export async function openManifest(platform: Platform, identity: string, stored: Uint8Array, key: string): Promise<Manifest> {
+  let text = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of decryptStream(platform, identity, (async function* () {
+    yield stored;
+  })())) text += decoder.decode(chunk, { stream: true });
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(text) as Manifest;
+  } catch {
+    throw new LifeboatError("INTEGRITY", `"${key}" is not a Lifeboat manifest`);
+  }
+  if (manifest.format !== "lifeboat-manifest/1" || typeof manifest.host !== "string" || typeof manifest.snapshotId !== "string" || !Array.isArray(manifest.artifacts)) {
+    throw new LifeboatError("INTEGRITY", `"${key}" is not a Lifeboat manifest (format ${JSON.stringify(manifest.format)})`);
+  }
+  return manifest;
 }

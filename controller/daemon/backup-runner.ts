@@ -1,0 +1,32 @@
+/** @module The daemon's real backup runner: one host through `controller run`'s code path (`runFleetBackup`), recorded in the ledger. */
+import { isLifeboatError, messageOf, redact } from "../../core/errors";
+import type { ControllerContext } from "../context";
+import { runFleetBackup } from "../jobs/fleet-backup";
+import type { Reporter } from "../output/reporter";
+import type { BackupResult, BackupRunner } from "./scheduler";
+
+/** The daemon logs results, not progress: the ledger keeps every event of the job. */
+const quiet: Reporter = { step() {}, event() {}, hostDone() {}, close() {} };
+
+/** Backs up inventory hosts with the controller's context; host keys must be known already (no prompt runs in a daemon). */
+export class FleetBackupRunner implements BackupRunner {
+  constructor(private readonly ctx: ControllerContext) {}
+
+  async backup(host: string, trigger: string, signal: AbortSignal): Promise<BackupResult> {
+    const began = Date.now();
+    try {
+      const [outcome] = await runFleetBackup(this.ctx, [this.ctx.host(host)], { concurrency: 1, acceptNewHostKey: false, trigger, signal }, quiet);
+      if (!outcome) throw new Error(`no outcome for "${host}"`);
+      return {
+        status: outcome.status,
+        durationMs: outcome.durationMs,
+        ...(outcome.snapshotId ? { snapshotId: outcome.snapshotId } : {}),
+        storedBytes: outcome.storedBytes,
+        ...(outcome.error ? { error: { code: outcome.error.code, message: outcome.error.message } } : {}),
+      };
+    } catch (err) {
+      // Before the job started (keys, spec): the ledger has no job for it, the log and the alert say why.
+      return { status: "failed", durationMs: Date.now() - began, error: { code: isLifeboatError(err) ? err.code : "INTERNAL", message: redact(messageOf(err), this.ctx.secrets) } };
+    }
+  }
+}

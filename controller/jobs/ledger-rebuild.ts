@@ -1,0 +1,169 @@
+/**
+ * @module Rebuilding the ledger from storage: a lost controller disk costs the
+ * history of runs and events, not a backup. Every manifest in a destination is
+ * read with the controller's credentials, opened with the keys the controller
+ * has (its host keys, the master identity, or an escrow identity given), checked
+ * against the storage layout and the objects beside it, and recorded.
+ */
+import * as crypto from "node:crypto";
+import { LifeboatError, messageOf, redact } from "../../core/errors";
+import type { BlobRef, Manifest } from "../../core/records";
+import type { Destination } from "../../core/storage/destination";
+import { describeDestination, openDestination } from "../../core/storage/destinations/registry";
+import { openManifest } from "../../core/storage/snapshot-check";
+import { artifactKey, blobAlternateKey, blobObjectKey } from "../../core/storage-layout";
+import { currentPlatform } from "../../platform/current";
+import type { ControllerContext } from "../context";
+
+/** What a rebuild found in one destination. */
+export interface RebuildReport {
+  destination: string;
+  /** Manifests found. */
+  manifests: number;
+  /** Snapshots recorded by this rebuild. */
+  added: number;
+  /** Snapshots the ledger had already. */
+  known: number;
+  /** Manifests that could not be opened or did not check out, with why. */
+  failed: { key: string; reason: string }[];
+  /** Snapshot folders without a manifest (jobs that did not finish): debris for `prune`. */
+  incomplete: number;
+}
+
+/** An identity to open manifests with, and the recipient it stands for in the ledger (null: master or escrow). */
+interface Opener {
+  identity: string;
+  recipient: string | null;
+  /** For host keys: the host whose snapshots it opens. */
+  host?: string;
+}
+
+const MANIFEST = /^([^/]+)\/([^/]+)\/manifest\.json\.age$/;
+const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Rebuilds the ledger from the manifests in `destinations` (inventory names;
+ * default: every destination the controller can reach). `identity`: open
+ * manifests with this identity only (an offline escrow identity, when the
+ * controller's keys are gone); else with the host keys and the master identity.
+ * Snapshots the ledger has already are left as they are.
+ */
+export async function rebuildLedger(ctx: ControllerContext, destinations: string[] | undefined, identity: string | undefined, log: (line: string) => void): Promise<RebuildReport[]> {
+  const names = destinations ?? [...ctx.inventory.destinations.keys()].filter((n) => ctx.destinationSpec(n).type !== "local");
+  if (names.length === 0) {
+    throw new LifeboatError("CONFIG", "Cannot rebuild the ledger: the inventory has no destination the controller can read", { hint: "local destinations live on the hosts; add the S3 or rclone destination your backups went to" });
+  }
+  const openers = await openersFor(ctx, identity);
+  const reports: RebuildReport[] = [];
+  for (const name of names) {
+    const spec = ctx.destinationSpec(name);
+    if (spec.type === "local") throw new LifeboatError("USAGE", `Cannot rebuild from destination "${name}": it is a directory on a host, out of the controller's reach`);
+    const destination = await openDestination(currentPlatform(), spec);
+    try {
+      reports.push(await rebuildFrom(ctx, name, describeDestination(spec), destination, openers, log));
+    } finally {
+      await destination.close();
+    }
+  }
+  return reports;
+}
+
+async function openersFor(ctx: ControllerContext, identity: string | undefined): Promise<Opener[]> {
+  if (identity !== undefined) return [{ identity, recipient: null }];
+  const hostKeys = (await ctx.hostKeys.list()).map((k) => ({ identity: k.identity, recipient: k.recipient, host: k.name }));
+  return [...hostKeys, { identity: ctx.keys.ageIdentity, recipient: null }];
+}
+
+async function rebuildFrom(ctx: ControllerContext, name: string, description: string, destination: Destination, openers: Opener[], log: (line: string) => void): Promise<RebuildReport> {
+  const report: RebuildReport = { destination: name, manifests: 0, added: 0, known: 0, failed: [], incomplete: 0 };
+  const sizes = new Map<string, number>();
+  for await (const o of destination.list("")) sizes.set(o.key, o.size);
+  const folders = new Set([...sizes.keys()].map((k) => k.split("/").slice(0, 2).join("/")).filter((f) => f.includes("/") && !f.startsWith("blobs/")));
+  for (const folder of folders) {
+    const key = `${folder}/manifest.json.age`;
+    if (!sizes.has(key)) {
+      report.incomplete++;
+      continue;
+    }
+    const [, host, snapshotId] = MANIFEST.exec(key)!;
+    report.manifests++;
+    try {
+      const stored = await readAll(destination, key);
+      const { manifest, opener } = await openWithAny(stored, key, openers, host!);
+      checkFound(manifest, host!, snapshotId!, sizes);
+      const added = ctx.ledger.recordFoundSnapshot({
+        host: host!,
+        snapshotId: snapshotId!,
+        startedAt: manifest.startedAt,
+        finishedAt: manifest.finishedAt,
+        destination: name,
+        destinationDescription: description,
+        manifest: { key, sha256: crypto.createHash("sha256").update(stored).digest("hex"), size: stored.length },
+        recipient: opener.recipient,
+        artifacts: manifest.artifacts,
+      });
+      if (added) {
+        report.added++;
+        recordBlobs(ctx, name, host!, snapshotId!, manifest);
+        log(`${host}/${snapshotId}: recorded (${manifest.artifacts.length} artifacts)`);
+      } else report.known++;
+    } catch (err) {
+      const reason = redact(messageOf(err), ctx.secrets);
+      report.failed.push({ key, reason });
+      log(`${key}: not recorded: ${reason}`);
+    }
+  }
+  return report;
+}
+
+async function readAll(destination: Destination, key: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of destination.get(key)) {
+    size += chunk.length;
+    if (size > MAX_MANIFEST_BYTES) throw new LifeboatError("INTEGRITY", `"${key}" is larger than any manifest (${MAX_MANIFEST_BYTES} bytes)`);
+    parts.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Opens a manifest with the host's own keys first (so the ledger learns its recipient), then the others. */
+async function openWithAny(stored: Buffer, key: string, openers: Opener[], host: string): Promise<{ manifest: Manifest; opener: Opener }> {
+  const ordered = [...openers.filter((o) => o.host === host), ...openers.filter((o) => o.host === undefined)];
+  for (const opener of ordered) {
+    try {
+      return { manifest: await openManifest(currentPlatform(), opener.identity, stored, key), opener };
+    } catch (err) {
+      if (messageOf(err).includes("not a Lifeboat manifest")) throw err;
+    }
+  }
+  throw new LifeboatError("KEYS", "no key of this controller opens it", { hint: "pass --identity FILE with the master or an escrow identity it was encrypted to" });
+}
+
+/** The manifest must describe the snapshot its folder holds, and its objects must be there with their recorded sizes. */
+function checkFound(manifest: Manifest, host: string, snapshotId: string, sizes: Map<string, number>): void {
+  if (manifest.host !== host || manifest.snapshotId !== snapshotId) {
+    throw new LifeboatError("INTEGRITY", `it describes "${manifest.host}"/"${manifest.snapshotId}", not the folder it is stored in`);
+  }
+  for (const a of manifest.artifacts) {
+    const expected = artifactKey(host, snapshotId, a.instance, a.name);
+    if (a.key !== expected) throw new LifeboatError("INTEGRITY", `it lists artifact ${a.instance}/${a.name} under "${a.key}", not "${expected}"`);
+    const size = sizes.get(a.key);
+    if (size === undefined) throw new LifeboatError("INTEGRITY", `its artifact "${a.key}" is missing from storage`);
+    if (size !== a.storedSize) throw new LifeboatError("INTEGRITY", `its artifact "${a.key}" has ${size} bytes in storage, the manifest says ${a.storedSize}`);
+  }
+}
+
+/** Blobs the snapshot uploaded (with their stored hashes) are recorded unchecked: a later backup uploads them again until the controller has read them through. */
+function recordBlobs(ctx: ControllerContext, destination: string, host: string, snapshotId: string, manifest: Manifest): void {
+  const blobKey = Buffer.from(ctx.keys.blobKey, "base64");
+  for (const a of manifest.artifacts) {
+    for (const ref of (Array.isArray(a.metadata?.blobs) ? a.metadata.blobs : []) as BlobRef[]) {
+      if (!ref.stored) continue;
+      const name = crypto.createHmac("sha256", blobKey).update(ref.digest).digest("hex");
+      if (ref.key !== blobObjectKey(name) && ref.key !== blobAlternateKey(name, snapshotId)) continue;
+      if (ctx.ledger.blobs.get(destination, ref.key)) continue;
+      ctx.ledger.blobs.record({ destination, objectKey: ref.key, name, digest: ref.digest, sha256: ref.stored.sha256, storedSize: ref.stored.size, recipient: "", host, snapshotId });
+    }
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * @module What `controller prune` reads and writes in the ledger: each host's
+ * snapshots with what retention needs to know of them, the marks of deletions
+ * under way, the removal of a deleted snapshot's rows with one `deletions` row
+ * per object, and the blob area's references for the garbage collection of blobs.
+ */
+import type Database from "better-sqlite3";
+import { Statements } from "./statements";
+
+/** A snapshot as prune sees it. */
+export interface PruneSnapshot {
+  host: string;
+  id: string;
+  status: "incomplete" | "complete" | "failed";
+  startedAt: string;
+  finishedAt: string | null;
+  destination: string;
+  damage: string | null;
+  /** Whether its newest deep verification passed. */
+  verified: boolean;
+  /** Whether the job writing it is still running (never debris then). */
+  jobRunning: boolean;
+  /** Set when a prune began deleting it: the rule and the run (a deletion to finish). */
+  deleting: { rule: string; runId: string } | null;
+}
+
+/** A blob object of the ledger's blob area, as garbage collection sees it. */
+export interface BlobCandidate {
+  destination: string;
+  objectKey: string;
+  recordedAt: string;
+  /** The host and snapshot whose job uploaded it. */
+  host: string;
+  snapshotId: string;
+}
+
+/** A row of `deletions`. */
+export interface DeletionRow {
+  host: string;
+  snapshotId: string;
+  objectKey: string | null;
+  rule: string;
+  time: string;
+  destination: string | null;
+  runId: string | null;
+}
+
+
+const now = () => new Date().toISOString();
+
+/** The ledger's side of retention (prune), over the ledger's database. */
+export class RetentionLedger {
+  private readonly statements: Statements;
+
+  constructor(private readonly db: Database.Database) {
+    this.statements = new Statements(db);
+  }
+
+  /** A statement, prepared once: a prune of a big fleet runs the same few statements tens of thousands of times. */
+  private q(sql: string): Database.Statement {
+    return this.statements.sql(sql);
+  }
+
+  /**
+   * For every snapshot of `host`: how many objects the ledger knows for it (its
+   * artifacts and its manifest) and the blob object keys its artifacts
+   * reference — in two queries for the whole host.
+   */
+  objectsOf(host: string): Map<string, { objects: number; blobKeys: string[] }> {
+    const out = new Map<string, { objects: number; blobKeys: string[] }>();
+    for (const [id, manifest] of this.q("SELECT id, manifest_key IS NOT NULL FROM snapshots INDEXED BY snapshots_for_prune WHERE host = ?").raw().all(host) as [string, number][]) {
+      out.set(id, { objects: manifest, blobKeys: [] });
+    }
+    for (const [id, n] of this.q("SELECT snapshot_id, count(*) FROM artifacts WHERE host = ? GROUP BY snapshot_id").raw().all(host) as [string, number][]) {
+      const entry = out.get(id);
+      if (entry) entry.objects += n;
+    }
+    // Only artifacts that reference blobs (Ollama's), through the partial index artifacts_with_blobs.
+    const blobs = this.q(
+      `SELECT DISTINCT a.snapshot_id, json_extract(b.value, '$.key') FROM artifacts a INDEXED BY artifacts_with_blobs, json_each(a.metadata, '$.blobs') b
+       WHERE a.host = ? AND instr(a.metadata, '"blobs"') > 0 AND json_extract(b.value, '$.key') IS NOT NULL`,
+    )
+      .raw()
+      .all(host) as [string, string][];
+    for (const [id, key] of blobs) out.get(id)?.blobKeys.push(key);
+    return out;
+  }
+
+  /** Every snapshot of `host`, newest first, whatever its status. */
+  snapshots(host: string): PruneSnapshot[] {
+    // Raw rows from a covering index (snapshots_for_prune): a prune of 200 hosts × 400 snapshots reads 80,000 of them.
+    const rows = this.q(
+      `SELECT id, status, started_at, finished_at, destination, damage, deleting_rule, deleting_run, job_id
+       FROM snapshots INDEXED BY snapshots_for_prune WHERE host = ? ORDER BY started_at DESC, id DESC`,
+    )
+      .raw()
+      .all(host) as [string, PruneSnapshot["status"], string, string | null, string, string | null, string | null, string | null, string | null][];
+    // The newest deep verification of each snapshot, and the running jobs: one query each for the host.
+    const deep = new Map<string, string>();
+    for (const v of this.q("SELECT snapshot_id, result FROM verifications WHERE host = ? AND level = 'deep' ORDER BY id").all(host) as { snapshot_id: string; result: string }[]) {
+      deep.set(v.snapshot_id, v.result);
+    }
+    const running = new Set((this.q("SELECT id FROM jobs WHERE host = ? AND status = 'running'").all(host) as { id: string }[]).map((j) => j.id));
+    return rows.map(([id, status, startedAt, finishedAt, destination, damage, deletingRule, deletingRun, jobId]) => ({
+      host,
+      id,
+      status,
+      startedAt,
+      finishedAt,
+      destination,
+      damage,
+      verified: deep.get(id) === "ok",
+      jobRunning: jobId !== null && running.has(jobId),
+      deleting: deletingRule !== null ? { rule: deletingRule, runId: deletingRun ?? "" } : null,
+    }));
+  }
+
+  /** The object keys the ledger knows for a snapshot: its artifacts and its manifest. */
+  objectKeys(host: string, snapshotId: string): string[] {
+    const artifacts = this.q("SELECT object_key FROM artifacts WHERE host = ? AND snapshot_id = ? ORDER BY object_key").all(host, snapshotId) as { object_key: string }[];
+    const manifest = this.q("SELECT manifest_key FROM snapshots WHERE host = ? AND id = ?").get(host, snapshotId) as { manifest_key: string | null } | undefined;
+    return [...artifacts.map((a) => a.object_key), ...(manifest?.manifest_key ? [manifest.manifest_key] : [])];
+  }
+
+  /** The blob object keys a snapshot's artifacts reference (`metadata.blobs[].key`). */
+  blobKeys(host: string, snapshotId: string): string[] {
+    const rows = this
+      .q("SELECT DISTINCT json_extract(b.value, '$.key') AS key FROM artifacts a, json_each(a.metadata, '$.blobs') b WHERE a.host = ? AND a.snapshot_id = ? AND json_extract(b.value, '$.key') IS NOT NULL")
+      .all(host, snapshotId) as { key: string }[];
+    return rows.map((r) => r.key);
+  }
+
+  /**
+   * Marks a snapshot as being deleted by `runId` under `rule`, before its first
+   * object is deleted: from then on it is damaged (it no longer counts as a
+   * backup, restores refuse it) and the next prune finishes it if this one stops.
+   */
+  markDeleting(host: string, snapshotId: string, rule: string, runId: string): void {
+    this
+      .q("UPDATE snapshots SET deleting_rule = ?, deleting_run = ?, damage = coalesce(damage, ?) WHERE host = ? AND id = ?")
+      .run(rule, runId, `being deleted by prune (${runId}, rule ${rule})`, host, snapshotId);
+  }
+
+  /**
+   * Removes a snapshot whose objects are deleted: its row and its artifacts'
+   * rows, with one `deletions` row per deleted object (one without an object
+   * key when it had none), in one transaction. Idempotent.
+   */
+  forgetSnapshot(host: string, snapshotId: string, d: { destination: string; rule: string; runId: string; objectKeys: string[] }): void {
+    const insert = this.q("INSERT INTO deletions(host, snapshot_id, object_key, rule, time, destination, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    this.db.transaction(() => {
+      const exists = this.q("SELECT 1 FROM snapshots WHERE host = ? AND id = ?").get(host, snapshotId);
+      if (!exists) return;
+      const t = now();
+      for (const key of d.objectKeys.length ? d.objectKeys : [null]) insert.run(host, snapshotId, key, d.rule, t, d.destination, d.runId);
+      this.q("DELETE FROM artifacts WHERE host = ? AND snapshot_id = ?").run(host, snapshotId);
+      this.q("DELETE FROM snapshots WHERE host = ? AND id = ?").run(host, snapshotId);
+    })();
+  }
+
+  /** How many backup jobs are running now (their specs may name blobs as known). */
+  runningBackups(): number {
+    return (this.q("SELECT count(*) AS n FROM jobs WHERE kind = 'backup' AND status = 'running'").get() as { n: number }).n;
+  }
+
+  /** The blob object keys of `destination` that artifacts of its snapshots reference, with the snapshot that does. */
+  blobReferences(destination: string): { host: string; snapshotId: string; key: string }[] {
+    return this
+      .q(
+        `SELECT DISTINCT s.host, s.id AS snapshotId, json_extract(b.value, '$.key') AS key
+         FROM artifacts a INDEXED BY artifacts_with_blobs JOIN snapshots s ON a.host = s.host AND a.snapshot_id = s.id, json_each(a.metadata, '$.blobs') b
+         WHERE instr(a.metadata, '"blobs"') > 0 AND s.destination = ? AND json_extract(b.value, '$.key') IS NOT NULL`,
+      )
+      .all(destination) as never;
+  }
+
+  /** The blob objects the ledger knows in `destination`, oldest first. */
+  blobs(destination: string): BlobCandidate[] {
+    return this
+      .q("SELECT destination, object_key AS objectKey, recorded_at AS recordedAt, host, snapshot_id AS snapshotId FROM blobs WHERE destination = ? ORDER BY recorded_at, object_key")
+      .all(destination) as never;
+  }
+
+  /**
+   * Takes a blob out of use before its object is deleted, if it is still safe:
+   * no snapshot of any host references it and no backup job is running. It is
+   * then marked damaged, so that no new backup spec names it as known and no
+   * agent's report referencing it is accepted.
+   * @returns false (nothing changed) when it is referenced or a backup runs.
+   */
+  claimBlob(destination: string, objectKey: string, runId: string): boolean {
+    return this.db.transaction(() => {
+      if (this.runningBackups() > 0) return false;
+      const referenced = this
+        .q(
+          `SELECT 1 FROM snapshots s JOIN artifacts a ON a.host = s.host AND a.snapshot_id = s.id, json_each(a.metadata, '$.blobs') b
+           WHERE s.destination = ? AND json_extract(b.value, '$.key') = ? LIMIT 1`,
+        )
+        .get(destination, objectKey);
+      if (referenced) return false;
+      this.q("UPDATE blobs SET damage = ? WHERE destination = ? AND object_key = ?").run(`being deleted by prune (${runId}): no snapshot references it`, destination, objectKey);
+      return true;
+    })();
+  }
+
+  /** Removes a deleted blob object's row and records the deletion (under the host and snapshot that uploaded it). */
+  forgetBlob(destination: string, objectKey: string, d: { host: string; snapshotId: string; rule: string; runId: string }): void {
+    this.db.transaction(() => {
+      this.q("DELETE FROM blobs WHERE destination = ? AND object_key = ?").run(destination, objectKey);
+      this
+        .q("INSERT INTO deletions(host, snapshot_id, object_key, rule, time, destination, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .run(d.host, d.snapshotId, objectKey, d.rule, now(), destination, d.runId);
+    })();
+  }
+
+  /** Deletions, oldest first; of one run or one host when asked. */
+  deletions(filter: { runId?: string; host?: string } = {}): DeletionRow[] {
+    return this
+      .q(
+        `SELECT host, snapshot_id AS snapshotId, object_key AS objectKey, rule, time, destination, run_id AS runId FROM deletions
+         WHERE (? IS NULL OR run_id = ?) AND (? IS NULL OR host = ?) ORDER BY id`,
+      )
+      .all(filter.runId ?? null, filter.runId ?? null, filter.host ?? null, filter.host ?? null) as never;
+  }
+}

@@ -1,0 +1,281 @@
+// Prune at the ledger + destination level, with real components: a real ledger (SQLite), a real
+// controller state directory and inventory, and a real rclone destination (a local remote, which
+// the controller can reach, unlike a `local` destination that lives on each host). Snapshots are
+// made through the ledger's own recording methods, their objects written where the storage layout
+// puts them, and then moved back in time with the test-only ledger edit.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { artifactKey, manifestKey } from "../../core/storage-layout";
+import { setSnapshotTime } from "../../test/harness/ledger-time";
+import { ControllerContext } from "../context";
+import { initState, statePaths } from "../keys";
+import { Ledger } from "../ledger/ledger";
+import type { HostOutcome } from "../output/reporter";
+import { UNREFERENCED_BLOB } from "./blob-gc";
+import { DEBRIS, LOCAL_DESTINATION, NO_RETENTION, pruneHosts, type PruneResult } from "./prune";
+
+const DAY = 86_400_000;
+
+describe("prune against a real ledger and a real rclone destination", () => {
+  let dir: string;
+  let store: string;
+  let ctx: ControllerContext;
+  const globals = () => ({ inventory: path.join(dir, "fleet.yaml"), state: path.join(dir, "state"), json: false });
+  const ledgerFile = () => statePaths(globals().state).ledger;
+
+  function writeInventory(options: { brokenVault?: boolean; alphaRetention?: Record<string, unknown> } = {}): void {
+    const ssh = { host: "127.0.0.1", user: "root", knownHostsFile: path.join(dir, "known_hosts") };
+    const doc = {
+      destinations: {
+        vault: { type: "rclone", remote: `store:${store}`, env: { RCLONE_CONFIG_STORE_TYPE: "local" }, ...(options.brokenVault ? { binary: path.join(dir, "no-such-rclone") } : {}) },
+        disk: { type: "local", path: path.join(dir, "on-the-host") },
+      },
+      hosts: {
+        alpha: { ssh, destination: "vault", plugins: {}, retention: options.alphaRetention ?? { keepLast: 1 } },
+        beta: { ssh, destination: "vault", plugins: {} },
+        gamma: { ssh, destination: "disk", plugins: {}, retention: { keepLast: 1 } },
+      },
+    };
+    fs.writeFileSync(globals().inventory, JSON.stringify(doc));
+  }
+
+  async function reopen(): Promise<void> {
+    ctx?.close();
+    ctx = await ControllerContext.open(globals());
+  }
+
+  const stored = (key: string) => fs.existsSync(path.join(store, key));
+  const filesUnder = (prefix: string) => {
+    const root = path.join(store, prefix);
+    if (!fs.existsSync(root)) return [];
+    return fs.readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  };
+  const put = (key: string) => {
+    fs.mkdirSync(path.dirname(path.join(store, key)), { recursive: true });
+    fs.writeFileSync(path.join(store, key), `object ${key}\n`);
+  };
+  const blobKey = (c: string) => `blobs/v2/${c.repeat(64)}.age`;
+
+  /**
+   * A snapshot as a backup job records it: run, job, snapshot, one artifact (naming `blobs`),
+   * the manifest when complete; its objects in the store; then moved to `at`.
+   */
+  function snapshot(host: string, id: string, at: Date, o: { status?: "complete" | "failed" | "incomplete"; blobs?: string[]; jobRunning?: boolean; verified?: boolean } = {}): void {
+    const ledger = ctx.ledger;
+    const status = o.status ?? "complete";
+    const runId = ledger.startRun({ kind: "backup", trigger: "test", hosts: [host] });
+    const jobId = `job-${host}-${id}`;
+    ledger.startJob({ runId, jobId, host, kind: "backup", snapshotId: id });
+    ledger.startSnapshot({ host, snapshotId: id, jobId, destination: "vault", destinationDescription: "rclone store" });
+    const key = artifactKey(host, id, "files", "files.tar");
+    put(key);
+    ledger.recordArtifact(host, id, {
+      plugin: "files",
+      instance: "files",
+      name: "files.tar",
+      key,
+      plainSize: 10,
+      storedSize: 20,
+      sha256: "0".repeat(64),
+      compression: "none",
+      metadata: { blobs: (o.blobs ?? []).map((k) => ({ digest: `sha256:${"e".repeat(64)}`, size: 1, key: k })) },
+    });
+    if (status === "complete") {
+      put(manifestKey(host, id));
+      ledger.completeSnapshot(host, id, { manifestKey: manifestKey(host, id), manifestSha256: "1".repeat(64), manifestSize: 30 });
+    }
+    if (!o.jobRunning) {
+      const outcome: HostOutcome = { host, kind: "backup", status: status === "complete" ? "ok" : "failed", artifacts: 1, plainBytes: 10, storedBytes: 20, durationMs: 1, errors: [], warnings: [], restored: [], checks: [] };
+      ledger.finishJob(jobId, outcome);
+      if (status === "failed") ledger.failSnapshot(host, id);
+      ledger.finishRun(runId, outcome.status);
+    }
+    if (o.verified) ledger.recordVerification({ host, snapshotId: id, level: "deep", result: "ok", details: {} });
+    setSnapshotTime(ledgerFile(), host, id, at);
+  }
+
+  /** A blob its job uploaded, stored and recorded, at the time of the snapshot it belongs to. */
+  function blob(key: string, host: string, snapshotId: string): void {
+    put(key);
+    ctx.ledger.blobs.record({ destination: "vault", objectKey: key, name: key.slice(9, 73), digest: `sha256:${"e".repeat(64)}`, sha256: "2".repeat(64), storedSize: 40, recipient: "age1test", host, snapshotId });
+  }
+
+  const ids = (host: string) => ctx.ledger.listSnapshots({ host }).map((s) => s.id);
+  const rowsOf = (sql: string, ...args: unknown[]) => {
+    const db = new Database(ledgerFile(), { readonly: true });
+    try {
+      return db.prepare(sql).all(...args) as Record<string, unknown>[];
+    } finally {
+      db.close();
+    }
+  };
+  const hostsOf = (names: string[]) => names.map((n) => ctx.host(n));
+  const actions = (r: PruneResult, host: string) => r.hosts.find((h) => h.host === host)!.snapshots.map((s) => [s.id, s.action, s.rules.join(", "), s.result]);
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-prune-"));
+    store = path.join(dir, "store");
+    fs.mkdirSync(store);
+    fs.writeFileSync(path.join(dir, "known_hosts"), "");
+    await initState(globals().state);
+    Ledger.open(ledgerFile()).close();
+    writeInventory();
+    await reopen();
+  });
+
+  afterEach(() => {
+    ctx?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("deletes the snapshots no rule keeps (objects, stray objects and rows), keeps newest and newest verified, and collects only blobs that no remaining snapshot of any host references", async () => {
+    const now = Date.now();
+    const [x, y, w] = [blobKey("a"), blobKey("b"), blobKey("c")];
+    const legacy = `blobs/${"d".repeat(64)}.age`; // stored before the ledger kept blobs: no row
+    snapshot("alpha", "s1", new Date(now - 10 * DAY), { blobs: [x, y, legacy] });
+    blob(x, "alpha", "s1");
+    blob(y, "alpha", "s1");
+    put(legacy);
+    setSnapshotTime(ledgerFile(), "alpha", "s1", new Date(now - 10 * DAY)); // the blobs' recording time too
+    snapshot("alpha", "s2", new Date(now - 5 * DAY), { verified: true });
+    snapshot("alpha", "s3", new Date(now - 1 * DAY));
+    snapshot("beta", "b1", new Date(now - 9 * DAY), { blobs: [y] });
+    blob(w, "alpha", "s3"); // unreferenced, but recorded just now: a running backup may be about to reference it
+    put("alpha/s1/files/files.tar.part"); // under the snapshot's prefix, unknown to the ledger
+
+    const plan = await pruneHosts(ctx, hostsOf(["alpha", "beta", "gamma"]), { dryRun: true, graceMs: DAY, trigger: "test" });
+    expect(actions(plan, "alpha")).toEqual([
+      ["s3", "keep", "last 1/1, newest", "planned"],
+      ["s2", "keep", "newest verified", "planned"],
+      ["s1", "delete", "no rule keeps it", "planned"],
+    ]);
+    expect(plan.hosts.find((h) => h.host === "beta")).toMatchObject({ status: "no-retention", message: NO_RETENTION, snapshots: [] });
+    expect(plan.hosts.find((h) => h.host === "gamma")).toMatchObject({ status: "local-destination", message: LOCAL_DESTINATION });
+    expect(plan.blobs.map((b) => [b.key, b.result]).sort()).toEqual([
+      [legacy, "planned"],
+      [x, "planned"],
+    ]);
+    expect(plan.notes.join("\n")).toContain("1 unreferenced blob(s) of \"vault\" are younger than the grace period and kept");
+    expect(plan.runId).toBeNull();
+    // A dry run deletes and records nothing.
+    expect(ids("alpha")).toEqual(["s3", "s2", "s1"]);
+    expect([x, y, w, legacy, artifactKey("alpha", "s1", "files", "files.tar")].every(stored)).toBe(true);
+    expect(rowsOf("SELECT * FROM deletions")).toEqual([]);
+    expect(rowsOf("SELECT * FROM runs WHERE kind = 'prune'")).toEqual([]);
+
+    const result = await pruneHosts(ctx, hostsOf(["alpha", "beta", "gamma"]), { dryRun: false, graceMs: DAY, trigger: "test" });
+    expect(result.failed).toBe(0);
+    expect(actions(result, "alpha").map(([id, , , r]) => [id, r])).toEqual([
+      ["s3", "kept"],
+      ["s2", "kept"],
+      ["s1", "deleted"],
+    ]);
+    expect(ids("alpha")).toEqual(["s3", "s2"]);
+    expect(ids("beta")).toEqual(["b1"]);
+    expect(filesUnder("alpha/s1")).toEqual([]);
+    expect([artifactKey("alpha", "s2", "files", "files.tar"), manifestKey("alpha", "s3"), artifactKey("beta", "b1", "files", "files.tar")].every(stored)).toBe(true);
+    expect(stored(x)).toBe(false);
+    expect(stored(legacy)).toBe(false);
+    expect(stored(y) && stored(w)).toBe(true);
+    expect(ctx.ledger.blobs.get("vault", x)).toBeUndefined();
+    expect(ctx.ledger.blobs.get("vault", y)?.damage).toBeNull();
+    expect(rowsOf("SELECT count(*) AS n FROM artifacts WHERE host = 'alpha' AND snapshot_id = 's1'")).toEqual([{ n: 0 }]);
+
+    const deletions = ctx.ledger.retention.deletions({ runId: result.runId! });
+    expect(deletions.map((d) => [d.host, d.snapshotId, d.objectKey, d.rule, d.destination])).toEqual([
+      ["alpha", "s1", artifactKey("alpha", "s1", "files", "files.tar"), "no rule keeps it", "vault"],
+      ["alpha", "s1", "alpha/s1/files/files.tar.part", "no rule keeps it", "vault"],
+      ["alpha", "s1", manifestKey("alpha", "s1"), "no rule keeps it", "vault"],
+      ["alpha", "s1", x, UNREFERENCED_BLOB, "vault"],
+      ["alpha", "s1", legacy, UNREFERENCED_BLOB, "vault"],
+    ]);
+    expect(rowsOf("SELECT kind, status FROM runs WHERE id = ?", result.runId)).toEqual([{ kind: "prune", status: "ok" }]);
+
+    // Nothing left to do: a second prune deletes nothing.
+    const again = await pruneHosts(ctx, hostsOf(["alpha"]), { dryRun: false, graceMs: DAY, trigger: "test" });
+    expect(again.hosts[0]!.snapshots.filter((s) => s.action === "delete")).toEqual([]);
+    expect(again.blobs).toEqual([]);
+  });
+
+  it("deletes failed and unfinished snapshots older than the grace period as debris, never one a running job writes, and collects no blob while a backup runs", async () => {
+    const now = Date.now();
+    snapshot("alpha", "old-failed", new Date(now - 3 * DAY), { status: "failed", blobs: [blobKey("f")] });
+    blob(blobKey("f"), "alpha", "old-failed");
+    setSnapshotTime(ledgerFile(), "alpha", "old-failed", new Date(now - 3 * DAY));
+    snapshot("alpha", "good", new Date(now - 2 * DAY));
+    snapshot("alpha", "fresh-failed", new Date(now - 3_600_000), { status: "failed" });
+    snapshot("alpha", "being-written", new Date(now - 4 * DAY), { status: "incomplete", jobRunning: true });
+
+    const result = await pruneHosts(ctx, hostsOf(["alpha"]), { dryRun: false, graceMs: DAY, trigger: "test" });
+    expect(actions(result, "alpha")).toEqual([
+      ["fresh-failed", "keep", "debris within the grace period", "kept"],
+      ["good", "keep", "last 1/1, newest", "kept"],
+      ["old-failed", "delete", DEBRIS, "deleted"],
+      ["being-written", "keep", "being written by a running job", "kept"],
+    ]);
+    expect(stored(artifactKey("alpha", "old-failed", "files", "files.tar"))).toBe(false);
+    expect(stored(artifactKey("alpha", "being-written", "files", "files.tar"))).toBe(true);
+    expect(ctx.ledger.retention.deletions({ host: "alpha" }).map((d) => [d.snapshotId, d.rule])).toEqual([["old-failed", DEBRIS]]);
+    // The failed snapshot's blob is unreferenced now, but a backup is running: it waits.
+    expect(result.blobs).toEqual([]);
+    expect(result.notes.join("\n")).toMatch(/blob garbage collection postponed: 1 backup job\(s\) running/);
+    expect(stored(blobKey("f"))).toBe(true);
+
+    // Once no backup runs, the next prune collects it.
+    // The job ends (as its controller would record it).
+    const db = new Database(ledgerFile());
+    db.prepare("UPDATE jobs SET status = 'failed' WHERE id = 'job-alpha-being-written'").run();
+    db.close();
+    const later = await pruneHosts(ctx, hostsOf(["alpha"]), { dryRun: false, graceMs: DAY, trigger: "test" });
+    expect(later.blobs.map((b) => [b.key, b.result])).toEqual([[blobKey("f"), "deleted"]]);
+    expect(stored(blobKey("f"))).toBe(false);
+  });
+
+  it("finishes a deletion that an earlier prune began, with that prune's rule, even when objects are already gone or the rules would keep it now", async () => {
+    const now = Date.now();
+    snapshot("alpha", "s1", new Date(now - 3 * DAY));
+    snapshot("alpha", "s2", new Date(now - 2 * DAY));
+    snapshot("alpha", "s3", new Date(now - 1 * DAY));
+
+    // Storage fails (rclone missing): s1 and s2 are marked, nothing is deleted, the run says so.
+    writeInventory({ brokenVault: true });
+    await reopen();
+    const failed = await pruneHosts(ctx, hostsOf(["alpha"]), { dryRun: false, graceMs: DAY, trigger: "test" });
+    expect(failed.failed).toBe(2);
+    expect(actions(failed, "alpha").map(([id, , , r]) => [id, r])).toEqual([
+      ["s3", "kept"],
+      ["s2", "failed"],
+      ["s1", "failed"],
+    ]);
+    expect(failed.hosts[0]!.snapshots[1]!.error).toMatch(/rclone/);
+    expect(rowsOf("SELECT status FROM runs WHERE id = ?", failed.runId)).toEqual([{ status: "partial" }]);
+    expect(ctx.ledger.runErrors(failed.runId!).map((e) => e.message)).toEqual([expect.stringMatching(/^Cannot delete snapshot "s2" of "alpha": /), expect.stringMatching(/^Cannot delete snapshot "s1" of "alpha": /)]);
+    expect(stored(manifestKey("alpha", "s1"))).toBe(true);
+    // Marked: no longer a backup to restore from.
+    expect(ctx.ledger.listSnapshots({ host: "alpha" }).find((s) => s.id === "s1")!.damage).toMatch(/being deleted by prune/);
+
+    // As if the earlier prune had crashed after deleting s1's objects: they are gone, its rows remain.
+    fs.rmSync(path.join(store, "alpha", "s1"), { recursive: true });
+    writeInventory({ brokenVault: false, alphaRetention: { keepLast: 10 } });
+    await reopen();
+    const finished = await pruneHosts(ctx, hostsOf(["alpha"]), { dryRun: false, graceMs: DAY, trigger: "test" });
+    expect(finished.failed).toBe(0);
+    expect(actions(finished, "alpha")).toEqual([
+      ["s3", "keep", "last 1/10, newest", "kept"],
+      ["s2", "delete", "no rule keeps it", "deleted"],
+      ["s1", "delete", "no rule keeps it", "deleted"],
+    ]);
+    expect(finished.hosts[0]!.notes).toContain("2 deletion(s) an earlier prune began are finished now");
+    expect(ids("alpha")).toEqual(["s3"]);
+    expect(stored(manifestKey("alpha", "s2"))).toBe(false);
+    expect(ctx.ledger.retention.deletions({ runId: finished.runId! }).map((d) => [d.snapshotId, d.objectKey])).toEqual([
+      ["s2", artifactKey("alpha", "s2", "files", "files.tar")],
+      ["s2", manifestKey("alpha", "s2")],
+      ["s1", artifactKey("alpha", "s1", "files", "files.tar")],
+      ["s1", manifestKey("alpha", "s1")],
+    ]);
+  });
+});
