@@ -22,7 +22,7 @@ export class JobContext {
     /** Aborted when the job must stop (its controller is gone): uploads abort, plugins see it in their context. */
     readonly signal?: AbortSignal,
     /** The kind of job, for the codes of the errors it reports. */
-    readonly kind: "backup" | "restore" | "verify" = "backup",
+    readonly kind: "backup" | "restore" | "verify" | "prune" = "backup",
   ) {}
 
   /** Content-addressed storage for plugins that use it; set once the destination is open. */

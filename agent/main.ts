@@ -16,6 +16,7 @@ import { acquireJobLock, sweepScratch, type JobLock } from "./job-lock";
 import { Lifeline } from "./lifeline";
 import { currentPlatform } from "../platform/current";
 import { type Platform } from "../core/platform";
+import { runPrune } from "./prune";
 import { runRestore } from "./restore";
 import { runVerify } from "./verify";
 import { acceptSpec, readPinning } from "./spec/accept";
@@ -79,7 +80,7 @@ function hookSecrets(config: unknown): string[] {
 async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: boolean): Promise<number> {
   const secrets = [
     ...destinationSecrets(spec.destination),
-    ...(spec.kind !== "backup" ? [spec.identity, spec.blobIdentity ?? ""] : []),
+    ...(spec.kind === "restore" || spec.kind === "verify" ? [spec.identity, spec.blobIdentity ?? ""] : []),
     ...(spec.kind === "backup" && spec.blobKey ? [spec.blobKey] : []),
     ...spec.plugins.flatMap((p) => hookSecrets(p.config)),
   ];
@@ -116,9 +117,18 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: 
     jc.blobs =
       spec.kind === "backup"
         ? new DestinationBlobStore(platform, destination, blobKey, spec.blobRecipients ?? spec.recipients, undefined, { known: spec.knownBlobs ?? {}, snapshotId: spec.snapshotId })
-        : new DestinationBlobStore(platform, destination, blobKey, [], spec.blobIdentity ?? spec.identity);
+        : spec.kind === "prune"
+          ? jc.blobs
+          : new DestinationBlobStore(platform, destination, blobKey, [], spec.blobIdentity ?? spec.identity);
     try {
-      status = spec.kind === "backup" ? await runBackup(spec, jc, destination) : spec.kind === "restore" ? await runRestore(spec, jc, destination) : await runVerify(spec, jc, destination);
+      status =
+        spec.kind === "backup"
+          ? await runBackup(spec, jc, destination)
+          : spec.kind === "restore"
+            ? await runRestore(spec, jc, destination)
+            : spec.kind === "verify"
+              ? await runVerify(spec, jc, destination)
+              : await runPrune(spec, jc, destination);
     } finally {
       await destination.close();
     }

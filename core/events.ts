@@ -5,7 +5,7 @@ import type { ArtifactRecord } from "./records";
 export interface StartEvent {
   type: "start";
   jobId: string;
-  kind: "backup" | "restore" | "verify";
+  kind: "backup" | "restore" | "verify" | "prune";
   host: string;
   agentVersion: string;
   runtime: string;

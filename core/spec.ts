@@ -69,7 +69,22 @@ export interface VerifyJob extends Omit<RestoreJob, "kind" | "into"> {
 /** A job that reads a stored snapshot. */
 export type ReadJob = RestoreJob | VerifyJob;
 
-export type JobSpec = BackupJob | RestoreJob | VerifyJob;
+/**
+ * Delete exactly these objects of a destination only the host reaches (a
+ * `local` one): the controller's retention, carried out by the agent under
+ * the host's job lock. `plugins` is empty.
+ */
+export interface PruneJob extends JobBase {
+  kind: "prune";
+  /** The prune run's id: names the job in events. */
+  snapshotId: string;
+  /** Objects to delete; a missing one is fine. */
+  keys: string[];
+  /** Snapshot folders (`<host>/<snapshot>/`) whose every object is deleted, including those the ledger does not know. */
+  prefixes: string[];
+}
+
+export type JobSpec = BackupJob | RestoreJob | VerifyJob | PruneJob;
 
 /** What travels to the agent: the spec plus the controller's Ed25519 signature over its canonical JSON. */
 export interface SignedSpec {

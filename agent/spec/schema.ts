@@ -9,6 +9,8 @@ import type { JobSpec, PluginSpec } from "../../core/spec";
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const NONCE = /^[0-9a-f]{32,64}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
+const OBJECT_KEY = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+const SNAPSHOT_FOLDER = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*\/$/;
 
 /**
  * Validates the shape of a job spec.
@@ -17,7 +19,7 @@ const SHA256 = /^[0-9a-f]{64}$/;
 export function parseJobSpec(raw: unknown): JobSpec {
   const r = FieldReader.of(raw, "spec", "SPEC_REJECTED");
   if (r.number("version") !== 1) throw r.fail("version", "unsupported spec version", "upgrade the agent: controller install --host H");
-  const kind = r.oneOf("kind", ["backup", "restore", "verify"] as const);
+  const kind = r.oneOf("kind", ["backup", "restore", "verify", "prune"] as const);
   const base = {
     version: 1 as const,
     host: matching(r, "host", NAME),
@@ -29,6 +31,19 @@ export function parseJobSpec(raw: unknown): JobSpec {
     destination: destination(r.value("destination")),
     plugins: pluginList(r.value("plugins")),
   };
+  if (kind === "prune") {
+    const keys = r.stringList("keys");
+    keys.forEach((key, i) => {
+      if (!OBJECT_KEY.test(key) || key.split("/").some((part) => part === "." || part === "..")) throw r.fail(`keys[${i}]`, `not an object key: ${JSON.stringify(key.slice(0, 120))}`);
+    });
+    const prefixes = r.stringList("prefixes");
+    prefixes.forEach((prefix, i) => {
+      // Only whole snapshot folders: <host>/<snapshot>/ — never the destination's root or the blob area.
+      if (!SNAPSHOT_FOLDER.test(prefix) || prefix.startsWith("blobs/")) throw r.fail(`prefixes[${i}]`, `not a snapshot folder (<host>/<snapshot>/): ${JSON.stringify(prefix.slice(0, 120))}`);
+    });
+    r.rejectUnknown();
+    return { ...base, kind, keys, prefixes };
+  }
   if (kind === "backup") {
     const recipients = r.stringList("recipients", { nonEmpty: true });
     const blobKey = r.string("blobKey", true);

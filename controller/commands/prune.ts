@@ -21,9 +21,9 @@ a passed deep verification ("newest verified") are kept. Damaged snapshots count
 Also deleted: failed or unfinished snapshots older than the grace period (rule debris; never the
 one a running job writes), and then blobs that no snapshot of any host references any more and
 that are older than the grace period (rule "unreferenced blob"; not while a backup runs).
-A host without retention: keeps everything. A host on a local destination: cannot be pruned by
-the controller (the directory lives on the host). A prune that stopped half way (a crash, a
-storage error) is finished by the next one.
+A host without retention: keeps everything. A host on a local destination (a directory on the
+host): its agent deletes, through a signed job naming exactly what to delete. A prune that
+stopped half way (a crash, a storage error) is finished by the next one.
   --dry-run         print the plan; delete and record nothing
   --grace DURATION  debris and unreferenced blobs younger than this are kept (default 24h)
 With --json: one {"type":"prune-host", host, status, message?, retention, snapshots:[{id, status,
@@ -46,8 +46,6 @@ function resultText(s: SnapshotAction): string {
       return `deleted (${s.objects} objects)`;
     case "failed":
       return `FAILED: ${s.error}`;
-    case "skipped":
-      return `skipped: ${s.error}`;
     default:
       return "";
   }

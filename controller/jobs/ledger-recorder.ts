@@ -12,7 +12,7 @@ export interface JobIds {
   jobId: string;
   host: string;
   snapshotId: string;
-  kind: "backup" | "restore" | "verify";
+  kind: "backup" | "restore" | "verify" | "prune";
   /** The fleet's blob key (base64): blob names are checked against it. */
   blobKey?: string;
   /** For a backup: the destination's inventory name and the blob area recipient its new blobs are encrypted to. */

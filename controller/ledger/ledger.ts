@@ -156,7 +156,7 @@ export class Ledger {
     this.db.prepare("UPDATE runs SET finished_at = ?, status = ? WHERE id = ?").run(now(), status, runId);
   }
 
-  startJob(job: { runId: string; jobId: string; host: string; kind: "backup" | "restore" | "verify"; snapshotId: string }): void {
+  startJob(job: { runId: string; jobId: string; host: string; kind: "backup" | "restore" | "verify" | "prune"; snapshotId: string }): void {
     this.db.prepare("INSERT INTO jobs(id, run_id, host, kind, snapshot_id, started_at) VALUES (?, ?, ?, ?, ?, ?)").run(job.jobId, job.runId, job.host, job.kind, job.snapshotId, now());
   }
 

@@ -13,7 +13,6 @@ export interface PruneSnapshot {
   id: string;
   status: "incomplete" | "complete" | "failed";
   startedAt: string;
-  finishedAt: string | null;
   destination: string;
   damage: string | null;
   /** Whether its newest deep verification passed. */
@@ -62,57 +61,100 @@ export class RetentionLedger {
   }
 
   /**
-   * For every snapshot of `host`: how many objects the ledger knows for it (its
-   * artifacts and its manifest) and the blob object keys its artifacts
-   * reference — in two queries for the whole host.
+   * For every snapshot of `host` whose artifacts reference blobs (Ollama's), the
+   * blob object keys they reference: one query for the whole host, through the
+   * partial index artifacts_with_blobs (most snapshots have none).
    */
-  objectsOf(host: string): Map<string, { objects: number; blobKeys: string[] }> {
-    const out = new Map<string, { objects: number; blobKeys: string[] }>();
-    for (const [id, manifest] of this.q("SELECT id, manifest_key IS NOT NULL FROM snapshots INDEXED BY snapshots_for_prune WHERE host = ?").raw().all(host) as [string, number][]) {
-      out.set(id, { objects: manifest, blobKeys: [] });
-    }
-    for (const [id, n] of this.q("SELECT snapshot_id, count(*) FROM artifacts WHERE host = ? GROUP BY snapshot_id").raw().all(host) as [string, number][]) {
-      const entry = out.get(id);
-      if (entry) entry.objects += n;
-    }
-    // Only artifacts that reference blobs (Ollama's), through the partial index artifacts_with_blobs.
-    const blobs = this.q(
+  blobKeysOf(host: string): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    const rows = this.q(
       `SELECT DISTINCT a.snapshot_id, json_extract(b.value, '$.key') FROM artifacts a INDEXED BY artifacts_with_blobs, json_each(a.metadata, '$.blobs') b
        WHERE a.host = ? AND instr(a.metadata, '"blobs"') > 0 AND json_extract(b.value, '$.key') IS NOT NULL`,
     )
       .raw()
       .all(host) as [string, string][];
-    for (const [id, key] of blobs) out.get(id)?.blobKeys.push(key);
+    for (const [id, key] of rows) {
+      const keys = out.get(id);
+      if (keys) keys.push(key);
+      else out.set(id, [key]);
+    }
     return out;
   }
 
-  /** Every snapshot of `host`, newest first, whatever its status. */
-  snapshots(host: string): PruneSnapshot[] {
-    // Raw rows from a covering index (snapshots_for_prune): a prune of 200 hosts × 400 snapshots reads 80,000 of them.
-    const rows = this.q(
-      `SELECT id, status, started_at, finished_at, destination, damage, deleting_rule, deleting_run, job_id
-       FROM snapshots INDEXED BY snapshots_for_prune WHERE host = ? ORDER BY started_at DESC, id DESC`,
+  /**
+   * How many objects the ledger knows (artifacts and manifests) for the
+   * snapshots `ids` of `host` — or, with `allBut`, for all of its snapshots but
+   * those: a dry run counts what its plan deletes this way, per host, with index
+   * range counts and a lookup per snapshot named (the fewer of kept and deleted),
+   * instead of counting every snapshot's artifacts.
+   */
+  objectCount(host: string, ids: string[], allBut = false): number {
+    const named =
+      "(SELECT count(*) FROM artifacts WHERE host = @host AND snapshot_id IN (SELECT value FROM json_each(@ids))) + (SELECT count(manifest_key) FROM snapshots WHERE host = @host AND id IN (SELECT value FROM json_each(@ids)))";
+    const sql = allBut
+      ? `SELECT (SELECT count(*) FROM artifacts WHERE host = @host) + (SELECT count(manifest_key) FROM snapshots INDEXED BY snapshots_for_prune WHERE host = @host) - (${named})`
+      : `SELECT ${named}`;
+    return this.q(sql).pluck().get({ host, ids: JSON.stringify(ids) }) as number;
+  }
+
+  /** Runs `read` in one read transaction, so that everything it reads is of one state of the ledger. */
+  consistent<T>(read: () => T): T {
+    return this.db.transaction(read)();
+  }
+
+  /**
+   * Every snapshot of `host`, newest first, whatever its status.
+   * @param destination the host's destination: its snapshots there, complete,
+   *   undamaged and not being deleted (nearly all of a big ledger), come back as
+   *   `id TAB started_at` lines, every other snapshot as a JSON array.
+   */
+  snapshots(host: string, destination = ""): PruneSnapshot[] {
+    // One row for the host, built by SQLite from the covering index snapshots_for_prune: a prune
+    // of 200 hosts × 400 snapshots reads 80,000 snapshots, and a row (an array) per snapshot made
+    // by the driver costs several times what SQLite takes to read it. An aggregate over a
+    // FROM-clause subquery keeps the subquery's order (SQLite keeps such an ORDER BY on purpose,
+    // for group_concat); the order is checked below all the same.
+    const text = this.q(
+      `WITH running(id) AS (SELECT id FROM jobs WHERE host = @host AND status = 'running')
+       SELECT group_concat(
+         CASE WHEN status = 'complete' AND damage IS NULL AND deleting_rule IS NULL AND destination = @destination
+                AND (job_id IS NULL OR job_id NOT IN running) AND substr(id, 1, 1) <> '[' AND instr(id, char(9)) = 0 AND instr(id || started_at, char(10)) = 0
+           THEN id || char(9) || started_at
+           ELSE json_array(id, started_at, status, destination, damage, deleting_rule, deleting_run, job_id IS NOT NULL AND job_id IN running)
+         END, char(10))
+       FROM (SELECT id, started_at, status, destination, damage, deleting_rule, deleting_run, job_id
+             FROM snapshots INDEXED BY snapshots_for_prune WHERE host = @host ORDER BY started_at DESC, id DESC)`,
     )
-      .raw()
-      .all(host) as [string, PruneSnapshot["status"], string, string | null, string, string | null, string | null, string | null, string | null][];
-    // The newest deep verification of each snapshot, and the running jobs: one query each for the host.
+      .pluck()
+      .get({ host, destination }) as string | null;
+    if (text === null) return [];
+    // The newest deep verification of each snapshot (few rows: a verification a week or so).
     const deep = new Map<string, string>();
-    for (const v of this.q("SELECT snapshot_id, result FROM verifications WHERE host = ? AND level = 'deep' ORDER BY id").all(host) as { snapshot_id: string; result: string }[]) {
-      deep.set(v.snapshot_id, v.result);
+    for (const [id, result] of this.q("SELECT snapshot_id, result FROM verifications WHERE host = ? AND level = 'deep' ORDER BY id").raw().all(host) as [string, string][]) {
+      deep.set(id, result);
     }
-    const running = new Set((this.q("SELECT id FROM jobs WHERE host = ? AND status = 'running'").all(host) as { id: string }[]).map((j) => j.id));
-    return rows.map(([id, status, startedAt, finishedAt, destination, damage, deletingRule, deletingRun, jobId]) => ({
-      host,
-      id,
-      status,
-      startedAt,
-      finishedAt,
-      destination,
-      damage,
-      verified: deep.get(id) === "ok",
-      jobRunning: jobId !== null && running.has(jobId),
-      deleting: deletingRule !== null ? { rule: deletingRule, runId: deletingRun ?? "" } : null,
-    }));
+    const out: PruneSnapshot[] = [];
+    for (const line of text.split("\n")) {
+      if (line.charCodeAt(0) === 91 /* [ */) {
+        const [id, startedAt, status, rowDestination, damage, deletingRule, deletingRun, jobRunning] = JSON.parse(line) as [string, string, PruneSnapshot["status"], string, string | null, string | null, string | null, number];
+        out.push({
+          host,
+          id,
+          status,
+          startedAt,
+          destination: rowDestination,
+          damage,
+          verified: deep.get(id) === "ok",
+          jobRunning: jobRunning === 1,
+          deleting: deletingRule !== null ? { rule: deletingRule, runId: deletingRun ?? "" } : null,
+        });
+      } else {
+        const tab = line.indexOf("\t");
+        const id = line.slice(0, tab);
+        out.push({ host, id, status: "complete", startedAt: line.slice(tab + 1), destination, damage: null, verified: deep.size > 0 && deep.get(id) === "ok", jobRunning: false, deleting: null });
+      }
+    }
+    return out;
   }
 
   /** The object keys the ledger knows for a snapshot: its artifacts and its manifest. */

@@ -4,7 +4,7 @@ import type { AgentEvent } from "../../core/events";
 /** The end of one host's job. */
 export interface HostOutcome {
   host: string;
-  kind: "backup" | "restore" | "verify";
+  kind: "backup" | "restore" | "verify" | "prune";
   status: "ok" | "partial" | "failed";
   snapshotId?: string;
   artifacts: number;

@@ -75,7 +75,7 @@ export async function collectBlobs(ctx: ControllerContext, pool: DestinationPool
   for (const destination of [...new Set(o.destinations)].sort()) {
     if (!ctx.inventory.destinations.has(destination)) continue;
     if (pool.isLocal(destination)) {
-      notes.push(`blobs of destination "${destination}" are not collected: cannot prune: local destination lives on the host`);
+      notes.push(`blobs of destination "${destination}" are not collected: a local destination is a directory on each host, and Ollama blobs there are few`);
       continue;
     }
     const dropped = o.dropped.filter((d) => d.destination === destination);

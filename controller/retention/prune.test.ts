@@ -15,7 +15,7 @@ import { initState, statePaths } from "../keys";
 import { Ledger } from "../ledger/ledger";
 import type { HostOutcome } from "../output/reporter";
 import { UNREFERENCED_BLOB } from "./blob-gc";
-import { DEBRIS, LOCAL_DESTINATION, NO_RETENTION, pruneHosts, type PruneResult } from "./prune";
+import { DEBRIS, NO_RETENTION, pruneHosts, type PruneResult } from "./prune";
 
 const DAY = 86_400_000;
 
@@ -153,7 +153,8 @@ describe("prune against a real ledger and a real rclone destination", () => {
       ["s1", "delete", "no rule keeps it", "planned"],
     ]);
     expect(plan.hosts.find((h) => h.host === "beta")).toMatchObject({ status: "no-retention", message: NO_RETENTION, snapshots: [] });
-    expect(plan.hosts.find((h) => h.host === "gamma")).toMatchObject({ status: "local-destination", message: LOCAL_DESTINATION });
+    // gamma's destination is a directory on gamma: planned like any other (its agent deletes, see test/e2e/prune.test.ts).
+    expect(plan.hosts.find((h) => h.host === "gamma")).toMatchObject({ status: "pruned" });
     expect(plan.blobs.map((b) => [b.key, b.result]).sort()).toEqual([
       [legacy, "planned"],
       [x, "planned"],

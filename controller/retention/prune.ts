@@ -21,14 +21,13 @@ import type { RetentionPolicy } from "../../inventory/operations";
 import type { HostConfig } from "../../inventory/schema";
 import { currentPlatform } from "../../platform/current";
 import type { ControllerContext } from "../context";
+import { pruneOnHost } from "./host-prune";
 import type { PruneSnapshot } from "../ledger/retention-ledger";
 import { collectBlobs, type BlobAction } from "./blob-gc";
 import { planRetention } from "./plan";
 
 /** The rule under which failed and unfinished snapshots older than the grace period are deleted. */
 export const DEBRIS = "debris";
-/** Why the controller cannot prune a host whose destination is a directory on the host. */
-export const LOCAL_DESTINATION = "cannot prune: local destination lives on the host";
 /** Why a host without a policy is left alone. */
 export const NO_RETENTION = "keeps everything: no retention";
 /** The default grace period for debris and unreferenced blobs. */
@@ -56,11 +55,11 @@ export interface SnapshotAction {
   action: "keep" | "delete";
   /** The rules that keep it, or why it is deleted (`no rule keeps it`, `debris`, or the rule of an unfinished deletion). */
   rules: string[];
-  /** `planned` (dry run), `kept`, `deleted`, `failed`, `skipped` (the controller cannot reach its destination). */
-  result: "planned" | "kept" | "deleted" | "failed" | "skipped";
+  /** `planned` (dry run), `kept`, `deleted`, `failed`. */
+  result: "planned" | "kept" | "deleted" | "failed";
   /** Objects deleted (or found to be gone already). */
   objects: number;
-  /** Why it failed or was skipped. */
+  /** Why it failed. */
   error?: string;
 }
 
@@ -68,7 +67,7 @@ export interface SnapshotAction {
 export interface HostPrune {
   host: string;
   /** `pruned` (or planned, in a dry run), or why the host was left alone. */
-  status: "pruned" | "no-retention" | "local-destination";
+  status: "pruned" | "no-retention";
   message?: string;
   retention?: RetentionPolicy;
   snapshots: SnapshotAction[];
@@ -117,9 +116,6 @@ export class DestinationPool {
 export function planHost(ctx: ControllerContext, host: HostConfig, graceMs: number, now: Date): HostPrune {
   const retention = host.operations.retention;
   if (!retention) return { host: host.name, status: "no-retention", message: NO_RETENTION, snapshots: [], notes: [] };
-  if (ctx.inventory.destinations.get(host.destination)?.type === "local") {
-    return { host: host.name, status: "local-destination", message: LOCAL_DESTINATION, retention, snapshots: [], notes: [] };
-  }
   const rows = ctx.ledger.retention.snapshots(host.name);
   const byId = new Map(rows.map((r) => [r.id, r]));
   const action = (r: PruneSnapshot, a: "keep" | "delete", rules: string[]): SnapshotAction => ({
@@ -179,9 +175,9 @@ async function deleteSnapshot(ctx: ControllerContext, destination: Destination, 
  * Prunes `hosts`: plans each (see {@link planHost}), deletes what the plans
  * delete unless `dryRun`, then collects the blob area's garbage. Never throws
  * for a failed deletion (it is in the result, and recorded in the run).
- * @param onHost called with each host once it is done, for output as it goes
+ * @param report called with each host once it is done, for output as it goes
  */
-export async function pruneHosts(ctx: ControllerContext, hosts: HostConfig[], options: PruneOptions, onHost: (h: HostPrune) => void = () => {}): Promise<PruneResult> {
+export async function pruneHosts(ctx: ControllerContext, hosts: HostConfig[], options: PruneOptions, report: (h: HostPrune) => void = () => {}): Promise<PruneResult> {
   const now = options.now ?? new Date();
   const runId = options.dryRun ? null : ctx.ledger.startRun({ kind: "prune", trigger: options.trigger, hosts: hosts.map((h) => h.name) });
   const result: PruneResult = { dryRun: options.dryRun, runId, hosts: [], blobs: [], notes: [], failed: 0 };
@@ -198,20 +194,21 @@ export async function pruneHosts(ctx: ControllerContext, hosts: HostConfig[], op
         destinations.add(host.destination);
         for (const s of plan.snapshots) destinations.add(s.destination);
       }
+      // Snapshots in a directory on the host itself are deleted by its agent, in one job per host.
+      const onHost: SnapshotAction[] = [];
       for (const s of plan.snapshots) {
         if (s.action === "keep") {
           s.result = options.dryRun ? "planned" : "kept";
-          continue;
-        }
-        if (pool.isLocal(s.destination)) {
-          s.result = "skipped";
-          s.error = LOCAL_DESTINATION;
           continue;
         }
         const blobKeys = objects.get(s.id)?.blobKeys ?? [];
         if (options.dryRun) {
           s.objects = objects.get(s.id)?.objects ?? 0;
           dropped.push({ destination: s.destination, host: host.name, snapshotId: s.id, blobKeys });
+          continue;
+        }
+        if (pool.isLocal(s.destination)) {
+          onHost.push(s);
           continue;
         }
         try {
@@ -231,8 +228,22 @@ export async function pruneHosts(ctx: ControllerContext, hosts: HostConfig[], op
           });
         }
       }
+      if (onHost.length > 0) {
+        const done = await pruneOnHost(ctx, host, onHost.map((s) => ({ id: s.id, destination: s.destination, rule: s.rules[0]! })), runId!);
+        for (const s of onHost) {
+          const r = done.get(s.id)!;
+          if ("objects" in r) {
+            s.result = "deleted";
+            s.objects = r.objects;
+          } else {
+            s.result = "failed";
+            s.error = clean(r.error);
+            result.failed++;
+          }
+        }
+      }
       result.hosts.push(plan);
-      onHost(plan);
+      report(plan);
     }
     const gc = await collectBlobs(ctx, pool, { destinations: [...destinations], dropped, dryRun: options.dryRun, graceMs: options.graceMs, now, runId });
     result.blobs = gc.blobs;

@@ -108,6 +108,19 @@ describe("the agent refuses specs it must not run", () => {
     expectRefused(JSON.stringify(signSpec(verify as unknown as BackupJob, controllerKey)), /spec\.into: unknown field/);
   });
 
+  it("refuses a prune spec that names anything but objects and whole snapshot folders", () => {
+    const prune = (fields: { keys?: string[]; prefixes?: string[] }) => {
+      const { recipients: _r, ...base } = spec();
+      return JSON.stringify(signSpec({ ...base, kind: "prune", plugins: [], keys: [], prefixes: [], ...fields } as unknown as BackupJob, controllerKey));
+    };
+    expectRefused(prune({ prefixes: [""] }), /spec\.prefixes\[0\]/);
+    expectRefused(prune({ prefixes: ["alpha/"] }), /spec\.prefixes\[0\]: not a snapshot folder/);
+    expectRefused(prune({ prefixes: ["blobs/v2/"] }), /spec\.prefixes\[0\]: not a snapshot folder/);
+    expectRefused(prune({ prefixes: ["alpha/../"] }), /spec\.prefixes\[0\]: not a snapshot folder/);
+    expectRefused(prune({ keys: ["../outside.age"] }), /spec\.keys\[0\]: not an object key/);
+    expectRefused(prune({ keys: ["/etc/passwd"] }), /spec\.keys\[0\]: not an object key/);
+  });
+
   it("refuses input that is not a spec at all", () => {
     expectRefused("hello", /not JSON/);
   });
