@@ -3,26 +3,26 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LifeboatError } from "../../core/errors";
-import { openDestination } from "../../core/storage/destinations/registry";
 import { verified } from "../../core/storage/measure";
 import { openStoredArtifact } from "../../core/storage/snapshot-check";
 import { currentPlatform } from "../../platform/current";
 import { parseCommandArgs } from "../cli-args";
 import { ControllerContext } from "../context";
 import { EXIT_OK } from "../exit-codes";
+import { openForReading } from "../jobs/read-storage";
 import { identitiesFor } from "../jobs/snapshot-job";
 import { formatBytes } from "../output/format";
 import { emit, type Command } from "./command";
 
 const usage = `usage: controller fetch --from H [--snapshot ID|latest] --artifact INSTANCE/NAME --out FILE|- [--force] [--json]
 Downloads one artifact of a complete snapshot of host H onto the controller, with the controller's
-own credentials, and writes its plain content to FILE (- for stdout): the object's hash is checked
+own credentials (a local destination: over H's SSH login), and writes its plain content to FILE (- for stdout): the object's hash is checked
 against the ledger, age authenticates every chunk, and it is decompressed. No host is contacted.
 The artifact is what the plugin stored: a tar stream for files, the database file for sqlite, a
 pg_dump archive for postgres, an RDB file for redis... (controller snapshots --host H lists them).
 The object is downloaded and checked before it is opened, and FILE is written only once everything
 checked out (with --out -, a decompression failure can leave partial output: exit 1); an existing
-FILE is refused unless --force. A local destination lives on the host and cannot be fetched from here.
+FILE is refused unless --force. A local destination (a directory on H) is read over H's SSH login.
 Exit code: 0 written, 1 the stored object failed a check (nothing written), 2 usage.`;
 
 export const fetchCommand: Command = {
@@ -51,12 +51,6 @@ export const fetchCommand: Command = {
           hint: `snapshot ${snapshot.id} holds: ${names.join(", ")}`,
         });
       }
-      const spec = ctx.destinationSpec(snapshot.destination);
-      if (spec.type === "local") {
-        throw new LifeboatError("USAGE", `Cannot fetch from snapshot "${snapshot.id}": its destination is a directory on "${host.name}", which the controller cannot read`, {
-          hint: `restore it on the host instead: controller restore --from ${host.name} --snapshot ${snapshot.id} --plugins ${record.instance} --into DIR`,
-        });
-      }
       const toStdout = values.out === "-";
       const out = toStdout ? "" : path.resolve(values.out);
       if (!toStdout && fs.existsSync(out) && !values.force) {
@@ -64,7 +58,7 @@ export const fetchCommand: Command = {
       }
       const { identity } = await identitiesFor(ctx, snapshot, [record]);
       const platform = currentPlatform();
-      const destination = await openDestination(platform, spec);
+      const destination = await openForReading(ctx, snapshot.destination, host);
       // The stored object is downloaded through its hash check first, then opened: a replaced or
       // damaged object fails as such, before any decompressor sees a byte of it.
       const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-fetch-"));

@@ -13,11 +13,11 @@ with the controller's own credentials: for a lost controller disk, or a ledger t
 manifest is decrypted (age authenticates it), checked against the folder it is in and the objects
 beside it, and recorded; snapshots the ledger has already are kept as they are. The history of runs,
 events and verifications is not in storage and is not rebuilt.
-Default: every destination of the inventory the controller can read (not local ones, which live on
-the hosts). Manifests are opened with the state directory's host keys and master identity, or with
+Default: every destination of the inventory; a local one (a directory on each host that uses it)
+is read over each such host's SSH login. Manifests are opened with the state directory's host keys and master identity, or with
 --identity FILE only (an age identity file, e.g. your offline escrow identity).
 Exit code: 0 every manifest recorded or known, 1 some could not be opened or did not check out, 2 usage.
-With --json: {"type":"ledger-rebuilt","destinations":[{destination, manifests, added, known, failed:[{key, reason}], incomplete}]}`;
+With --json: {"type":"ledger-rebuilt","destinations":[{destination, host?, manifests, added, known, failed:[{key, reason}], incomplete}]}`;
 
 export const ledgerCommand: Command = {
   name: "ledger",
@@ -49,7 +49,7 @@ export const ledgerCommand: Command = {
         globals,
         () =>
           reports
-            .map((r) => `${r.failed.length ? "✘" : "✔"} ${r.destination}: ${r.manifests} manifests, ${r.added} snapshots recorded, ${r.known} known already, ${r.failed.length} not recorded${r.incomplete ? `, ${r.incomplete} incomplete snapshot folders (debris: controller prune removes them)` : ""}`)
+            .map((r) => `${r.failed.length ? "✘" : "✔"} ${r.destination}${r.host ? ` on ${r.host}` : ""}: ${r.manifests} manifests, ${r.added} snapshots recorded, ${r.known} known already, ${r.failed.length} not recorded${r.incomplete ? `, ${r.incomplete} incomplete snapshot folders (debris: controller prune removes them)` : ""}`)
             .join("\n"),
         () => ({ type: "ledger-rebuilt", destinations: reports }),
       );

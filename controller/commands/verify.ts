@@ -21,7 +21,7 @@ not touched; the scratch copy is removed. The result is recorded in the ledger (
 --on H2 runs the check on another inventory host (one selected host only).
 --level stored checks on the controller instead, with no host and no key leaving it: the manifest
 against the ledger, every object through its hash, age and decompression, every blob to its digest
-(not for local destinations, which live on the host).
+(a local destination, a directory on the host, is read over the host's SSH login).
 --drill also records how long the restore into scratch took (per plugin instance and the whole job) as the
 host's measured restore time, which controller status shows as RTO; with --on H2, measured on H2.
 --due verifies what verification rotation says is due: for every host with plugins, the plugin instances

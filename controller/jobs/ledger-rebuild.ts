@@ -13,11 +13,14 @@ import { describeDestination, openDestination } from "../../core/storage/destina
 import { openManifest } from "../../core/storage/snapshot-check";
 import { artifactKey, blobAlternateKey, blobObjectKey } from "../../core/storage-layout";
 import { currentPlatform } from "../../platform/current";
+import { openForReading } from "./read-storage";
 import type { ControllerContext } from "../context";
 
 /** What a rebuild found in one destination. */
 export interface RebuildReport {
   destination: string;
+  /** For a local destination: the host whose directory was read. */
+  host?: string;
   /** Manifests found. */
   manifests: number;
   /** Snapshots recorded by this rebuild. */
@@ -49,20 +52,37 @@ const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
  * Snapshots the ledger has already are left as they are.
  */
 export async function rebuildLedger(ctx: ControllerContext, destinations: string[] | undefined, identity: string | undefined, log: (line: string) => void): Promise<RebuildReport[]> {
-  const names = destinations ?? [...ctx.inventory.destinations.keys()].filter((n) => ctx.destinationSpec(n).type !== "local");
-  if (names.length === 0) {
-    throw new LifeboatError("CONFIG", "Cannot rebuild the ledger: the inventory has no destination the controller can read", { hint: "local destinations live on the hosts; add the S3 or rclone destination your backups went to" });
-  }
+  const names = destinations ?? [...ctx.inventory.destinations.keys()];
+  if (names.length === 0) throw new LifeboatError("CONFIG", "Cannot rebuild the ledger: the inventory has no destinations", { hint: "add the destinations your backups went to under destinations:" });
   const openers = await openersFor(ctx, identity);
   const reports: RebuildReport[] = [];
   for (const name of names) {
     const spec = ctx.destinationSpec(name);
-    if (spec.type === "local") throw new LifeboatError("USAGE", `Cannot rebuild from destination "${name}": it is a directory on a host, out of the controller's reach`);
-    const destination = await openDestination(currentPlatform(), spec);
-    try {
-      reports.push(await rebuildFrom(ctx, name, describeDestination(spec), destination, openers, log));
-    } finally {
-      await destination.close();
+    if (spec.type !== "local") {
+      const destination = await openDestination(currentPlatform(), spec);
+      try {
+        reports.push(await rebuildFrom(ctx, name, describeDestination(spec), destination, "", openers, log));
+      } finally {
+        await destination.close();
+      }
+      continue;
+    }
+    // A directory on each host that uses it: read over that host's SSH login, its own folder only.
+    for (const host of [...ctx.inventory.hosts.values()].filter((h) => h.destination === name)) {
+      let destination;
+      try {
+        destination = await openForReading(ctx, name, host);
+      } catch (err) {
+        const reason = redact(messageOf(err), ctx.secrets);
+        reports.push({ destination: name, host: host.name, manifests: 0, added: 0, known: 0, failed: [{ key: `${host.name}/`, reason }], incomplete: 0 });
+        log(`${name} on ${host.name}: not read: ${reason}`);
+        continue;
+      }
+      try {
+        reports.push({ ...(await rebuildFrom(ctx, name, describeDestination(spec), destination, `${host.name}/`, openers, log)), host: host.name });
+      } finally {
+        await destination.close();
+      }
     }
   }
   return reports;
@@ -74,10 +94,10 @@ async function openersFor(ctx: ControllerContext, identity: string | undefined):
   return [...hostKeys, { identity: ctx.keys.ageIdentity, recipient: null }];
 }
 
-async function rebuildFrom(ctx: ControllerContext, name: string, description: string, destination: Destination, openers: Opener[], log: (line: string) => void): Promise<RebuildReport> {
+async function rebuildFrom(ctx: ControllerContext, name: string, description: string, destination: Destination, prefix: string, openers: Opener[], log: (line: string) => void): Promise<RebuildReport> {
   const report: RebuildReport = { destination: name, manifests: 0, added: 0, known: 0, failed: [], incomplete: 0 };
   const sizes = new Map<string, number>();
-  for await (const o of destination.list("")) sizes.set(o.key, o.size);
+  for await (const o of destination.list(prefix)) sizes.set(o.key, o.size);
   const folders = new Set([...sizes.keys()].map((k) => k.split("/").slice(0, 2).join("/")).filter((f) => f.includes("/") && !f.startsWith("blobs/")));
   for (const folder of folders) {
     const key = `${folder}/manifest.json.age`;

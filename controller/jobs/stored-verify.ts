@@ -5,10 +5,10 @@
  * controller's own credentials: the manifest checked against the ledger, every
  * object through its hash, age and decompression, every referenced blob to its digest.
  */
-import { isLifeboatError, LifeboatError, messageOf, redact } from "../../core/errors";
+import { isLifeboatError, messageOf, redact } from "../../core/errors";
 import type { BlobRef } from "../../core/records";
 import { DestinationBlobStore } from "../../core/storage/blob-store";
-import { openDestination } from "../../core/storage/destinations/registry";
+import { openForReading } from "./read-storage";
 import { checkManifest, checkStoredArtifact } from "../../core/storage/snapshot-check";
 import { currentPlatform } from "../../platform/current";
 import type { ControllerContext } from "../context";
@@ -21,16 +21,11 @@ export const STORED = "stored";
 /**
  * Verifies a snapshot at the stored level and records the result; never throws
  * once it has started reading (failures are in the outcome).
- * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is read — a `local`
- *   destination lives on the host, out of the controller's reach.
+ * A `local` destination (a directory on the host) is read over the host's SSH login.
+ * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is read.
  */
 export async function verifyStored(ctx: ControllerContext, sel: SnapshotSelection, reporter: Reporter): Promise<HostOutcome> {
   const job = await snapshotJob(ctx, sel, "verify");
-  if (job.destination.type === "local") {
-    throw new LifeboatError("USAGE", `Cannot verify snapshot "${job.snapshotId}" of "${job.sourceHost}" at the stored level: its destination is a directory on the host, which the controller cannot read`, {
-      hint: "verify it on a host (omit --level stored)",
-    });
-  }
   const began = Date.now();
   const platform = currentPlatform();
   const outcome: HostOutcome = { host: job.sourceHost, kind: "verify", status: "failed", snapshotId: job.snapshotId, artifacts: 0, plainBytes: 0, storedBytes: 0, durationMs: 0, errors: [], warnings: [], restored: [], checks: [] };
@@ -38,7 +33,7 @@ export async function verifyStored(ctx: ControllerContext, sel: SnapshotSelectio
   let damage: string | undefined;
   try {
     // The controller reads with its own credentials, not through the links issued for hosts.
-    const destination = await openDestination(platform, ctx.destinationSpec(ctx.ledger.getSnapshot(job.sourceHost, job.snapshotId)!.destination));
+    const destination = await openForReading(ctx, ctx.ledger.getSnapshot(job.sourceHost, job.snapshotId)!.destination, ctx.host(job.sourceHost));
     reporter.step(job.sourceHost, `reading snapshot ${job.snapshotId} from ${destination.description} on the controller`);
     try {
       try {

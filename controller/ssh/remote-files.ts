@@ -86,6 +86,34 @@ export class RemoteFiles {
     }
   }
 
+  /** The bytes of `target` (absolute), streamed. */
+  async *readStream(target: string): AsyncIterable<Uint8Array> {
+    yield* this.sftp.createReadStream(target) as AsyncIterable<Buffer>;
+  }
+
+  /** The size of a regular file, or null when there is none at `target`. */
+  async fileSize(target: string): Promise<number | null> {
+    try {
+      const stats = await call<{ isFile(): boolean; size: number }>((done) => this.sftp.lstat(target, done));
+      return stats.isFile() ? stats.size : null;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === SFTP_NO_SUCH_FILE) return null;
+      throw err;
+    }
+  }
+
+  /** The entries of directory `dir` (absolute): names, whether each is a directory or a regular file, and sizes. */
+  async list(dir: string): Promise<{ name: string; kind: "directory" | "file" | "other"; size: number }[]> {
+    let entries: { filename: string; attrs: { isDirectory(): boolean; isFile(): boolean; size: number } }[];
+    try {
+      entries = await call((done) => this.sftp.readdir(dir, done as never));
+    } catch (err) {
+      if ((err as { code?: unknown }).code === SFTP_NO_SUCH_FILE) return [];
+      throw err;
+    }
+    return entries.map((e) => ({ name: e.filename, kind: e.attrs.isDirectory() ? "directory" : e.attrs.isFile() ? "file" : "other", size: e.attrs.size }));
+  }
+
   /** The whole content of `target` (absolute). */
   get(target: string): Promise<Buffer> {
     return call<Buffer>((done) => this.sftp.readFile(target, done));

@@ -240,6 +240,11 @@ export class SshConnection {
     }
   }
 
+  /** The host's files through this connection's SFTP session (absolute paths; see {@link RemoteFiles}). */
+  hostFiles(): Promise<RemoteFiles> {
+    return this.remoteFiles();
+  }
+
   /** Closes the connection (running commands lose their channel). Safe to call twice. */
   close(): void {
     this.client.end();

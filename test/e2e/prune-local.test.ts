@@ -1,4 +1,5 @@
-// Retention of a destination only its host reaches (`local`: a directory on the host): the controller
+// A destination only its host reaches (`local`: a directory on the host): the controller reads it over the
+// host's SSH login (fetch, stored verify, ledger rebuild), and for retention
 // plans, the host's agent deletes exactly what a signed prune job names, the ledger follows. Real sshd
 // host, real agent, the directory checked on disk.
 import * as fs from "node:fs";
@@ -8,7 +9,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFleet, type Fleet } from "../harness/fleet";
 
-describe("controller prune of a local destination, through the host's agent", () => {
+describe("a local destination (a directory on the host): read over its SSH login, pruned by its agent", () => {
   let fleet: Fleet;
   let data: string;
   const ids: string[] = [];
@@ -46,6 +47,29 @@ describe("controller prune of a local destination, through the host's agent", ()
     expect(dry.code, dry.stdout + dry.stderr).toBe(0);
     expect(dry.stdout).toMatch(/would delete 2 snapshot\(s\)/);
     expect(folders()).toEqual([...ids].sort());
+  });
+
+  it("reads the host's directory over its SSH login for fetch, stored verification and a ledger rebuild", async () => {
+    const out = path.join(fleet.dir, "files.tar");
+    const fetched = await fleet.controller(["fetch", "--from", "alpha", "--snapshot", ids[1]!, "--artifact", "files/files.tar", "--out", out]);
+    expect(fetched.code, fetched.stdout + fetched.stderr).toBe(0);
+    expect(execFileSync("tar", ["-xOf", out, `${data.slice(1)}/notes.txt`], { encoding: "utf8" })).toBe("backup 1\n");
+
+    const verified = await fleet.controller(["verify", "--host", "alpha", "--level", "stored"]);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+
+    const ledger = path.join(fleet.state, "ledger.db");
+    fs.copyFileSync(ledger, `${ledger}.kept`);
+    try {
+      for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(`${ledger}${suffix}`, { force: true });
+      expect((await fleet.controller(["init"])).code).toBe(0);
+      const rebuilt = await fleet.controller(["ledger", "rebuild", "--destination", "local", "--json"]);
+      expect(rebuilt.code, rebuilt.stdout + rebuilt.stderr).toBe(0);
+      expect(JSON.parse(rebuilt.stdout.trim().split("\n").pop()!).destinations).toEqual([expect.objectContaining({ destination: "local", host: "alpha", manifests: 3, added: 3, failed: [] })]);
+    } finally {
+      for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(`${ledger}${suffix}`, { force: true });
+      fs.renameSync(`${ledger}.kept`, ledger);
+    }
   });
 
   it("deletes the two older snapshots' folders on the host, records the deletions, and the newest still restores", async () => {
