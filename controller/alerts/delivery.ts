@@ -42,7 +42,9 @@ function reason(err: unknown): string {
 }
 
 /** Sends `request`, trying again as `policy` says; `secrets` are stripped from the error. */
-export async function deliver(request: NotifierRequest, policy: DeliveryPolicy, secrets: string[]): Promise<DeliveryResult> {
+export async function deliver(request: NotifierRequest, policy: DeliveryPolicy, configured: string[]): Promise<DeliveryResult> {
+  // The URL sent may be derived from the configured one (a host's check, a /fail suffix): it is as secret.
+  const secrets = [...configured, request.url];
   let last: DeliveryResult = { ok: false, tries: 0, error: "not sent" };
   for (let tries = 1; tries <= policy.attempts; tries++) {
     try {

@@ -17,12 +17,14 @@ import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
 import { formatDuration } from "../output/format";
 import type { Command } from "./command";
 
-const usage = `usage: controller daemon [--concurrency N] [--grace DURATION] [--attempts N] [--retry-after DURATION] [--once-at TIME|now] [--json]
+const usage = `usage: controller daemon [--concurrency N] [--grace DURATION] [--attempts N] [--retry-after DURATION] [--job-timeout DURATION] [--once-at TIME|now] [--json]
 Runs in the foreground until SIGTERM or SIGINT (run it under systemd: docs/operations.md).
 Backs up each host with a schedule at its cron times (in its timezone, plus a random
 jitter), at most --concurrency hosts at once (default 4), never two backups of one host;
 a failed backup is tried again, --attempts in all (default 3), --retry-after (default 1m)
-after the first failure and 5 times longer after each next one. A run missed while no
+after the first failure and 5 times longer after each next one. A backup still running after
+--job-timeout (default 6h) is stopped and fails: a hung host never holds its slot, the
+verifications and its alerts forever. A run missed while no
 daemon ran is caught up once at start. After a host's backup, its retention is applied
 (as controller prune); after each wave, the verifications that are due run (as
 controller verify --due). Alerts go to the inventory's notifiers (alerts:).
@@ -94,6 +96,7 @@ export const daemonCommand: Command = {
       {
         concurrency: { type: "string" },
         grace: { type: "string" },
+        "job-timeout": { type: "string" },
         attempts: { type: "string" },
         "retry-after": { type: "string" },
         "once-at": { type: "string" },
@@ -102,6 +105,7 @@ export const daemonCommand: Command = {
     );
     const concurrency = countOption("concurrency", values.concurrency, 4);
     const graceMs = durationOption("grace", values.grace, 5 * 60_000);
+    const jobTimeoutMs = durationOption("job-timeout", values["job-timeout"], 6 * 3_600_000);
     const retry: RetryPolicy = { ...DEFAULT_RETRY, attempts: countOption("attempts", values.attempts, DEFAULT_RETRY.attempts), firstDelayMs: durationOption("retry-after", values["retry-after"], DEFAULT_RETRY.firstDelayMs) };
     const onceAt = values["once-at"] === undefined ? undefined : values["once-at"] === "now" ? new Date() : new Date(values["once-at"]);
     if (onceAt && Number.isNaN(onceAt.getTime())) throw new LifeboatError("USAGE", `--once-at: expected an ISO date and time (2025-01-31T02:30:00Z) or now, got "${values["once-at"]}"`);
@@ -155,7 +159,7 @@ export const daemonCommand: Command = {
       };
       const scheduler = new Scheduler({
         hosts: hosts.map((h) => ({ name: h.name, schedule: h.operations.schedule! })),
-        runner: new FleetBackupRunner(ctx),
+        runner: new FleetBackupRunner(ctx, jobTimeoutMs),
         concurrency,
         retry,
         log,

@@ -56,7 +56,8 @@ export const fetchCommand: Command = {
       if (!toStdout && fs.existsSync(out) && !values.force) {
         throw new LifeboatError("USAGE", `Cannot write "${out}": the file exists`, { hint: "pass --force to replace it, or choose another --out" });
       }
-      const { identity } = await identitiesFor(ctx, snapshot, [record]);
+      // Opened here, on the controller: no identity leaves it, so the master key may open an old snapshot.
+      const { identity } = await identitiesFor(ctx, snapshot, [record], { action: "fetch", on: "the controller", masterKey: true });
       const platform = currentPlatform();
       const destination = await openForReading(ctx, snapshot.destination, host);
       // The stored object is downloaded through its hash check first, then opened: a replaced or

@@ -101,6 +101,7 @@ async function rotate(globals: GlobalOptions, hostOption: string[] | undefined, 
   try {
     for (const h of hosts) ctx.host(h);
     const rotated: ({ host: string } & Awaited<ReturnType<typeof ctx.hostKeys.rotate>>)[] = [];
+    if (blobArea) ctx.ledger.blobs.attributeTo((await ctx.hostKeys.current(BLOB_AREA)).recipient);
     for (const h of [...hosts, ...(blobArea ? [BLOB_AREA] : [])]) rotated.push({ host: h, ...(await ctx.hostKeys.rotate(h)) });
     emit(
       globals,

@@ -7,11 +7,14 @@ import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
 import { restoreSpec, runRestore } from "../jobs/restore-run";
 import { reporterFor, type Command } from "./command";
 
-const usage = `usage: controller restore --from H --snapshot ID|latest [--to H2] [--plugins p,q] [--into DIR] [--yes] [--accept-new-host-key] [--json]
+const usage = `usage: controller restore --from H --snapshot ID|latest [--to H2] [--plugins p,q] [--into DIR] [--yes] [--master-key] [--accept-new-host-key] [--json]
 Restores a complete snapshot of host H onto H2 (default: H itself). Each artifact is downloaded,
 its hash checked, decrypted and staged; only when everything is staged and checked is it swapped
 into place. --into DIR restores under DIR (original paths re-rooted there) for inspection.
-Without --yes, asks for confirmation on a terminal and refuses otherwise.`;
+Without --yes, asks for confirmation on a terminal and refuses otherwise.
+The job carries only the key of H's snapshot. A snapshot encrypted to the master key only (made
+before hosts had keys, or recorded by a ledger rebuild) needs --master-key: the master identity then
+goes to H2, which could use it to open every host's snapshots.`;
 
 export const restoreCommand: Command = {
   name: "restore",
@@ -27,6 +30,7 @@ export const restoreCommand: Command = {
         plugins: { type: "string", multiple: true },
         into: { type: "string" },
         yes: { type: "boolean", short: "y" },
+        "master-key": { type: "boolean" },
         "accept-new-host-key": { type: "boolean" },
       },
       usage,
@@ -44,6 +48,7 @@ export const restoreCommand: Command = {
         plugins: listOption(values.plugins),
         into: values.into,
         acceptNewHostKey: values["accept-new-host-key"] === true,
+        masterKey: values["master-key"] === true,
       }, notes);
       for (const note of notes) process.stderr.write(`note: ${note}\n`);
       const what = `${spec.artifacts.length} artifact(s) of snapshot ${spec.snapshotId} of "${spec.sourceHost}" onto "${spec.host}"${spec.into ? ` under ${spec.into}` : ", replacing the original paths"}`;

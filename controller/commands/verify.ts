@@ -11,7 +11,7 @@ import { parseDuration } from "../../core/durations";
 import { runVerify, verifySpec } from "../jobs/verify-run";
 import { reporterFor, type Command } from "./command";
 
-const usage = `usage: controller verify (--host H[,H2] | --group G | --all) [--snapshot ID|latest] [--level deep|stored] [--on H2] [--plugins p,q] [--drill] [--accept-new-host-key] [--json]
+const usage = `usage: controller verify (--host H[,H2] | --group G | --all) [--snapshot ID|latest] [--level deep|stored] [--on H2] [--plugins p,q] [--drill] [--master-key] [--accept-new-host-key] [--json]
        controller verify --due [--host H | --group G] [--ahead DURATION] [--limit N] [--concurrency N] [--drill] [--accept-new-host-key] [--json]
 Deep-checks a stored snapshot of each selected host (default: its latest complete one): the agent
 downloads every artifact, checks its hash, decrypts it, restores it into scratch space and checks
@@ -19,6 +19,9 @@ the copy with the service's own tools (integrity_check, pg_restore into a scratc
 row counts, redis-check-rdb, nginx -t, certificate/key match, blob digests). Live services are
 not touched; the scratch copy is removed. The result is recorded in the ledger (controller snapshots).
 --on H2 runs the check on another inventory host (one selected host only).
+--master-key allows sending the master identity for a snapshot encrypted to the master key only (made
+before hosts had keys, or recorded by a ledger rebuild); the host could then open every host's
+snapshots. Without it such a snapshot is refused (--level stored checks it on the controller).
 --level stored checks on the controller instead, with no host and no key leaving it: the manifest
 against the ledger, every object through its hash, age and decompression, every blob to its digest
 (a local destination, a directory on the host, is read over the host's SSH login).
@@ -44,6 +47,7 @@ export const verifyCommand: Command = {
         on: { type: "string" },
         level: { type: "string" },
         plugins: { type: "string", multiple: true },
+        "master-key": { type: "boolean" },
         drill: { type: "boolean" },
         due: { type: "boolean" },
         ahead: { type: "string" },
@@ -89,7 +93,7 @@ export const verifyCommand: Command = {
         }
         let spec;
         try {
-          spec = await verifySpec(ctx, { from: host.name, snapshot: values.snapshot ?? "latest", ...(values.on ? { on: values.on } : {}), ...(listOption(values.plugins) ? { plugins: listOption(values.plugins) } : {}) });
+          spec = await verifySpec(ctx, { from: host.name, snapshot: values.snapshot ?? "latest", ...(values.on ? { on: values.on } : {}), ...(listOption(values.plugins) ? { plugins: listOption(values.plugins) } : {}), masterKey: values["master-key"] === true });
         } catch (err) {
           if (hosts.length === 1) throw err;
           failed++;

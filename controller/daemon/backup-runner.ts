@@ -1,5 +1,5 @@
 /** @module The daemon's real backup runner: one host through `controller run`'s code path (`runFleetBackup`), recorded in the ledger. */
-import { isLifeboatError, messageOf, redact } from "../../core/errors";
+import { isLifeboatError, LifeboatError, messageOf, redact } from "../../core/errors";
 import type { ControllerContext } from "../context";
 import { runFleetBackup } from "../jobs/fleet-backup";
 import type { Reporter } from "../output/reporter";
@@ -10,10 +10,20 @@ const quiet: Reporter = { step() {}, event() {}, hostDone() {}, close() {} };
 
 /** Backs up inventory hosts with the controller's context; host keys must be known already (no prompt runs in a daemon). */
 export class FleetBackupRunner implements BackupRunner {
-  constructor(private readonly ctx: ControllerContext) {}
+  constructor(
+    private readonly ctx: ControllerContext,
+    /** A job still running after this long is stopped (it fails, its snapshot with it). */
+    private readonly jobTimeoutMs: number,
+  ) {}
 
-  async backup(host: string, trigger: string, signal: AbortSignal): Promise<BackupResult> {
+  async backup(host: string, trigger: string, stop: AbortSignal): Promise<BackupResult> {
     const began = Date.now();
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new LifeboatError("INTERRUPTED", `the backup of "${host}" ran longer than --job-timeout ${Math.round(this.jobTimeoutMs / 60_000)}m and was stopped`)), this.jobTimeoutMs);
+    const onStop = () => deadline.abort(stop.reason);
+    if (stop.aborted) onStop();
+    else stop.addEventListener("abort", onStop, { once: true });
+    const signal = deadline.signal;
     try {
       const [outcome] = await runFleetBackup(this.ctx, [this.ctx.host(host)], { concurrency: 1, acceptNewHostKey: false, trigger, signal }, quiet);
       if (!outcome) throw new Error(`no outcome for "${host}"`);
@@ -27,6 +37,9 @@ export class FleetBackupRunner implements BackupRunner {
     } catch (err) {
       // Before the job started (keys, spec): the ledger has no job for it, the log and the alert say why.
       return { status: "failed", durationMs: Date.now() - began, error: { code: isLifeboatError(err) ? err.code : "INTERNAL", message: redact(messageOf(err), this.ctx.secrets) } };
+    } finally {
+      clearTimeout(timer);
+      stop.removeEventListener("abort", onStop);
     }
   }
 }

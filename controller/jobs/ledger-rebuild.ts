@@ -43,6 +43,9 @@ interface Opener {
 
 const MANIFEST = /^([^/]+)\/([^/]+)\/manifest\.json\.age$/;
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+/** How far a manifest's times may stray from its id's and from now: a spec lives 10 minutes, clocks drift. */
+const CLOCK_SKEW_MS = 60 * 60_000;
+const BLOB_KEY = /^blobs\/(v2\/)?[0-9a-f]{64}(\.[A-Za-z0-9-]+)?\.age$/;
 
 /**
  * Rebuilds the ledger from the manifests in `destinations` (inventory names;
@@ -160,10 +163,28 @@ async function openWithAny(stored: Buffer, key: string, openers: Opener[], host:
   throw new LifeboatError("KEYS", "no key of this controller opens it", { hint: "pass --identity FILE with the master or an escrow identity it was encrypted to" });
 }
 
-/** The manifest must describe the snapshot its folder holds, and its objects must be there with their recorded sizes. */
+/**
+ * The manifest must describe the snapshot its folder holds, at a time its id
+ * agrees with and not in the future (a planted "newest" snapshot would become
+ * what restores, verifications and retention take as the latest), its objects
+ * must be there with their recorded sizes, and it may reference blobs only in the blob area.
+ */
 function checkFound(manifest: Manifest, host: string, snapshotId: string, sizes: Map<string, number>): void {
   if (manifest.host !== host || manifest.snapshotId !== snapshotId) {
     throw new LifeboatError("INTEGRITY", `it describes "${manifest.host}"/"${manifest.snapshotId}", not the folder it is stored in`);
+  }
+  const started = Date.parse(String(manifest.startedAt));
+  const finished = Date.parse(String(manifest.finishedAt));
+  const idTime = Date.parse(snapshotId.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-.*$/, "$1-$2-$3T$4:$5:$6Z"));
+  if (Number.isNaN(started) || Number.isNaN(finished) || Number.isNaN(idTime) || finished < started) {
+    throw new LifeboatError("INTEGRITY", `its times are not a snapshot's (id ${snapshotId}, started ${String(manifest.startedAt)}, finished ${String(manifest.finishedAt)})`);
+  }
+  if (finished > Date.now() + CLOCK_SKEW_MS) throw new LifeboatError("INTEGRITY", `it says it finished in the future (${String(manifest.finishedAt)})`);
+  if (Math.abs(started - idTime) > CLOCK_SKEW_MS) throw new LifeboatError("INTEGRITY", `it says it started at ${String(manifest.startedAt)}, but its id was made at ${new Date(idTime).toISOString()}`);
+  for (const a of manifest.artifacts) {
+    for (const ref of (Array.isArray(a.metadata?.blobs) ? a.metadata.blobs : []) as BlobRef[]) {
+      if (typeof ref.key !== "string" || !BLOB_KEY.test(ref.key)) throw new LifeboatError("INTEGRITY", `it references a blob outside the blob area ("${String(ref.key).slice(0, 120)}")`);
+    }
   }
   for (const a of manifest.artifacts) {
     const expected = artifactKey(host, snapshotId, a.instance, a.name);

@@ -81,6 +81,10 @@ describe("recording a backup's events", () => {
       expect(() => recordAgentEvent(ledger, ids, artifact(`alpha/${ids.snapshotId}/files/files.tar.age`, { blobs: [ref] }))).toThrow(expect.objectContaining({ code: "INTEGRITY" }));
     }
     recordAgentEvent(ledger, ids, artifact(`alpha/${ids.snapshotId}/files/files.tar.age`, { blobs: [{ digest, size: 5, key: alternate.key }] }));
+    // A report cannot take over a blob the ledger holds: its record (host, hash, recipient, check) stays.
+    const claimed = { ...alternate, stored: { sha256: "ee".repeat(32), size: 99 } };
+    recordAgentEvent(ledger, { ...ids, host: "alpha", blobRecipient: "age1other" }, artifact(`alpha/${ids.snapshotId}/files/files.tar.age`, { blobs: [claimed] }));
+    expect(ledger.blobs.get("s3", alternate.key)).toMatchObject({ sha256: stored.sha256, storedSize: stored.size, recipient: "age1blobarea", checkedAt: expect.any(String), damage: null });
     // Another snapshot's name for a new upload is refused.
     const foreign = { digest, size: 5, key: blobName(digest).replace(/\.age$/, ".20200101T000000Z-0000.age"), stored };
     expect(() => recordAgentEvent(ledger, ids, artifact(`alpha/${ids.snapshotId}/files/files.tar.age`, { blobs: [foreign] }))).toThrow(expect.objectContaining({ code: "INTEGRITY" }));

@@ -14,6 +14,8 @@ export interface RestoreRequest {
   plugins?: string[];
   into?: string;
   acceptNewHostKey: boolean;
+  /** Allow sending the master identity for a snapshot encrypted to the master key only (see SnapshotSelection.masterKey). */
+  masterKey?: boolean;
 }
 
 /**
@@ -22,7 +24,7 @@ export interface RestoreRequest {
  * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is contacted.
  */
 export async function restoreSpec(ctx: ControllerContext, req: RestoreRequest, notes: string[] = []): Promise<RestoreJob> {
-  const base = await snapshotJob(ctx, { from: req.from, snapshot: req.snapshot, ...(req.to ? { on: req.to } : {}), ...(req.plugins ? { plugins: req.plugins } : {}) }, "restore", notes);
+  const base = await snapshotJob(ctx, { from: req.from, snapshot: req.snapshot, ...(req.to ? { on: req.to } : {}), ...(req.plugins ? { plugins: req.plugins } : {}), masterKey: req.masterKey === true }, "restore", notes);
   return { ...base, kind: "restore", ...(req.into ? { into: req.into } : {}) };
 }
 

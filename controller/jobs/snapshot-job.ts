@@ -19,6 +19,12 @@ export interface SnapshotSelection {
   /** The host that runs the job (default: `from`). */
   on?: string;
   plugins?: string[];
+  /**
+   * The operator allows sending the master identity, for a snapshot encrypted to
+   * the master key only (made before hosts had keys, or recorded by a ledger
+   * rebuild that no host key opened). Never set by anything unattended.
+   */
+  masterKey?: boolean;
 }
 
 /**
@@ -81,13 +87,14 @@ export async function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection
     plugins,
     artifacts,
     manifest,
-    ...(await identitiesFor(ctx, snapshot, artifacts)),
+    ...(await identitiesFor(ctx, snapshot, artifacts, { action, on: target.name, masterKey: sel.masterKey === true })),
   };
 }
 
 /** The object keys of the blobs that `artifacts` reference. */
 function blobKeysOf(artifacts: { metadata: Record<string, unknown> }[]): string[] {
-  return artifacts.flatMap((a) => (Array.isArray(a.metadata.blobs) ? (a.metadata.blobs as { key?: unknown }[]).map((b) => b.key).filter((k): k is string => typeof k === "string") : []));
+  // Only the blob area: links are never issued for another host's snapshot objects, whatever metadata says.
+  return artifacts.flatMap((a) => (Array.isArray(a.metadata.blobs) ? (a.metadata.blobs as { key?: unknown }[]).map((b) => b.key).filter((k): k is string => typeof k === "string" && k.startsWith("blobs/")) : []));
 }
 
 /**
@@ -96,8 +103,21 @@ function blobKeysOf(artifacts: { metadata: Record<string, unknown> }[]): string[
  * key they are encrypted to (as the ledger recorded it; the current one for
  * blobs recorded before). A snapshot made before hosts had keys needs the master identity.
  */
-export async function identitiesFor(ctx: ControllerContext, snapshot: { destination: string; recipient: string | null }, artifacts: { metadata: Record<string, unknown> }[]): Promise<{ identity: string; blobIdentity?: string }> {
-  if (snapshot.recipient === null) return { identity: ctx.keys.ageIdentity };
+export async function identitiesFor(
+  ctx: ControllerContext,
+  snapshot: { id?: string; host?: string; destination: string; recipient: string | null },
+  artifacts: { metadata: Record<string, unknown> }[],
+  use: { action: string; on: string; masterKey: boolean },
+): Promise<{ identity: string; blobIdentity?: string }> {
+  if (snapshot.recipient === null) {
+    // The master identity opens every host's snapshots: it leaves the controller only when the operator says so.
+    if (!use.masterKey) {
+      throw new LifeboatError("KEYS", `Cannot ${use.action} snapshot "${snapshot.id ?? "?"}" of "${snapshot.host ?? "?"}" on "${use.on}": it is encrypted to the master key only (made before hosts had keys of their own, or recorded by a ledger rebuild that no host key opened), and a job carrying the master identity could open every host's snapshots`, {
+        hint: `check it on the controller instead (controller verify --level stored, controller fetch), or, if you trust "${use.on}" with every host's data, pass --master-key`,
+      });
+    }
+    return { identity: ctx.keys.ageIdentity };
+  }
   const identity = (await ctx.hostKeys.byRecipient(snapshot.recipient)).identity;
   const keys = blobKeysOf(artifacts);
   if (keys.length === 0) return { identity };

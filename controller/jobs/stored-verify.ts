@@ -25,7 +25,8 @@ export const STORED = "stored";
  * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is read.
  */
 export async function verifyStored(ctx: ControllerContext, sel: SnapshotSelection, reporter: Reporter): Promise<HostOutcome> {
-  const job = await snapshotJob(ctx, sel, "verify");
+  // Read on the controller: no identity leaves it, so the master key may open an old snapshot.
+  const job = await snapshotJob(ctx, { ...sel, masterKey: true }, "verify");
   const began = Date.now();
   const platform = currentPlatform();
   const outcome: HostOutcome = { host: job.sourceHost, kind: "verify", status: "failed", snapshotId: job.snapshotId, artifacts: 0, plainBytes: 0, storedBytes: 0, durationMs: 0, errors: [], warnings: [], restored: [], checks: [] };

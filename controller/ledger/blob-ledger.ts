@@ -53,13 +53,16 @@ const view = (r: Row): BlobRow => ({
 export class BlobLedger {
   constructor(private readonly db: Database.Database) {}
 
-  /** Records a blob a job uploaded, with the stored hash it reported (not yet checked). */
+  /**
+   * Records a blob a job uploaded, with the stored hash it reported (not yet
+   * checked). A blob the ledger has under that key already keeps its record: no
+   * report replaces what another job uploaded (and the controller may have checked).
+   */
   record(b: { destination: string; objectKey: string; name: string; digest: string; sha256: string; storedSize: number; recipient: string; host: string; snapshotId: string }): void {
     this.db
       .prepare(
         `INSERT INTO blobs(destination, object_key, name, digest, sha256, stored_size, recipient, host, snapshot_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(destination, object_key) DO UPDATE SET name = excluded.name, digest = excluded.digest, sha256 = excluded.sha256, stored_size = excluded.stored_size,
-           recipient = excluded.recipient, host = excluded.host, snapshot_id = excluded.snapshot_id, recorded_at = excluded.recorded_at, checked_at = NULL, damage = NULL`,
+         ON CONFLICT(destination, object_key) DO NOTHING`,
       )
       .run(b.destination, b.objectKey, b.name, b.digest, b.sha256, b.storedSize, b.recipient, b.host, b.snapshotId, new Date().toISOString());
   }
@@ -86,6 +89,16 @@ export class BlobLedger {
   /** The blobs a snapshot's job uploaded and nobody has read through yet. */
   unchecked(host: string, snapshotId: string): BlobRow[] {
     return (this.db.prepare("SELECT * FROM blobs WHERE host = ? AND snapshot_id = ? AND checked_at IS NULL AND damage IS NULL AND sha256 IS NOT NULL").all(host, snapshotId) as Row[]).map(view);
+  }
+
+  /**
+   * Gives the blobs recorded before the ledger kept their key (migration 4) the
+   * blob area's key of the time: called before that key is rotated, so that
+   * they are no longer offered to backups encrypting to the new one, and
+   * restores of them get the key they need.
+   */
+  attributeTo(recipient: string): number {
+    return this.db.prepare("UPDATE blobs SET recipient = ? WHERE recipient IS NULL").run(recipient).changes;
   }
 
   /** Records a check of a blob object: passed (damage undefined) or why it failed. */

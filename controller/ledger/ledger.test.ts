@@ -29,6 +29,23 @@ describe("ledger", () => {
     Ledger.open(file).close();
   });
 
+  it("attributes the blobs recorded before the ledger kept their key to the blob area's key, so that a rotation stops offering them", () => {
+    const ledger = Ledger.open(file);
+    try {
+      const db = new Database(file);
+      // As migration 4 records the blobs of snapshots made before: no stored hash, no recipient.
+      db.prepare("INSERT INTO blobs(destination, object_key, name, digest, host, snapshot_id, recorded_at) VALUES ('s3', ?, ?, 'sha256:x', 'a', 's', '2026-01-01T00:00:00Z')").run(`blobs/v2/${"ab".repeat(32)}.age`, "ab".repeat(32));
+      db.close();
+      expect(Object.keys(ledger.blobs.known("s3", "age1new"))).toEqual(["ab".repeat(32)]);
+      expect(ledger.blobs.attributeTo("age1old")).toBe(1);
+      expect(ledger.blobs.known("s3", "age1new")).toEqual({});
+      expect(Object.keys(ledger.blobs.known("s3", "age1old"))).toEqual(["ab".repeat(32)]);
+      expect(ledger.blobs.get("s3", `blobs/v2/${"ab".repeat(32)}.age`)!.recipient).toBe("age1old");
+    } finally {
+      ledger.close();
+    }
+  });
+
   it("refuses a ledger from a newer Lifeboat", () => {
     Ledger.open(file).close();
     const db = new Database(file);

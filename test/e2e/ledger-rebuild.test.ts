@@ -4,7 +4,7 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CopyObjectCommand, DeleteObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type AppData } from "../harness/app-data";
 import { startFleet, type Fleet, type HostEntry } from "../harness/fleet";
@@ -130,6 +130,26 @@ describe("ledger rebuild and fetch", () => {
     }
   });
 
+  it("records no planted manifest that says it is newer than now: it would become every job's latest snapshot", async () => {
+    const recipient = /public key: (age1\S+)/.exec(fs.readFileSync(path.join(fleet.state, "age-identity.txt"), "utf8"))![1]!;
+    const id = "20991231T000000Z-beef";
+    const manifest = { format: "lifeboat-manifest/1", host: "alpha", snapshotId: id, jobId: "job-x", startedAt: "2099-12-31T00:00:00.000Z", finishedAt: "2099-12-31T00:01:00.000Z", agentVersion: "0.1.0", runtime: "node", plugins: [], artifacts: [] };
+    const encrypted = execFileSync("age", ["-r", recipient], { input: JSON.stringify(manifest) });
+    const client = s3();
+    const key = `fleet/alpha/${id}/manifest.json.age`;
+    try {
+      await client.send(new PutObjectCommand({ Bucket: fleet.s3.bucket, Key: key, Body: encrypted }));
+      const rebuilt = await fleet.controller(["ledger", "rebuild", "--destination", "s3", "--json"]);
+      expect(rebuilt.code).toBe(1);
+      const report = JSON.parse(rebuilt.stdout.trim().split("\n").pop()!) as { destinations: { failed: { key: string; reason: string }[] }[] };
+      expect(report.destinations[0]!.failed).toEqual([{ key: `alpha/${id}/manifest.json.age`, reason: expect.stringContaining("finished in the future") }]);
+      expect((await snapshots()).map((x) => x.id)).not.toContain(id);
+    } finally {
+      await client.send(new DeleteObjectCommand({ Bucket: fleet.s3.bucket, Key: key }));
+      client.destroy();
+    }
+  });
+
   it("opens the manifests with an offline identity alone, when the controller's keys are gone", async () => {
     const escrow = path.join(fleet.dir, "master-copy.txt");
     fs.copyFileSync(path.join(fleet.state, "age-identity.txt"), escrow);
@@ -148,6 +168,13 @@ describe("ledger rebuild and fetch", () => {
     expect((await fleet.controller(["init", "--state", adopted])).code).toBe(0);
     const viaMaster = await fleet.controller(["ledger", "rebuild", "--state", adopted, "--destination", "s3", "--json"]);
     expect(JSON.parse(viaMaster.stdout.trim().split("\n").pop()!).destinations[0]).toMatchObject({ added: 2, failed: [] });
+    // Found with the master key only, a snapshot is never opened on a host without the operator's --master-key:
+    // the master identity would open every host's snapshots. On the controller, it is checked as it is.
+    const refusedDeep = await fleet.controller(["verify", "--host", "alpha", "--state", adopted]);
+    expect(refusedDeep.code).toBe(2);
+    expect(refusedDeep.stderr).toContain("encrypted to the master key only");
+    const stored = await fleet.controller(["verify", "--host", "alpha", "--level", "stored", "--state", adopted]);
+    expect(stored.code, stored.stdout + stored.stderr).toBe(0);
     // Without a key that opens them, nothing is recorded and the hint says what to give.
     const keyless = path.join(fleet.dir, "keyless-state");
     expect((await fleet.controller(["init", "--state", keyless])).code).toBe(0);
