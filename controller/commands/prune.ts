@@ -29,7 +29,8 @@ stopped half way (a crash, a storage error) is finished by the next one.
 With --json: one {"type":"prune-host", host, status, message?, retention, snapshots:[{id, status,
 startedAt, destination, damage, action, rules, result, objects, error?}], notes} per host, one
 {"type":"prune-blob", destination, key, rule, result, error?} per blob, then {"type":"prune-summary",
-dryRun, runId, snapshots, objects, blobs, failed, notes}.
+dryRun, runId, snapshots, objects, blobs, failed, notes}. A snapshot's objects are those deleted: 0
+in a dry run, whose summary counts the objects the ledger knows for the snapshots it would delete.
 Exit code: 0 done (or planned), 1 some deletion failed, 2 usage or configuration error.`;
 
 /** `keepDaily 30, keepMonthly 12, keepWithin 7d`. */
@@ -38,7 +39,12 @@ function describePolicy(p: RetentionPolicy): string {
   return [...Object.entries(counts).map(([k, v]) => `${k} ${v}`), ...(keepWithinMs ? [`keepWithin ${formatWithin(keepWithinMs)}`] : [])].join(", ");
 }
 
-const taken = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$/, "Z");
+/** `2026-11-30T02:30:01.123Z` → `2026-11-30 02:30:01Z` (the ledger's times are all written so: sliced, not matched). */
+const taken = (iso: string) =>
+  iso.length === 24 && iso.indexOf("T") === 10 && iso[19] === "." && iso[23] === "Z" && isDigit(iso, 20) && isDigit(iso, 21) && isDigit(iso, 22)
+    ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}Z`
+    : iso.replace("T", " ").replace(/\.\d+Z$/, "Z");
+const isDigit = (s: string, i: number) => s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57;
 
 function resultText(s: SnapshotAction): string {
   switch (s.result) {
@@ -57,25 +63,66 @@ function hostText(h: HostPrune, dryRun: boolean): string {
   const head = `${h.host}: retention ${describePolicy(h.retention!)} (periods in UTC)`;
   if (h.snapshots.length === 0) return `${head}\n  no snapshots yet`;
   const header = ["SNAPSHOT", "TAKEN", "STATUS", "ACTION", "RULES", ...(dryRun ? [] : ["RESULT"])];
-  const rows = h.snapshots.map((s) => [
-    s.id,
-    taken(s.startedAt),
-    s.damage ? "DAMAGED" : s.status,
-    s.action === "keep" ? "KEEP" : "DELETE",
-    s.rules.join(", "),
-    ...(dryRun ? [] : [resultText(s)]),
-  ]);
-  const body = table(header, rows)
-    .split("\n")
-    .map((l) => `  ${l}`)
-    .join("\n");
-  return [head, body, ...h.notes.map((n) => `  note: ${n}`)].join("\n");
+  // table(header, rows) with each line indented, built column by column, then line by line in one
+  // template each: a fleet's dry run prints 80,000 of them.
+  const columns: string[][] = header.map(() => []);
+  const widths = header.map((c) => c.length);
+  let multiline = false;
+  /** Adds a cell to column `c`; `free`: it may hold anything (a line break too). */
+  const push = (c: number, cell: string, free = true) => {
+    if (cell.length > widths[c]!) widths[c] = cell.length;
+    if (free && cell.includes("\n")) multiline = true;
+    columns[c]!.push(cell);
+  };
+  for (const s of h.snapshots) {
+    push(0, s.id);
+    push(1, taken(s.startedAt));
+    push(2, s.damage ? "DAMAGED" : s.status, false);
+    push(3, s.action === "keep" ? "KEEP" : "DELETE", false);
+    push(4, s.rules.length === 1 ? s.rules[0]! : s.rules.join(", "));
+    if (!dryRun) push(5, resultText(s));
+  }
+  // A cell of several lines (an error message): each line of the table indented, as table() lays it out.
+  if (multiline) {
+    const rows = h.snapshots.map((_, i) => columns.map((cells) => cells[i]!));
+    const body = table(header, rows)
+      .split("\n")
+      .map((l) => `  ${l}`)
+      .join("\n");
+    return [head, body, ...h.notes.map((n) => `  note: ${n}`)].join("\n");
+  }
+  const last = header.length - 1;
+  /** Line `i` of the table (-1: the header). */
+  const cell = (c: number, i: number) => (i < 0 ? header[c]! : columns[c]![i]!);
+  const line = (i: number) => {
+    let l = `  ${cell(0, i).padEnd(widths[0]!)}  ${cell(1, i).padEnd(widths[1]!)}  ${cell(2, i).padEnd(widths[2]!)}  ${cell(3, i).padEnd(widths[3]!)}  `;
+    if (last === 5) l += `${cell(4, i).padEnd(widths[4]!)}  `;
+    const end = cell(last, i);
+    const c = end.charCodeAt(end.length - 1);
+    // trimEnd, only when the line can end in white space (the last cell is empty or ends so).
+    return c > 32 && c < 127 ? l + end : `  ${(l.slice(2) + end).trimEnd()}`;
+  };
+  // Joined once (flat, quick to write), rather than concatenated line by line.
+  const lines = [head, line(-1)];
+  for (let i = 0; i < h.snapshots.length; i++) lines.push(line(i));
+  for (const n of h.notes) lines.push(`  note: ${n}`);
+  return lines.join("\n");
 }
 
-function summary(r: PruneResult) {
-  const deleted = r.hosts.flatMap((h) => h.snapshots).filter((s) => s.action === "delete" && (r.dryRun ? s.result === "planned" : s.result === "deleted"));
+/** The snapshots a host's prune deleted (planned to, in a dry run), and their objects. */
+function tally(h: HostPrune, dryRun: boolean, into: { snapshots: number; objects: number }): void {
+  for (const s of h.snapshots) {
+    if (s.action === "delete" && s.result === (dryRun ? "planned" : "deleted")) {
+      into.snapshots++;
+      into.objects += s.objects;
+    }
+  }
+}
+
+function summary(r: PruneResult, deleted: { snapshots: number; objects: number }) {
   const blobs = r.blobs.filter((b) => (r.dryRun ? b.result === "planned" : b.result === "deleted"));
-  return { snapshots: deleted.length, objects: deleted.reduce((n, s) => n + s.objects, 0), blobs: blobs.length };
+  // A dry run counts the objects per host, not per snapshot (PruneResult.plannedObjects).
+  return { snapshots: deleted.snapshots, objects: r.dryRun ? r.plannedObjects : deleted.objects, blobs: blobs.length };
 }
 
 export const pruneCommand: Command = {
@@ -95,10 +142,13 @@ export const pruneCommand: Command = {
     try {
       const hosts = selectHosts(ctx.inventory, hostSelection(values));
       const out = (line: string) => process.stdout.write(`${line}\n`);
-      const result = await pruneHosts(ctx, hosts, { dryRun, graceMs, trigger: "cli" }, (h) =>
-        out(globals.json ? JSON.stringify({ type: "prune-host", ...h }) : hostText(h, dryRun)),
-      );
-      const totals = summary(result);
+      // Each host printed and tallied as it is done, then let go (retainHosts: false).
+      const deleted = { snapshots: 0, objects: 0 };
+      const result = await pruneHosts(ctx, hosts, { dryRun, graceMs, trigger: "cli", retainHosts: false }, (h) => {
+        tally(h, dryRun, deleted);
+        out(globals.json ? JSON.stringify({ type: "prune-host", ...h }) : hostText(h, dryRun));
+      });
+      const totals = summary(result, deleted);
       if (globals.json) {
         for (const b of result.blobs) out(JSON.stringify({ type: "prune-blob", ...b }));
         out(JSON.stringify({ type: "prune-summary", dryRun, runId: result.runId, ...totals, failed: result.failed, notes: result.notes }));

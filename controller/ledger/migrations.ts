@@ -186,6 +186,8 @@ export const MIGRATIONS: string[] = [
     FROM verifications v, json_each(v.details, '$.plugins') p
     WHERE json_valid(v.details) AND json_type(v.details, '$.plugins') = 'object';
   CREATE INDEX snapshots_good ON snapshots(host, finished_at, id) WHERE status = 'complete' AND damage IS NULL;
+  -- A host's failed snapshots (its debris, for status): a few among hundreds.
+  CREATE INDEX snapshots_failed ON snapshots(host, id) WHERE status = 'failed';
   CREATE INDEX jobs_by_host ON jobs(host, kind, finished_at);
   ALTER TABLE deletions ADD COLUMN destination TEXT;
   ALTER TABLE deletions ADD COLUMN run_id TEXT;
@@ -195,7 +197,9 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE snapshots ADD COLUMN deleting_rule TEXT;
   ALTER TABLE snapshots ADD COLUMN deleting_run TEXT;
   -- Covers what prune reads of every snapshot of a host (a fleet's prune reads all of them).
-  CREATE INDEX snapshots_for_prune ON snapshots(host, started_at, id, status, destination, damage, deleting_rule, deleting_run, job_id, finished_at, manifest_key);
+  CREATE INDEX snapshots_for_prune ON snapshots(host, started_at, id, status, destination, damage, deleting_rule, deleting_run, job_id, manifest_key);
+  -- The jobs running now (a handful, whatever the history): whether a backup runs, which snapshots are being written.
+  CREATE INDEX jobs_running ON jobs(host) WHERE status = 'running';
   -- The few artifacts that reference blobs (Ollama's): what blob garbage collection reads.
   CREATE INDEX artifacts_with_blobs ON artifacts(host, snapshot_id) WHERE instr(metadata, '"blobs"') > 0;
   -- Problems alerts were sent about: throttled while open, closed by a "recovered" message.

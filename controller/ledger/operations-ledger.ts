@@ -113,7 +113,9 @@ export class OperationsLedger {
 
   /**
    * Failed snapshots of `host` whose objects are still stored (no deletion
-   * recorded for them): what a failed or interrupted job left behind.
+   * recorded for them): what a failed or interrupted job left behind. From the
+   * partial index snapshots_failed (a covering index of all of a host's
+   * snapshots would read hundreds of entries for a handful).
    */
   debrisCount(host: string): number {
     return (this

@@ -7,12 +7,13 @@
 import type Database from "better-sqlite3";
 import { Statements } from "./statements";
 
-/** A snapshot as prune sees it. */
+/** A snapshot as prune sees it (and, as it is, as the retention plan takes it: `PlanSnapshot`). */
 export interface PruneSnapshot {
   host: string;
   id: string;
   status: "incomplete" | "complete" | "failed";
-  startedAt: string;
+  /** When it was taken (its job's start, `started_at`), ISO 8601. */
+  time: string;
   destination: string;
   damage: string | null;
   /** Whether its newest deep verification passed. */
@@ -21,6 +22,8 @@ export interface PruneSnapshot {
   jobRunning: boolean;
   /** Set when a prune began deleting it: the rule and the run (a deletion to finish). */
   deleting: { rule: string; runId: string } | null;
+  /** Whether the ledger names its manifest (one of its objects). */
+  manifest: boolean;
 }
 
 /** A blob object of the ledger's blob area, as garbage collection sees it. */
@@ -47,17 +50,47 @@ export interface DeletionRow {
 
 const now = () => new Date().toISOString();
 
+/** A snapshot as {@link RetentionLedger.snapshots} reads it: a JSON array (`common`: `id TAB started_at` when it can). */
+const snapshotLine = (common: boolean) => `CASE
+  WHEN ${common ? "status = 'complete' AND manifest_key IS NOT NULL AND damage IS NULL AND deleting_rule IS NULL AND destination = @destination AND (@running IS NULL OR job_id IS NULL OR job_id NOT IN (SELECT value FROM json_each(@running)))" : "0"}
+  THEN id || char(9) || started_at
+  ELSE json_array(id, started_at, status, destination, damage, deleting_rule, deleting_run, @running IS NOT NULL AND job_id IN (SELECT value FROM json_each(@running)), manifest_key IS NOT NULL)
+END`;
+/** Every snapshot of host @host, one line each (oldest first, as the index gives them), and how many. */
+const SNAPSHOT_LINES = `SELECT group_concat(${snapshotLine(true)}, char(10)), count(*) FROM snapshots INDEXED BY snapshots_for_prune WHERE host = @host`;
+/** The same, every line a JSON array. */
+const SNAPSHOT_JSON_LINES = `SELECT group_concat(${snapshotLine(false)}, char(10)) FROM snapshots INDEXED BY snapshots_for_prune WHERE host = @host`;
+
+/** A line of {@link RetentionLedger.snapshots}'s text that is a JSON array, or null when it is not one. */
+function parseRow(line: string): [string, string, PruneSnapshot["status"], string, string | null, string | null, string | null, number | null, number] | null {
+  if (!line.startsWith("[")) return null;
+  try {
+    return JSON.parse(line) as never;
+  } catch {
+    return null;
+  }
+}
+
 /** The ledger's side of retention (prune), over the ledger's database. */
 export class RetentionLedger {
   private readonly statements: Statements;
 
+  /** `fn()` in a transaction (made once: a prune runs one per host). */
+  private readonly inTransaction: (fn: () => unknown) => unknown;
+
   constructor(private readonly db: Database.Database) {
     this.statements = new Statements(db);
+    this.inTransaction = db.transaction((fn: () => unknown) => fn());
   }
 
   /** A statement, prepared once: a prune of a big fleet runs the same few statements tens of thousands of times. */
   private q(sql: string): Database.Statement {
     return this.statements.sql(sql);
+  }
+
+  /** Whether any artifact references blobs (most ledgers have none: no Ollama), from the partial index artifacts_with_blobs. */
+  anyBlobReferences(): boolean {
+    return this.q(`SELECT EXISTS (SELECT 1 FROM artifacts INDEXED BY artifacts_with_blobs WHERE instr(metadata, '"blobs"') > 0)`).pluck().get() === 1;
   }
 
   /**
@@ -82,77 +115,86 @@ export class RetentionLedger {
   }
 
   /**
-   * How many objects the ledger knows (artifacts and manifests) for the
-   * snapshots `ids` of `host` — or, with `allBut`, for all of its snapshots but
-   * those: a dry run counts what its plan deletes this way, per host, with index
-   * range counts and a lookup per snapshot named (the fewer of kept and deleted),
-   * instead of counting every snapshot's artifacts.
+   * How many artifacts the ledger knows for the snapshots `ids` of `host` — or,
+   * with `allBut`, for all of its snapshots but those: a dry run counts what its
+   * plan deletes this way, per host, with one index range count and a lookup per
+   * snapshot named (the fewer of kept and deleted), instead of counting every
+   * snapshot's artifacts.
    */
-  objectCount(host: string, ids: string[], allBut = false): number {
-    const named =
-      "(SELECT count(*) FROM artifacts WHERE host = @host AND snapshot_id IN (SELECT value FROM json_each(@ids))) + (SELECT count(manifest_key) FROM snapshots WHERE host = @host AND id IN (SELECT value FROM json_each(@ids)))";
-    const sql = allBut
-      ? `SELECT (SELECT count(*) FROM artifacts WHERE host = @host) + (SELECT count(manifest_key) FROM snapshots INDEXED BY snapshots_for_prune WHERE host = @host) - (${named})`
-      : `SELECT ${named}`;
-    return this.q(sql).pluck().get({ host, ids: JSON.stringify(ids) }) as number;
+  artifactCount(host: string, ids: string[], allBut = false): number {
+    // From the ids named to their rows (CROSS JOIN keeps that order): a lookup each.
+    const named = "SELECT count(*) FROM json_each(@ids) j CROSS JOIN artifacts a ON a.host = @host AND a.snapshot_id = j.value";
+    return this.q(allBut ? `SELECT (SELECT count(*) FROM artifacts WHERE host = @host) - (${named})` : named)
+      .pluck()
+      .get({ host, ids: JSON.stringify(ids) }) as number;
   }
 
   /** Runs `read` in one read transaction, so that everything it reads is of one state of the ledger. */
   consistent<T>(read: () => T): T {
-    return this.db.transaction(read)();
+    return this.inTransaction(read) as T;
   }
 
-  /**
-   * Every snapshot of `host`, newest first, whatever its status.
-   * @param destination the host's destination: its snapshots there, complete,
-   *   undamaged and not being deleted (nearly all of a big ledger), come back as
-   *   `id TAB started_at` lines, every other snapshot as a JSON array.
-   */
+  /** Every snapshot of `host`, newest first, whatever its status. @param destination the host's destination (see below). */
   snapshots(host: string, destination = ""): PruneSnapshot[] {
-    // One row for the host, built by SQLite from the covering index snapshots_for_prune: a prune
-    // of 200 hosts × 400 snapshots reads 80,000 snapshots, and a row (an array) per snapshot made
-    // by the driver costs several times what SQLite takes to read it. An aggregate over a
-    // FROM-clause subquery keeps the subquery's order (SQLite keeps such an ORDER BY on purpose,
-    // for group_concat); the order is checked below all the same.
-    const text = this.q(
-      `WITH running(id) AS (SELECT id FROM jobs WHERE host = @host AND status = 'running')
-       SELECT group_concat(
-         CASE WHEN status = 'complete' AND damage IS NULL AND deleting_rule IS NULL AND destination = @destination
-                AND (job_id IS NULL OR job_id NOT IN running) AND substr(id, 1, 1) <> '[' AND instr(id, char(9)) = 0 AND instr(id || started_at, char(10)) = 0
-           THEN id || char(9) || started_at
-           ELSE json_array(id, started_at, status, destination, damage, deleting_rule, deleting_run, job_id IS NOT NULL AND job_id IN running)
-         END, char(10))
-       FROM (SELECT id, started_at, status, destination, damage, deleting_rule, deleting_run, job_id
-             FROM snapshots INDEXED BY snapshots_for_prune WHERE host = @host ORDER BY started_at DESC, id DESC)`,
-    )
-      .pluck()
-      .get({ host, destination }) as string | null;
+    // A prune of 200 hosts × 400 snapshots reads 80,000 snapshots, and a row (an array) per
+    // snapshot made by the driver costs several times what SQLite takes to read it: SQLite builds
+    // one text for the host instead, from the covering index snapshots_for_prune. A snapshot in
+    // `destination`, complete with its manifest, undamaged, not being deleted and not written by a
+    // running job (nearly all of them) is a line `id TAB started_at`; any other is a JSON array.
+    // The aggregate takes the rows as the index scan gives them, oldest first (an ORDER BY, in a
+    // subquery or in the aggregate, costs a third more): read back to front, and the order is
+    // checked all the same (sorted, should it ever not be the index's).
+    const running = this.q("SELECT id FROM jobs WHERE host = ? AND status = 'running'").pluck().all(host) as string[];
+    const params = { host, destination, running: running.length > 0 ? JSON.stringify(running) : null };
+    const [text, count] = this.q(SNAPSHOT_LINES).raw().get(params) as [string | null, number];
     if (text === null) return [];
     // The newest deep verification of each snapshot (few rows: a verification a week or so).
     const deep = new Map<string, string>();
     for (const [id, result] of this.q("SELECT snapshot_id, result FROM verifications WHERE host = ? AND level = 'deep' ORDER BY id").raw().all(host) as [string, string][]) {
       deep.set(id, result);
     }
+    const out = this.readLines(host, destination, text, count, deep);
+    // A tab or a line break in an id or a time (never written so, but the text must not be misread):
+    // every line a JSON array then (JSON escapes both).
+    return out ?? this.readLines(host, destination, this.q(SNAPSHOT_JSON_LINES).pluck().get(params) as string, count, deep)!;
+  }
+
+  /** The snapshots of {@link snapshots}'s text, newest first; null when it does not read as `count` snapshots. */
+  private readLines(host: string, destination: string, text: string, count: number, deep: Map<string, string>): PruneSnapshot[] | null {
     const out: PruneSnapshot[] = [];
-    for (const line of text.split("\n")) {
-      if (line.charCodeAt(0) === 91 /* [ */) {
-        const [id, startedAt, status, rowDestination, damage, deletingRule, deletingRun, jobRunning] = JSON.parse(line) as [string, string, PruneSnapshot["status"], string, string | null, string | null, string | null, number];
+    for (let at = 0; at <= text.length; ) {
+      let end = text.indexOf("\n", at);
+      if (end === -1) end = text.length;
+      const tab = text.indexOf("\t", at);
+      if (tab === -1 || tab > end) {
+        const row = parseRow(text.slice(at, end));
+        if (!row) return null;
+        const [id, time, status, rowDestination, damage, deletingRule, deletingRun, jobRunning, manifest] = row;
         out.push({
           host,
           id,
           status,
-          startedAt,
+          time,
           destination: rowDestination,
           damage,
           verified: deep.get(id) === "ok",
           jobRunning: jobRunning === 1,
           deleting: deletingRule !== null ? { rule: deletingRule, runId: deletingRun ?? "" } : null,
+          manifest: manifest === 1,
         });
       } else {
-        const tab = line.indexOf("\t");
-        const id = line.slice(0, tab);
-        out.push({ host, id, status: "complete", startedAt: line.slice(tab + 1), destination, damage: null, verified: deep.size > 0 && deep.get(id) === "ok", jobRunning: false, deleting: null });
+        const next = text.indexOf("\t", tab + 1);
+        if (next !== -1 && next < end) return null;
+        const id = text.slice(at, tab);
+        out.push({ host, id, status: "complete", time: text.slice(tab + 1, end), destination, damage: null, verified: deep.size > 0 && deep.get(id) === "ok", jobRunning: false, deleting: null, manifest: true });
       }
+      at = end + 1;
+    }
+    if (out.length !== count) return null;
+    out.reverse();
+    const newerFirst = (a: PruneSnapshot, b: PruneSnapshot) => (a.time !== b.time ? (a.time > b.time ? -1 : 1) : a.id > b.id ? -1 : a.id < b.id ? 1 : 0);
+    for (let i = 1; i < out.length; i++) {
+      if (!(out[i - 1]!.time > out[i]!.time) && newerFirst(out[i - 1]!, out[i]!) > 0) return out.sort(newerFirst);
     }
     return out;
   }
@@ -205,12 +247,16 @@ export class RetentionLedger {
     return (this.q("SELECT count(*) AS n FROM jobs WHERE kind = 'backup' AND status = 'running'").get() as { n: number }).n;
   }
 
-  /** The blob object keys of `destination` that artifacts of its snapshots reference, with the snapshot that does. */
+  /**
+   * The blob object keys of `destination` that artifacts of its snapshots reference, with the snapshot that does.
+   * From the few artifacts that reference blobs (artifacts_with_blobs) to their snapshots (CROSS JOIN keeps
+   * that order: the other way round reads every snapshot of the destination).
+   */
   blobReferences(destination: string): { host: string; snapshotId: string; key: string }[] {
     return this
       .q(
         `SELECT DISTINCT s.host, s.id AS snapshotId, json_extract(b.value, '$.key') AS key
-         FROM artifacts a INDEXED BY artifacts_with_blobs JOIN snapshots s ON a.host = s.host AND a.snapshot_id = s.id, json_each(a.metadata, '$.blobs') b
+         FROM artifacts a INDEXED BY artifacts_with_blobs CROSS JOIN snapshots s ON a.host = s.host AND a.snapshot_id = s.id, json_each(a.metadata, '$.blobs') b
          WHERE instr(a.metadata, '"blobs"') > 0 AND s.destination = ? AND json_extract(b.value, '$.key') IS NOT NULL`,
       )
       .all(destination) as never;

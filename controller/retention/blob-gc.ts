@@ -78,7 +78,9 @@ export async function collectBlobs(ctx: ControllerContext, pool: DestinationPool
       notes.push(`blobs of destination "${destination}" are not collected: a local destination is a directory on each host, and Ollama blobs there are few`);
       continue;
     }
-    const dropped = o.dropped.filter((d) => d.destination === destination);
+    // Only the dropped snapshots that referenced blobs count here: the others name no candidate,
+    // and no reference is theirs (a dry run drops tens of thousands of snapshots, a few with blobs).
+    const dropped = o.dropped.filter((d) => d.destination === destination && d.blobKeys.length > 0);
     // In a dry run the snapshots to be deleted are still there: their references do not count.
     const gone = new Set(o.dryRun ? dropped.map((d) => `${d.host}\0${d.snapshotId}`) : []);
     const referenced = new Set(

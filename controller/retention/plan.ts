@@ -66,15 +66,50 @@ export const NEWEST = "newest";
 /** The guarantee that keeps a host's newest snapshot with a passed deep verification. */
 export const NEWEST_VERIFIED = "newest verified";
 
-/** A period key of a moment in UTC, as restic's `ymdh`, `ymd`, `yw`, `ym`, `y` compute it. */
-type Bucket = (t: Date, nr: number) => number;
+/** A moment's UTC calendar fields, as the period keys read them (month 1-12, ISO week as {@link isoWeekKey}). */
+interface Moment {
+  year: number;
+  month: number;
+  date: number;
+  hour: number;
+  week: number;
+}
 
-const hour: Bucket = (t) => t.getUTCFullYear() * 1_000_000 + (t.getUTCMonth() + 1) * 10_000 + t.getUTCDate() * 100 + t.getUTCHours();
-const day: Bucket = (t) => t.getUTCFullYear() * 10_000 + (t.getUTCMonth() + 1) * 100 + t.getUTCDate();
-const month: Bucket = (t) => t.getUTCFullYear() * 100 + (t.getUTCMonth() + 1);
-const year: Bucket = (t) => t.getUTCFullYear();
+/** A period key of a moment in UTC, as restic's `ymdh`, `ymd`, `yw`, `ym`, `y` compute it. */
+type Bucket = (t: Moment, nr: number) => number;
+
+const hour: Bucket = (t) => t.year * 1_000_000 + t.month * 10_000 + t.date * 100 + t.hour;
+const day: Bucket = (t) => t.year * 10_000 + t.month * 100 + t.date;
+const month: Bucket = (t) => t.year * 100 + t.month;
+const year: Bucket = (t) => t.year;
 /** `keepLast`: every snapshot is its own period (restic's `always`). */
 const always: Bucket = (_t, nr) => nr;
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+
+/**
+ * The calendar fields of moment after moment, in one object: a host's snapshots
+ * come a few a day, newest first, so the date (and its ISO week) is worked out
+ * once a day and each moment costs a division.
+ */
+function moments(): (ms: number) => Moment {
+  const t: Moment = { year: 0, month: 0, date: 0, hour: 0, week: 0 };
+  let day = Number.NaN;
+  return (ms) => {
+    const nr = Math.floor(ms / DAY_MS);
+    if (nr !== day) {
+      day = nr;
+      const midnight = new Date(nr * DAY_MS);
+      t.year = midnight.getUTCFullYear();
+      t.month = midnight.getUTCMonth() + 1;
+      t.date = midnight.getUTCDate();
+      t.week = isoWeekKey(midnight);
+    }
+    t.hour = Math.floor((ms - nr * DAY_MS) / HOUR_MS);
+    return t;
+  };
+}
 
 /** ISO 8601 week of `t` in UTC as `isoYear*100 + week` (Go's `Time.ISOWeek`: weeks start on Monday; week 1 holds the year's first Thursday). */
 export function isoWeekKey(t: Date): number {
@@ -85,15 +120,16 @@ export function isoWeekKey(t: Date): number {
   const week = Math.floor((d.getTime() - Date.UTC(isoYear, 0, 1)) / 86_400_000 / 7) + 1;
   return isoYear * 100 + week;
 }
-const week: Bucket = (t) => isoWeekKey(t);
+const week: Bucket = (t) => t.week;
 
+/** The counted rules: field, period key, name, and whether its periods are whole days (a day, week, month or year). */
 const COUNTED = [
-  ["keepLast", always, "last"],
-  ["keepHourly", hour, "hourly"],
-  ["keepDaily", day, "daily"],
-  ["keepWeekly", week, "weekly"],
-  ["keepMonthly", month, "monthly"],
-  ["keepYearly", year, "yearly"],
+  ["keepLast", always, "last", false],
+  ["keepHourly", hour, "hourly", false],
+  ["keepDaily", day, "daily", true],
+  ["keepWeekly", week, "weekly", true],
+  ["keepMonthly", month, "monthly", true],
+  ["keepYearly", year, "yearly", true],
 ] as const;
 
 /** `604800000` → `7d`, `129600000` → `36h`: the largest unit (up to days, as restic writes them) that divides it. */
@@ -116,50 +152,90 @@ function isEmpty(policy: RetentionPolicy): boolean {
  * @throws Error for a snapshot whose time is not a date (a ledger bug).
  */
 export function planRetention(snapshots: PlanSnapshot[], policy: RetentionPolicy): RetentionPlan {
-  const sorted = snapshots
-    .map((s) => {
-      const ms = Date.parse(s.time);
-      if (Number.isNaN(ms)) throw new Error(`snapshot ${s.id} has no valid time: ${JSON.stringify(s.time)}`);
-      return { s, ms };
-    })
-    .sort((a, b) => b.ms - a.ms || (a.s.id < b.s.id ? 1 : a.s.id > b.s.id ? -1 : 0));
-  const decisions: PlanDecision[] = sorted.map(({ s }) => ({ id: s.id, time: s.time, action: "delete", reasons: [], damage: s.damage }));
-  if (sorted.length === 0) return { decisions, notes: [] };
+  // Indexed loops, and reasons only for the snapshots kept: a fleet's prune plans tens of thousands
+  // of snapshots, host after host, much of it before the code is compiled.
+  const n = snapshots.length;
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = snapshots[i]!;
+    const ms = Date.parse(s.time);
+    if (Number.isNaN(ms)) throw new Error(`snapshot ${s.id} has no valid time: ${JSON.stringify(s.time)}`);
+    times.push(ms);
+  }
+  const newer = (a: number, b: number) => times[b]! - times[a]! || (snapshots[a]!.id < snapshots[b]!.id ? 1 : snapshots[a]!.id > snapshots[b]!.id ? -1 : 0);
+  // Positions, newest first (a stable sort; the ledger lists them so already, and then nothing moves).
+  const order: number[] = [];
+  let sorted = true;
+  for (let i = 0; i < n; i++) {
+    order.push(i);
+    if (sorted && i > 0 && newer(i - 1, i) > 0) sorted = false;
+  }
+  if (!sorted) order.sort(newer);
+  /** Why the snapshot at each position (newest first) is kept; none: deleted. */
+  const reasons: (string[] | undefined)[] = [];
+  const keep = (nr: number, why: string) => {
+    const r = reasons[nr];
+    if (r) r.push(why);
+    else reasons[nr] = [why];
+  };
 
-  if (isEmpty(policy)) {
-    for (const d of decisions) d.reasons.push("policy is empty");
-  } else {
-    const counters = COUNTED.filter(([field]) => (policy[field] ?? 0) > 0).map(([field, bucket, name]) => ({ bucket, name, total: policy[field]!, left: policy[field]!, last: -1 }));
-    const newestMs = sorted[0]!.ms;
-    sorted.forEach(({ ms }, nr) => {
-      const t = new Date(ms);
-      const reasons = decisions[nr]!.reasons;
+  if (n > 0 && isEmpty(policy)) {
+    for (let nr = 0; nr < n; nr++) keep(nr, "policy is empty");
+  } else if (n > 0) {
+    const counters = COUNTED.filter(([field]) => (policy[field] ?? 0) > 0).map(([field, bucket, name, days]) => ({ bucket, name, days, total: policy[field]!, left: policy[field]!, last: -1 }));
+    const newestMs = times[order[0]!]!;
+    const moment = moments();
+    let previousDay = Number.NaN;
+    for (let nr = 0; nr < n; nr++) {
+      const ms = times[order[nr]!]!;
+      // A snapshot of the same UTC day as the one before it is in the same day, week, month and
+      // year: those rules see no new period (their last key is that day's), only `last` and `hourly` may.
+      const dayNr = Math.floor(ms / DAY_MS);
+      const sameDay = dayNr === previousDay;
+      previousDay = dayNr;
       // restic: `cur.Time.After(latest - within)`, strictly after.
-      if (policy.keepWithinMs && ms > newestMs - policy.keepWithinMs) reasons.push(`within ${formatWithin(policy.keepWithinMs)}`);
-      for (const c of counters) {
-        if (c.left === 0) continue;
-        const key = c.bucket(t, nr);
+      if (policy.keepWithinMs && ms > newestMs - policy.keepWithinMs) keep(nr, `within ${formatWithin(policy.keepWithinMs)}`);
+      for (let k = 0; k < counters.length; k++) {
+        const c = counters[k]!;
+        if (c.left === 0 || (sameDay && c.days)) continue;
+        const key = c.bucket(moment(ms), nr);
         // Newest first, so a new key is the newest snapshot of a period not yet seen.
         if (key !== c.last) {
           c.last = key;
           c.left--;
-          reasons.push(`${c.name} ${c.total - c.left}/${c.total}`);
+          keep(nr, `${c.name} ${c.total - c.left}/${c.total}`);
         }
       }
-    });
+    }
   }
 
-  const newest = decisions.find((d) => d.damage === null);
-  if (newest) newest.reasons.push(NEWEST);
-  const verifiedId = sorted.find(({ s }) => s.verified)?.s.id;
-  const newestVerified = decisions.find((d) => d.id === verifiedId);
-  if (newestVerified) newestVerified.reasons.push(NEWEST_VERIFIED);
-
-  for (const d of decisions) {
-    if (d.reasons.length > 0) d.action = "keep";
-    else d.reasons.push(NO_RULE);
+  let newest = -1;
+  let verifiedAt = -1;
+  for (let nr = 0; nr < n && (newest === -1 || verifiedAt === -1); nr++) {
+    const s = snapshots[order[nr]!]!;
+    if (newest === -1 && s.damage === null) newest = nr;
+    if (verifiedAt === -1 && s.verified) verifiedAt = nr;
   }
-  const damaged = decisions.filter((d) => d.damage !== null).length;
+  if (newest !== -1) keep(newest, NEWEST);
+  // The first position with that snapshot's id (one and the same within a host).
+  if (verifiedAt !== -1) {
+    const id = snapshots[order[verifiedAt]!]!.id;
+    for (let nr = 0; nr < n; nr++) {
+      if (snapshots[order[nr]!]!.id === id) {
+        keep(nr, NEWEST_VERIFIED);
+        break;
+      }
+    }
+  }
+
+  const decisions: PlanDecision[] = [];
+  let damaged = 0;
+  for (let nr = 0; nr < n; nr++) {
+    const s = snapshots[order[nr]!]!;
+    const why = reasons[nr];
+    decisions.push(why ? { id: s.id, time: s.time, action: "keep", reasons: why, damage: s.damage } : { id: s.id, time: s.time, action: "delete", reasons: [NO_RULE], damage: s.damage });
+    if (s.damage !== null) damaged++;
+  }
   const notes = damaged > 0 ? [`${damaged} damaged snapshot(s): the rules keep or delete them like any other (a damaged snapshot is never "newest")`] : [];
   return { decisions, notes };
 }

@@ -42,6 +42,12 @@ export interface PruneOptions {
   /** What started it (e.g. `cli`), for the run's record. */
   trigger: string;
   now?: Date;
+  /**
+   * false: `hosts` of the result stays empty, each host goes to the report only
+   * (a fleet's dry run plans 80,000 snapshots: kept to the end, they cost their
+   * garbage collector's copying). Default true.
+   */
+  retainHosts?: boolean;
 }
 
 /** One snapshot of a host in a prune. */
@@ -84,6 +90,12 @@ export interface PruneResult {
   notes: string[];
   /** Deletions that failed (snapshots and blobs): exit code 1 when any. */
   failed: number;
+  /**
+   * In a dry run, the objects the ledger knows (artifacts and manifests) for the
+   * snapshots the plans delete, counted per host (a dry run leaves each
+   * snapshot's `objects` at 0); 0 in a real run, whose snapshots say what they deleted.
+   */
+  plannedObjects: number;
 }
 
 /** Opens each destination once, with the controller's own credentials from the inventory. */
@@ -112,16 +124,18 @@ export class DestinationPool {
   }
 }
 
-/** The plan of one host: every snapshot with keep or delete and why, nothing deleted yet. */
-export function planHost(ctx: ControllerContext, host: HostConfig, graceMs: number, now: Date): HostPrune {
+/**
+ * The plan of one host: every snapshot with keep or delete and why, nothing deleted yet.
+ * @param read the host's snapshots as the ledger lists them, when the caller has read them
+ */
+export function planHost(ctx: ControllerContext, host: HostConfig, graceMs: number, now: Date, read?: PruneSnapshot[]): HostPrune {
   const retention = host.operations.retention;
   if (!retention) return { host: host.name, status: "no-retention", message: NO_RETENTION, snapshots: [], notes: [] };
-  const rows = ctx.ledger.retention.snapshots(host.name);
-  const byId = new Map(rows.map((r) => [r.id, r]));
+  const rows = read ?? ctx.ledger.retention.snapshots(host.name, host.destination);
   const action = (r: PruneSnapshot, a: "keep" | "delete", rules: string[]): SnapshotAction => ({
     id: r.id,
     status: r.status,
-    startedAt: r.startedAt,
+    startedAt: r.time,
     destination: r.destination,
     damage: r.damage,
     action: a,
@@ -129,29 +143,66 @@ export function planHost(ctx: ControllerContext, host: HostConfig, graceMs: numb
     result: "planned",
     objects: 0,
   });
-  const complete = rows.filter((r) => r.status === "complete" && !r.deleting);
-  const plan = planRetention(
-    complete.map((r) => ({ id: r.id, time: r.startedAt, damage: r.damage, verified: r.verified })),
-    retention,
-  );
-  const actions = new Map<string, SnapshotAction>(plan.decisions.map((d) => [d.id, action(byId.get(d.id)!, d.action, d.reasons)]));
-  const cutoff = now.getTime() - graceMs;
-  for (const r of rows) {
-    if (r.deleting) actions.set(r.id, action(r, "delete", [r.deleting.rule]));
-    else if (r.status === "complete") continue;
-    else if (r.jobRunning) actions.set(r.id, action(r, "keep", ["being written by a running job"]));
-    else if (Date.parse(r.startedAt) < cutoff) actions.set(r.id, action(r, "delete", [DEBRIS]));
-    else actions.set(r.id, action(r, "keep", ["debris within the grace period"]));
+  // Plain loops: a fleet's prune plans 80,000 snapshots, much of it before the code is compiled.
+  const complete: PruneSnapshot[] = [];
+  for (const r of rows) if (r.status === "complete" && !r.deleting) complete.push(r);
+  // Each a PlanSnapshot as it is (id, time, damage, verified).
+  const plan = planRetention(complete, retention);
+  // The plan lists the complete snapshots newest first, as the ledger does: matched by position,
+  // or by id when the two orders differ (times written differently).
+  let decisions = plan.decisions;
+  for (let i = 0; i < decisions.length; i++) {
+    if (decisions[i]!.id !== complete[i]!.id) {
+      const byId = new Map(plan.decisions.map((d) => [d.id, d]));
+      decisions = complete.map((r) => byId.get(r.id)!);
+      break;
+    }
   }
-  const unfinished = rows.filter((r) => r.deleting).length;
+  let next = 0;
+  const cutoff = now.getTime() - graceMs;
+  let unfinished = 0;
+  // Newest first, as the ledger lists them.
+  const snapshots: SnapshotAction[] = [];
+  for (const r of rows) {
+    if (r.deleting) {
+      unfinished++;
+      snapshots.push(action(r, "delete", [r.deleting.rule]));
+    } else if (r.status === "complete") {
+      const d = decisions[next++]!;
+      snapshots.push(action(r, d.action, d.reasons));
+    } else if (r.jobRunning) snapshots.push(action(r, "keep", ["being written by a running job"]));
+    else if (Date.parse(r.time) < cutoff) snapshots.push(action(r, "delete", [DEBRIS]));
+    else snapshots.push(action(r, "keep", ["debris within the grace period"]));
+  }
   return {
     host: host.name,
     status: "pruned",
     retention,
-    // Newest first, as the ledger lists them.
-    snapshots: rows.map((r) => actions.get(r.id)!),
+    snapshots,
     notes: [...plan.notes, ...(unfinished ? [`${unfinished} deletion(s) an earlier prune began are finished now`] : [])],
   };
+}
+
+/**
+ * The objects the ledger knows (artifacts and manifests) for the snapshots
+ * `plan` deletes, `rows` being the snapshots it was made of: the artifacts
+ * counted for the whole host from the fewer of its deleted and kept snapshots
+ * (a prune that deletes 378 of 400 counts the host's artifacts less the 22 kept
+ * ones'). Read in the same transaction as `rows`: the kept ones are all the others.
+ */
+function plannedObjects(ctx: ControllerContext, host: string, plan: HostPrune, rows: PruneSnapshot[]): number {
+  const deleted: string[] = [];
+  const kept: string[] = [];
+  let manifests = 0;
+  plan.snapshots.forEach((s, i) => {
+    if (s.action === "keep") kept.push(s.id);
+    else {
+      deleted.push(s.id);
+      if (rows[i]!.manifest) manifests++;
+    }
+  });
+  if (deleted.length === 0) return 0;
+  return manifests + (deleted.length <= kept.length ? ctx.ledger.retention.artifactCount(host, deleted) : ctx.ledger.retention.artifactCount(host, kept, true));
 }
 
 /**
@@ -180,16 +231,24 @@ async function deleteSnapshot(ctx: ControllerContext, destination: Destination, 
 export async function pruneHosts(ctx: ControllerContext, hosts: HostConfig[], options: PruneOptions, report: (h: HostPrune) => void = () => {}): Promise<PruneResult> {
   const now = options.now ?? new Date();
   const runId = options.dryRun ? null : ctx.ledger.startRun({ kind: "prune", trigger: options.trigger, hosts: hosts.map((h) => h.name) });
-  const result: PruneResult = { dryRun: options.dryRun, runId, hosts: [], blobs: [], notes: [], failed: 0 };
+  const result: PruneResult = { dryRun: options.dryRun, runId, hosts: [], blobs: [], notes: [], failed: 0, plannedObjects: 0 };
   const pool = new DestinationPool(ctx);
   const clean = (text: string) => redact(text, ctx.secrets);
   // Blob references of the snapshots deleted (or, in a dry run, to be deleted), by destination.
   const dropped: { destination: string; host: string; snapshotId: string; blobKeys: string[] }[] = [];
   const destinations = new Set<string>();
   try {
+    // Without any (no Ollama), no host's snapshots have blob keys to look up.
+    const blobReferences = ctx.ledger.retention.anyBlobReferences();
     for (const host of hosts) {
-      const plan = planHost(ctx, host, options.graceMs, now);
-      const objects = plan.snapshots.some((s) => s.action !== "keep") ? ctx.ledger.retention.objectsOf(host.name) : new Map<string, { objects: number; blobKeys: string[] }>();
+      // The plan and, in a dry run, the number of objects it deletes: of one state of the ledger.
+      const { plan, planned } = ctx.ledger.retention.consistent(() => {
+        const rows = host.operations.retention ? ctx.ledger.retention.snapshots(host.name, host.destination) : [];
+        const plan = planHost(ctx, host, options.graceMs, now, rows);
+        return { plan, planned: options.dryRun && plan.status === "pruned" ? plannedObjects(ctx, host.name, plan, rows) : 0 };
+      });
+      result.plannedObjects += planned;
+      const blobKeysOf = blobReferences && plan.snapshots.some((s) => s.action !== "keep") ? ctx.ledger.retention.blobKeysOf(host.name) : new Map<string, string[]>();
       if (plan.status === "pruned") {
         destinations.add(host.destination);
         for (const s of plan.snapshots) destinations.add(s.destination);
@@ -201,10 +260,11 @@ export async function pruneHosts(ctx: ControllerContext, hosts: HostConfig[], op
           s.result = options.dryRun ? "planned" : "kept";
           continue;
         }
-        const blobKeys = objects.get(s.id)?.blobKeys ?? [];
+        const blobKeys = blobKeysOf.get(s.id) ?? [];
         if (options.dryRun) {
-          s.objects = objects.get(s.id)?.objects ?? 0;
-          dropped.push({ destination: s.destination, host: host.name, snapshotId: s.id, blobKeys });
+          // s.objects stays 0: the dry run counts the host's (plannedObjects). Only references
+          // matter to garbage collection, and few of tens of thousands of snapshots have any.
+          if (blobKeys.length > 0) dropped.push({ destination: s.destination, host: host.name, snapshotId: s.id, blobKeys });
           continue;
         }
         if (pool.isLocal(s.destination)) {
@@ -242,7 +302,7 @@ export async function pruneHosts(ctx: ControllerContext, hosts: HostConfig[], op
           }
         }
       }
-      result.hosts.push(plan);
+      if (options.retainHosts !== false) result.hosts.push(plan);
       report(plan);
     }
     const gc = await collectBlobs(ctx, pool, { destinations: [...destinations], dropped, dryRun: options.dryRun, graceMs: options.graceMs, now, runId });
