@@ -1,7 +1,8 @@
 // `npm run demo`: a small Lifeboat fleet on loopback, backed up and restored, start to finish.
 // Starts two simulated VPS hosts ("aidset" with an Open WebUI-like app, and an empty
 // "fresh-vps"), each its own sshd and user; an S3 server (s3rver) and an SFTP vault.
-// Then runs the real controller: init, run, verify, snapshots, restore onto the fresh host.
+// Then runs the real controller: init, run, verify, snapshots, restore onto the fresh host,
+// fetch one artifact onto the controller, and status.
 // Needs root (it creates the simulated hosts' users); everything is removed at the end.
 import { spawn } from "node:child_process";
 import * as path from "node:path";
@@ -53,7 +54,10 @@ async function main(): Promise<number> {
     const excluded = (rel: string) => rel === "cache" || rel.startsWith("cache/") || rel === "audit.log";
     const same = JSON.stringify(listTree(path.join(into, app.data.slice(1)))) === JSON.stringify(listTree(app.data, excluded));
     console.log(`\n${bold(same ? "✔ fresh-vps now holds aidset's data, byte for byte (cache/ and audit.log excluded as configured)" : "✘ restored tree differs")}`);
-    return same ? 0 : 1;
+    if (!same) return 1;
+    // One artifact opened on the controller, no host involved; then the fleet at a glance (what a monitoring check runs).
+    if ((await controller("fetch", "--from", "aidset", "--artifact", "webui/webui.db", "--out", path.join(fleet.dir, "webui.db"))) !== 0) return 1;
+    return await controller("status");
   } finally {
     await fleet.stop();
   }
