@@ -107,6 +107,8 @@ export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
   const hr = rawHosts === undefined ? undefined : FieldReader.of(rawHosts, "hosts");
   for (const name of hr?.keys() ?? []) {
     if (!NAME.test(name)) throw hr!.fail(name, "host names are letters, digits, '.', '_' and '-', starting with a letter or digit");
+    // A host's snapshots go under <prefix>/<host>/: this name is the fleet's shared blob area.
+    if (name === "blobs") throw hr!.fail(name, `"blobs" is the name of the fleet's blob area in storage`, "give the host another name");
     const where = `hosts.${name}`;
     const h = FieldReader.of(hr!.value(name), where);
     const rawSsh = h.value("ssh");

@@ -40,6 +40,7 @@ describe("inventory", () => {
     ["a retention that keeps nothing", [...base, "    retention: { keepDaily: 0 }"], 7, "hosts.web.retention.keepLast: a retention policy that keeps nothing"],
     ["a retention count that is no whole number", [...base, "    retention: { keepDaily: 2.5 }"], 7, "hosts.web.retention.keepDaily: expected a whole number"],
     ["an unknown alert event", [...base, "alerts:", "  - { type: ntfy, url: 'https://ntfy.sh/x', events: [fire] }"], 8, 'alerts[0].events[0]: unknown event "fire"'],
+    ["a host named like the blob area", ["destinations:", "  usb: { type: local, path: /mnt/usb }", "hosts:", "  blobs:", "    ssh: { host: 10.0.0.1 }", "    destination: usb"], 5, 'hosts.blobs: "blobs" is the name of the fleet\'s blob area in storage'],
     ["per-host storage on a local destination", [...base, "    storage: { accessKeyId: a }"], 7, "hosts.web.storage.accessKeyId: a local destination has no per-host settings"],
     ["a destination type only the controller issues", ["destinations:", "  links: { type: presigned, of: x, expiresAt: '2030-01-01T00:00:00Z', objects: {} }"], 2, 'destinations.links.type: expected one of'],
     ["a link expiry beyond S3's limit", ["destinations:", "  s3: { type: s3, bucket: b, accessKeyId: a, secretAccessKey: c, linkExpiry: 30d }"], 2, "destinations.s3.linkExpiry: expected a duration between 1m and 7d"],
