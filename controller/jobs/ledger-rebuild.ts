@@ -13,6 +13,7 @@ import { describeDestination, openDestination } from "../../core/storage/destina
 import { openManifest } from "../../core/storage/snapshot-check";
 import { artifactKey, blobAlternateKey, blobObjectKey } from "../../core/storage-layout";
 import { currentPlatform } from "../../platform/current";
+import { keyedName } from "./ledger-recorder";
 import { openForReading } from "./read-storage";
 import type { ControllerContext } from "../context";
 
@@ -197,13 +198,12 @@ function checkFound(manifest: Manifest, host: string, snapshotId: string, sizes:
 
 /** Blobs the snapshot uploaded (with their stored hashes) are recorded unchecked: a later backup uploads them again until the controller has read them through. */
 function recordBlobs(ctx: ControllerContext, destination: string, host: string, snapshotId: string, manifest: Manifest): void {
-  const blobKey = Buffer.from(ctx.keys.blobKey, "base64");
   for (const a of manifest.artifacts) {
     for (const ref of (Array.isArray(a.metadata?.blobs) ? a.metadata.blobs : []) as BlobRef[]) {
       if (!ref.stored) continue;
-      const name = crypto.createHmac("sha256", blobKey).update(ref.digest).digest("hex");
+      const name = keyedName(ctx.keys.blobKey, ref.digest);
       if (ref.key !== blobObjectKey(name) && ref.key !== blobAlternateKey(name, snapshotId)) continue;
-      if (ctx.ledger.blobs.get(destination, ref.key)) continue;
+      // Insert-only: a blob the ledger has under that key keeps its record.
       ctx.ledger.blobs.record({ destination, objectKey: ref.key, name, digest: ref.digest, sha256: ref.stored.sha256, storedSize: ref.stored.size, recipient: "", host, snapshotId });
     }
   }

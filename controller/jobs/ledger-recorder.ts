@@ -58,8 +58,8 @@ function checkReportedKeys(ledger: Ledger, ids: JobIds, event: AgentEvent): void
   }
 }
 
-/** A blob's keyed name: HMAC-SHA-256 of its digest under the fleet's blob naming key. */
-function keyedName(blobKey: string, digest: unknown): string {
+/** A blob's keyed name: HMAC-SHA-256 of its digest under the fleet's blob naming key (base64). */
+export function keyedName(blobKey: string, digest: unknown): string {
   return crypto.createHmac("sha256", Buffer.from(blobKey, "base64")).update(String(digest)).digest("hex");
 }
 

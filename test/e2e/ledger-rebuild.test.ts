@@ -4,7 +4,7 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type AppData } from "../harness/app-data";
 import { startFleet, type Fleet, type HostEntry } from "../harness/fleet";
@@ -27,9 +27,7 @@ describe("ledger rebuild and fetch", () => {
     return (JSON.parse(result.stdout) as { snapshots: SnapshotJson[] }).snapshots;
   }
 
-  function s3(): S3Client {
-    return new S3Client({ endpoint: fleet.s3.endpoint, region: fleet.s3.region, forcePathStyle: true, credentials: { accessKeyId: fleet.s3.accessKeyId, secretAccessKey: fleet.s3.secretAccessKey }, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
-  }
+  const s3 = () => fleet.s3.client();
 
   beforeAll(async () => {
     fleet = await startFleet(["alpha"]);

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonLines } from "../harness/controller-cli";
@@ -60,12 +60,7 @@ describe("controller prune on a real fleet", () => {
 
   /** Every object key in the bucket, listed with the admin key (the controller's), without the destination's prefix. */
   async function bucket(): Promise<string[]> {
-    const client = new S3Client({
-      endpoint: fleet.s3.endpoint,
-      region: fleet.s3.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: fleet.s3.accessKeyId, secretAccessKey: fleet.s3.secretAccessKey },
-    });
+    const client = fleet.s3.client();
     const keys: string[] = [];
     try {
       let token: string | undefined;

@@ -14,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonLines } from "../harness/controller-cli";
@@ -95,15 +95,7 @@ describe("storage access scoped per host: what root on one host can reach", () =
   const writeThreeHosts = (options?: InventoryOptions) =>
     fleet.writeInventory({ alpha: entry("alpha"), beta: entry("beta", { runtime: wrapper }), gamma: entry("gamma") }, options);
 
-  const admin = () =>
-    new S3Client({
-      endpoint: fleet.s3.endpoint,
-      region: fleet.s3.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: fleet.s3.accessKeyId, secretAccessKey: fleet.s3.secretAccessKey },
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
+  const admin = () => fleet.s3.client();
 
   async function listKeys(prefix: string): Promise<{ key: string; etag: string }[]> {
     const client = admin();
@@ -295,15 +287,7 @@ describe("storage access scoped per host: what root on one host can reach", () =
 
     // 2. beta's own key, as the SDK uses it, reaches nothing outside fleet/beta/ (writes) .
     const [betaKeyId] = keyIds as string[];
-    const betaClient = new S3Client({
-      endpoint: fleet.s3.endpoint,
-      region: fleet.s3.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: betaKeyId!, secretAccessKey: (secrets as string[])[0]! },
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-      maxAttempts: 1,
-    });
+    const betaClient = fleet.s3.client({ accessKeyId: betaKeyId!, secretAccessKey: (secrets as string[])[0]! });
     const bucket = fleet.s3.bucket;
     const gammaKeyName = gammaObjects[0]!.key;
     const alphaKeyName = (await listKeys("fleet/alpha/"))[0]!.key;

@@ -2,25 +2,14 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Fleet } from "../harness/fleet";
-
-function s3Client(fleet: Fleet): S3Client {
-  return new S3Client({
-    endpoint: fleet.s3.endpoint,
-    region: fleet.s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: fleet.s3.accessKeyId, secretAccessKey: fleet.s3.secretAccessKey },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
-}
 
 /** The stored (encrypted) bytes of `key` in destination `destination` of the test fleet. */
 export async function readStored(fleet: Fleet, destination: string, key: string): Promise<Buffer> {
   if (destination === "local") return fs.readFileSync(path.join(fleet.dir, "local-store", key));
   if (destination === "sftp") return fs.readFileSync(path.join(fleet.vaultStore, key));
-  const out = await s3Client(fleet).send(new GetObjectCommand({ Bucket: fleet.s3.bucket, Key: `fleet/${key}` }));
+  const out = await fleet.s3.client().send(new GetObjectCommand({ Bucket: fleet.s3.bucket, Key: `fleet/${key}` }));
   return Buffer.from(await out.Body!.transformToByteArray());
 }
 
@@ -28,14 +17,14 @@ export async function readStored(fleet: Fleet, destination: string, key: string)
 export async function writeStored(fleet: Fleet, destination: string, key: string, bytes: Buffer): Promise<void> {
   if (destination === "local") return fs.writeFileSync(path.join(fleet.dir, "local-store", key), bytes);
   if (destination === "sftp") return fs.writeFileSync(path.join(fleet.vaultStore, key), bytes);
-  await s3Client(fleet).send(new PutObjectCommand({ Bucket: fleet.s3.bucket, Key: `fleet/${key}`, Body: bytes }));
+  await fleet.s3.client().send(new PutObjectCommand({ Bucket: fleet.s3.bucket, Key: `fleet/${key}`, Body: bytes }));
 }
 
 /** Deletes the stored object `key` (to simulate a lost or deleted object). */
 export async function deleteStored(fleet: Fleet, destination: string, key: string): Promise<void> {
   if (destination === "local") return fs.rmSync(path.join(fleet.dir, "local-store", key));
   if (destination === "sftp") return fs.rmSync(path.join(fleet.vaultStore, key));
-  await s3Client(fleet).send(new DeleteObjectCommand({ Bucket: fleet.s3.bucket, Key: `fleet/${key}` }));
+  await fleet.s3.client().send(new DeleteObjectCommand({ Bucket: fleet.s3.bucket, Key: `fleet/${key}` }));
 }
 
 /** Decrypts with the stock `age` CLI and the controller's identity file, then decompresses with the stock tools. */

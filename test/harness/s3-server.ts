@@ -26,7 +26,22 @@ export interface S3Server {
   openUploads(): OpenUpload[];
   /** Every request the front answered, in order of completion. */
   requests: FrontRequest[];
+  /** An SDK client of this server, with the admin key (the controller's) unless `credentials` are given; destroy it when done. */
+  client(credentials?: { accessKeyId: string; secretAccessKey: string }): S3Client;
   stop(): Promise<void>;
+}
+
+/** An SDK client of the server at `endpoint`, as the tests use one (no extra checksum headers, no retries hiding a refusal). */
+function clientOf(endpoint: string, region: string, credentials: { accessKeyId: string; secretAccessKey: string }): S3Client {
+  return new S3Client({
+    endpoint,
+    region,
+    forcePathStyle: true,
+    credentials,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts: 1,
+  });
 }
 
 /** Starts s3rver on 127.0.0.1 with a fresh directory and a bucket `lifeboat-test`, and the enforcing front before it. */
@@ -43,14 +58,7 @@ export async function startS3Server(): Promise<S3Server> {
     throw err;
   });
   const endpoint = front.endpoint;
-  const client = new S3Client({
-    endpoint,
-    region,
-    forcePathStyle: true,
-    credentials: admin,
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  const client = clientOf(endpoint, region, admin);
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
   } catch (err) {
@@ -68,6 +76,7 @@ export async function startS3Server(): Promise<S3Server> {
     addPrincipal: (accessKeyId, secretAccessKey, policy) => front.addPrincipal(accessKeyId, secretAccessKey, policy),
     openUploads: () => front.openUploads(),
     requests: front.requests,
+    client: (credentials = admin) => clientOf(endpoint, region, credentials),
     async stop() {
       await front.close();
       await server.close();

@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { describeDestinationContract, describeReadOnlyDestinationContract, destinationTypesUnderContract } from "../../../test/destination-contract";
 import { destinationTypeNames } from "./registry";
@@ -21,7 +21,7 @@ function walk(dir: string): string[] {
 }
 
 async function bucketKeys(s3: S3Server): Promise<string[]> {
-  const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  const client = s3.client();
   const out = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
   client.destroy();
   return (out.Contents ?? []).map((o) => o.Key!).sort();
