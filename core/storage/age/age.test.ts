@@ -181,7 +181,8 @@ describe("age streams", () => {
     });
 
     it("refuses a malformed identity with KEYS, without echoing it", async () => {
-      const bad = `${identity.slice(0, -1)}Q`;
+      // Its last character changed (to one it is not: a random identity may end in "Q" already).
+      const bad = `${identity.slice(0, -1)}${identity.endsWith("Q") ? "P" : "Q"}`;
       const failure = collect(decryptStream(native, bad, pieces(sealed)));
       await expect(failure).rejects.toMatchObject({ code: "KEYS" });
       await failure.catch((err: Error) => expect(err.message).not.toContain(bad.slice(16)));
