@@ -123,7 +123,7 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: 
     try {
       status =
         spec.kind === "backup"
-          ? await runBackup(spec, jc, destination)
+          ? await runBackup(spec, jc, destination, dir)
           : spec.kind === "restore"
             ? await runRestore(spec, jc, destination)
             : spec.kind === "verify"

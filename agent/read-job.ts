@@ -2,15 +2,13 @@
 import { splitHooks, type Hooks } from "../core/hooks";
 import { getPlugin } from "../plugins/registry";
 import type { Plugin, RestoreInput } from "../plugins/contract";
-import type { ArtifactRecord } from "../core/records";
-import { decryptStream } from "../core/storage/age/decrypt";
-import type { ByteStream } from "../core/platform";
+import type { ArtifactRecord, ChunkRef } from "../core/records";
 import type { Destination } from "../core/storage/destination";
 import type { PluginDoneEvent } from "../core/events";
-import { LifeboatError } from "../core/errors";
+import { isLifeboatError, LifeboatError } from "../core/errors";
 import type { JobContext } from "./job-context";
-import { checkManifest } from "../core/storage/snapshot-check";
-import { decompress } from "../core/storage/compression";
+import { checkManifest, openStoredArtifact } from "../core/storage/snapshot-check";
+import { readChunkIndex, type ObjectReader } from "../core/storage/chunked-artifact";
 import { counted, throttle, verified } from "../core/storage/measure";
 import type { ReadJob } from "../core/spec";
 
@@ -101,27 +99,50 @@ export async function forEachInstance(job: ReadJob, jc: JobContext, destination:
 async function fetchAll(job: ReadJob, jc: JobContext, destination: Destination): Promise<ObjectReader> {
   const dir = `${jc.scratchDir}/objects`;
   await jc.platform.mkdir(dir, 0o700);
-  const needed = job.artifacts.reduce((n, a) => n + a.storedSize, 0);
-  const free = await jc.platform.freeBytes(dir);
+  const local = new Map<string, string>();
+  const fetch = async (key: string, expected: { sha256: string; size: number }) => {
+    if (local.has(key)) return;
+    const file = `${dir}/${local.size}.age`;
+    await jc.platform.writeStream(file, verified(jc.platform, destination.get(key, jc.signal), expected, key), 0o600);
+    local.set(key, file);
+  };
+  const reader: ObjectReader = (key) => jc.platform.readStream(local.get(key)!);
+  await ensureSpace(job, jc, job.artifacts.reduce((n, a) => n + a.storedSize, 0));
+  for (const record of job.artifacts) await fetch(record.key, { sha256: record.sha256, size: record.storedSize });
+  // A chunked artifact's chunks are fetched too, each checked against the stored hash its (checked) index records.
+  const chunks = new Map<string, ChunkRef>();
+  for (const record of job.artifacts.filter((r) => r.compression === "chunked")) {
+    for (const ref of (await readChunkIndex(jc.platform, reader, job.identity, record)).chunks) chunks.set(ref.key, ref);
+  }
+  if (chunks.size > 0) {
+    await ensureSpace(job, jc, [...chunks.values()].reduce((n, c) => n + c.stored.size, 0));
+    for (const ref of chunks.values()) {
+      try {
+        await fetch(ref.key, ref.stored);
+      } catch (err) {
+        const owner = job.artifacts.find((r) => r.compression === "chunked");
+        if (isLifeboatError(err) && (err.code === "NOT_FOUND" || err.code === "INTEGRITY")) {
+          throw new LifeboatError("INTEGRITY", `Cannot restore snapshot "${job.snapshotId}": chunk "${ref.key}"${owner ? ` (of its chunked artifacts, e.g. ${owner.instance}/${owner.name})` : ""} is ${err.code === "NOT_FOUND" ? "missing from storage" : `damaged: ${err.message}`}`, { hint: "restore from another snapshot", object: ref.key, cause: err });
+        }
+        throw err;
+      }
+    }
+  }
+  jc.events.log(`fetched and checked ${local.size} objects before restoring anything`);
+  return reader;
+}
+
+/** @throws RESTORE when `needed` bytes do not fit in the job's scratch space. */
+async function ensureSpace(job: ReadJob, jc: JobContext, needed: number): Promise<void> {
+  const free = await jc.platform.freeBytes(jc.scratchDir);
   if (free !== null && free < needed) {
     throw new LifeboatError("RESTORE", `Cannot restore snapshot "${job.snapshotId}": its objects need ${needed} bytes of scratch space in "${jc.scratchDir}", and there are ${free} free`, {
       hint: "free space in the agent's directory (agentDir in the inventory), or restore the plugin instances one at a time (--plugins)",
     });
   }
-  const local = new Map<string, string>();
-  for (const [i, record] of job.artifacts.entries()) {
-    const file = `${dir}/${i}.age`;
-    await jc.platform.writeStream(file, verified(jc.platform, destination.get(record.key, jc.signal), { sha256: record.sha256, size: record.storedSize }, record.key), 0o600);
-    local.set(record.key, file);
-  }
-  jc.events.log(`fetched and checked ${job.artifacts.length} objects before restoring anything`);
-  return (key) => jc.platform.readStream(local.get(key)!);
 }
 
-/** download → check stored hash → decrypt → decompress, with progress events. */
-/** Where stored objects are read from: the destination, or checked copies in scratch space. */
-type ObjectReader = (key: string) => ByteStream;
-
+/** download → check stored hash → decrypt → decompress (or the chunks of a chunked artifact), with progress events. */
 function openInput(job: ReadJob, jc: JobContext, read: ObjectReader, record: ArtifactRecord): RestoreInput {
   return {
     record,
@@ -131,13 +152,14 @@ function openInput(job: ReadJob, jc: JobContext, read: ObjectReader, record: Art
       const report = throttle(250, () =>
         jc.events.emit({ type: "progress", plugin: record.instance, artifact: record.name, bytes: plainBytes, storedBytes }),
       );
-      const stored = counted(read(record.key), (n) => {
-        storedBytes = n;
-        report();
-      });
-      const checked = verified(jc.platform, stored, { sha256: record.sha256, size: record.storedSize }, record.key);
-      const plain = decompress(jc.platform, record.compression, decryptStream(jc.platform, job.identity, checked));
-      return counted(plain, (n) => {
+      const countedRead: ObjectReader = (key) =>
+        counted(read(key), (n) => {
+          storedBytes += n - (countedBytes.get(key) ?? 0);
+          countedBytes.set(key, n);
+          report();
+        });
+      const countedBytes = new Map<string, number>();
+      return counted(openStoredArtifact(jc.platform, countedRead, job.identity, record), (n) => {
         plainBytes = n;
         report();
       });

@@ -27,6 +27,8 @@ export interface LifeboatErrorOptions {
   hint?: string;
   /** The underlying error; kept for logs, never printed raw to users. */
   cause?: unknown;
+  /** The key of the stored object at fault, when one is (e.g. a damaged chunk), for the ledger to mark. */
+  object?: string;
 }
 
 /**
@@ -37,12 +39,14 @@ export interface LifeboatErrorOptions {
 export class LifeboatError extends Error {
   readonly code: ErrorCode;
   readonly hint?: string;
+  readonly object?: string;
 
   constructor(code: ErrorCode, message: string, options: LifeboatErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "LifeboatError";
     this.code = code;
     if (options.hint !== undefined) this.hint = options.hint;
+    if (options.object !== undefined) this.object = options.object;
   }
 }
 

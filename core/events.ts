@@ -1,6 +1,14 @@
 /** @module The agent's NDJSON event stream (stdout), one object per line, discriminated by `type`. */
 import type { ArtifactRecord } from "./records";
 
+/** A chunk a backup job stored: its keyed name, object key, plain size and stored hash and size. */
+export interface ChunkUpload {
+  name: string;
+  key: string;
+  size: number;
+  stored: { sha256: string; size: number };
+}
+
 /** Emitted once, first. */
 export interface StartEvent {
   type: "start";
@@ -25,6 +33,20 @@ export interface ProgressEvent {
 /** One artifact finished and stored (backup) or restored (restore). */
 export interface ArtifactEvent extends ArtifactRecord {
   type: "artifact";
+}
+
+/**
+ * Chunks of a chunked artifact, emitted before its `artifact` event (in
+ * batches): `uploaded` lists chunks this job stored, `refs` the keyed names of
+ * every chunk the artifact references (uploaded now or before). A chunk appears
+ * in `uploaded` no later than the first `refs` that names it.
+ */
+export interface ChunksEvent {
+  type: "chunks";
+  plugin: string;
+  artifact: string;
+  uploaded: ChunkUpload[];
+  refs: string[];
 }
 
 /** A plugin finished; for restore, what it restored; for verify, what it checked. */
@@ -77,4 +99,4 @@ export interface DoneEvent {
 }
 
 /** Every event the agent writes. */
-export type AgentEvent = StartEvent | ProgressEvent | ArtifactEvent | PluginDoneEvent | HookEvent | WarningEvent | ErrorEvent | DoneEvent;
+export type AgentEvent = StartEvent | ProgressEvent | ArtifactEvent | ChunksEvent | PluginDoneEvent | HookEvent | WarningEvent | ErrorEvent | DoneEvent;

@@ -42,6 +42,26 @@ export interface BackupJob extends JobBase {
    * checked: keyed name → object key. Only these are referenced without upload.
    */
   knownBlobs?: Record<string, string>;
+  /** Chunked artifacts (deduplicated per host); absent: every artifact is one object. */
+  chunking?: ChunkingSpec;
+}
+
+/**
+ * How a backup stores chunked artifacts. The controller's ledger is the
+ * authority on which chunks exist: the agent references without upload only
+ * chunks of the snapshot named for each instance in `parents` (through its
+ * local chunk cache, which must come from exactly that snapshot) and chunks it
+ * uploads in this job.
+ */
+export interface ChunkingSpec {
+  /** The host's chunk naming key (base64, 32 bytes): keyed name = HMAC-SHA-256(key, "sha256:<hex>"). */
+  key: string;
+  /** Plugin instance → the complete snapshot whose chunks it may reference. */
+  parents: Record<string, string>;
+  /** Keyed names of chunks that must not be referenced (damaged): they are uploaded again. */
+  exclude: string[];
+  /** Read every file, even one whose metadata says it did not change. */
+  rehash: boolean;
 }
 
 /** Restore a stored snapshot (possibly taken on another host) onto this host. */

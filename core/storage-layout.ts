@@ -29,6 +29,31 @@ export function blobAlternateKey(keyedName: string, snapshotId: string): string 
   return `blobs/v2/${keyedName}.${snapshotId}.age`;
 }
 
+/**
+ * Where a host's chunk is stored, by its keyed name (HMAC of its content hash
+ * under the host's chunk naming key): `<host>/chunks/<first 2 hex>/<name>.age`.
+ * Chunks live beside the host's snapshot folders, shared by all its snapshots.
+ */
+export function chunkObjectKey(host: string, keyedName: string): string {
+  return `${host}/chunks/${keyedName.slice(0, 2)}/${keyedName}.age`;
+}
+
+/**
+ * Where a backup stores a chunk whose keyed name is taken by an object it may
+ * not trust or overwrite (one the parent snapshot does not name: damaged, left
+ * by a failed job, or referenced by snapshots whose indexes record its hash):
+ * `<host>/chunks/<2 hex>/<name>.<snapshot>.age`.
+ */
+export function chunkAlternateKey(host: string, keyedName: string, snapshotId: string): string {
+  return `${host}/chunks/${keyedName.slice(0, 2)}/${keyedName}.${snapshotId}.age`;
+}
+
+/** The keyed name of a chunk object key made by {@link chunkObjectKey} or {@link chunkAlternateKey} for `host`, or null for any other key. */
+export function chunkNameOf(host: string, key: string): string | null {
+  const m = /^([^/]+)\/chunks\/([0-9a-f]{2})\/([0-9a-f]{64})(\.[A-Za-z0-9][A-Za-z0-9_-]*)?\.age$/.exec(key);
+  return m && m[1] === host && m[3]!.startsWith(m[2]!) ? m[3]! : null;
+}
+
 /** A new snapshot id: sortable UTC time plus randomness, e.g. `20261124T124501Z-3f9a`. */
 export function newSnapshotId(now: Date, random: string): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");

@@ -31,6 +31,29 @@ export interface ArtifactSource {
   data: ByteStream;
   /** Facts for the manifest (row counts, versions, file counts), read after `data` is consumed. */
   metadata(): Record<string, unknown>;
+  /**
+   * The same bytes as `data`, as a sequence of units (e.g. one per large file
+   * and one per group of small files of a tree). A chunked backup reads these
+   * instead of `data`: chunk boundaries restart at each unit, and a unit whose
+   * `cacheKey` the last snapshot stored is not read at all.
+   */
+  units?: AsyncIterable<ArtifactUnit>;
+}
+
+/** A part of an artifact's bytes that a chunked backup can reuse without reading it. */
+export interface ArtifactUnit {
+  /**
+   * Names the unit's bytes by metadata (paths, sizes, times, inodes, owners,
+   * modes): equal keys promise equal bytes. Null: always read.
+   */
+  cacheKey: string | null;
+  /** The unit's bytes. May be called again (to re-read) after `settled()` said the source changed. */
+  read(): ByteStream;
+  /**
+   * After `read()` ended: the unit's key as of the metadata the read saw, or
+   * null when the source changed while it was read (its bytes may be torn).
+   */
+  settled?(): string | null;
 }
 
 /**

@@ -3,8 +3,8 @@ import { readDestination } from "../../core/storage/destinations/registry";
 import type { DestinationSpec } from "../../core/storage/destination";
 import { LifeboatError } from "../../core/errors";
 import { FieldReader } from "../../core/validate";
-import { STORED_COMPRESSIONS, type ArtifactRecord } from "../../core/records";
-import type { JobSpec, PluginSpec } from "../../core/spec";
+import { STORED_COMPRESSIONS, type ArtifactRecord, type ChunkStats } from "../../core/records";
+import type { ChunkingSpec, JobSpec, PluginSpec } from "../../core/spec";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const NONCE = /^[0-9a-f]{32,64}$/;
@@ -55,8 +55,9 @@ export function parseJobSpec(raw: unknown): JobSpec {
         throw r.fail("knownBlobs", `expected keyed names mapped to keys under blobs/, got "${name.slice(0, 80)}": "${key.slice(0, 120)}"`);
       }
     }
+    const chunking = r.value("chunking") === undefined ? undefined : chunkingSpec(r.value("chunking"));
     r.rejectUnknown();
-    return { ...base, kind, recipients, ...(blobKey ? { blobKey } : {}), ...(blobRecipients ? { blobRecipients } : {}), ...(knownBlobs ? { knownBlobs } : {}) };
+    return { ...base, kind, recipients, ...(blobKey ? { blobKey } : {}), ...(blobRecipients ? { blobRecipients } : {}), ...(knownBlobs ? { knownBlobs } : {}), ...(chunking ? { chunking } : {}) };
   }
   const read = {
     ...base,
@@ -111,10 +112,28 @@ function artifactList(raw: unknown): ArtifactRecord[] {
       sha256: matching(r, "sha256", SHA256),
       compression: r.oneOf("compression", STORED_COMPRESSIONS),
       metadata: (r.value("metadata") ?? {}) as Record<string, unknown>,
+      ...(r.value("chunks") === undefined ? {} : { chunks: r.value("chunks") as ChunkStats }),
     };
     r.rejectUnknown();
     return record;
   });
+}
+
+function chunkingSpec(raw: unknown): ChunkingSpec {
+  const r = FieldReader.of(raw, "spec.chunking", "SPEC_REJECTED");
+  const key = r.string("key");
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(key)) throw r.fail("key", "expected 32 bytes in base64");
+  const parents = r.stringMap("parents");
+  for (const [instance, snapshot] of Object.entries(parents)) {
+    if (!NAME.test(instance) || !NAME.test(snapshot)) throw r.fail("parents", `expected plugin instances mapped to snapshot ids, got ${JSON.stringify(instance).slice(0, 80)}: ${JSON.stringify(snapshot).slice(0, 80)}`);
+  }
+  const exclude = r.stringList("exclude");
+  exclude.forEach((name, i) => {
+    if (!SHA256.test(name)) throw r.fail(`exclude[${i}]`, "expected a keyed chunk name (64 hex digits)");
+  });
+  const chunking = { key, parents, exclude, rehash: r.boolean("rehash", false) };
+  r.rejectUnknown();
+  return chunking;
 }
 
 function manifestRecord(raw: unknown): { key: string; sha256: string; size: number } {

@@ -67,7 +67,8 @@ export const fetchCommand: Command = {
       try {
         const stored = path.join(scratch, "object.age");
         await platform.writeStream(stored, verified(platform, destination.get(record.key), { sha256: record.sha256, size: record.storedSize }, record.key), 0o600);
-        const data = openStoredArtifact(platform, platform.readStream(stored), identity, record);
+        // A chunked artifact's chunks are each checked by their own stored hash as they are read.
+        const data = openStoredArtifact(platform, (key) => (key === record.key ? platform.readStream(stored) : destination.get(key)), identity, record);
         if (toStdout) {
           for await (const chunk of data) if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once("drain", r));
         } else {

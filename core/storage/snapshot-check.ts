@@ -11,6 +11,7 @@ import { decryptStream } from "./age/decrypt";
 import { decompress } from "./compression";
 import type { Destination } from "./destination";
 import { verified } from "./measure";
+import { readChunkIndex, readChunks, type ObjectReader } from "./chunked-artifact";
 
 /** A snapshot as the ledger recorded it. */
 export interface RecordedSnapshot {
@@ -57,29 +58,40 @@ export async function checkManifest(platform: Platform, destination: Destination
 /**
  * Reads one stored artifact to its end through its hash check, age
  * (authenticating every chunk) and decompression, and compares its size with the record.
- * @returns the plain bytes read. @throws INTEGRITY naming the object.
+ * @returns the plain bytes read. @throws INTEGRITY naming the object (a chunk's key in `object`).
  */
 export async function checkStoredArtifact(platform: Platform, destination: Destination, identity: string, record: ArtifactRecord, signal?: AbortSignal): Promise<number> {
   let plain = 0;
-  for await (const chunk of openStoredArtifact(platform, destination.get(record.key, signal), identity, record)) plain += chunk.length;
+  for await (const chunk of openStoredArtifact(platform, (key) => destination.get(key, signal), identity, record)) plain += chunk.length;
   return plain;
 }
 
 /**
- * One stored artifact's plain bytes (`object`: its stored bytes), read through its hash check, age and
- * decompression. Whoever consumes it must not act on the bytes before the end:
- * the stream throws INTEGRITY at its end when the object's hash or size is not the record's.
+ * One stored artifact's plain bytes, its objects taken from `read`: a single
+ * object through its hash check, age and decompression, or a chunked artifact's
+ * index and then its chunks, each checked. Whoever consumes it must not act on
+ * the bytes before the end: the stream throws INTEGRITY (at its end, at the
+ * latest) when anything is not as the record says.
  */
-export async function* openStoredArtifact(platform: Platform, object: ByteStream, identity: string, record: ArtifactRecord): AsyncGenerator<Uint8Array> {
-  const stored = verified(platform, object, { sha256: record.sha256, size: record.storedSize }, record.key);
+export async function* openStoredArtifact(platform: Platform, read: ObjectReader, identity: string, record: ArtifactRecord): AsyncGenerator<Uint8Array> {
   let plain = 0;
-  for await (const chunk of decompress(platform, record.compression, decryptStream(platform, identity, stored))) {
+  for await (const chunk of openArtifactBytes(platform, read, identity, record)) {
     plain += chunk.length;
     yield chunk;
   }
   if (plain !== record.plainSize) {
     throw new LifeboatError("INTEGRITY", `Cannot trust stored object "${record.key}": it holds ${plain} bytes of data, the ledger records ${record.plainSize}`, { hint: "restore from another snapshot" });
   }
+}
+
+function openArtifactBytes(platform: Platform, read: ObjectReader, identity: string, record: ArtifactRecord): ByteStream {
+  if (record.compression === "chunked") {
+    return (async function* () {
+      yield* readChunks(platform, read, identity, record, await readChunkIndex(platform, read, identity, record));
+    })();
+  }
+  const stored = verified(platform, read(record.key), { sha256: record.sha256, size: record.storedSize }, record.key);
+  return decompress(platform, record.compression, decryptStream(platform, identity, stored));
 }
 
 /**

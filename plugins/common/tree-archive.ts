@@ -6,6 +6,7 @@ import type { ArtifactSource, PluginContext } from "../contract";
 import { compileExcludes, type ExcludeSet } from "./exclude";
 import type { MappedPath } from "./service-tool";
 import { writeTar, type TarEntry } from "./tar/writer";
+import { tarUnits, type UnitEntry } from "./tar/units";
 import { listTree } from "./tree";
 
 /** How a tree archive is made. */
@@ -26,7 +27,7 @@ export interface TreeCounts {
 }
 
 /** Walks `tree.host`, naming the entries in the archive under `tree.path`. */
-async function* walk(ctx: PluginContext, tree: MappedPath, excludes: ExcludeSet, oneFileSystem: boolean, counts: TreeCounts): AsyncIterable<TarEntry> {
+async function* walk(ctx: PluginContext, tree: MappedPath, excludes: ExcludeSet, oneFileSystem: boolean, counts: TreeCounts): AsyncIterable<UnitEntry> {
   const platform = ctx.platform;
   const root = tree.host;
   let rootInfo: FileInfo;
@@ -35,19 +36,19 @@ async function* walk(ctx: PluginContext, tree: MappedPath, excludes: ExcludeSet,
   } catch (err) {
     throw new LifeboatError("SOURCE", `Cannot back up "${root}": ${messageOf(err)}`, { hint: "fix the path in the inventory, or check what removed it" });
   }
-  async function* visit(path: string, rel: string, info: FileInfo): AsyncIterable<TarEntry> {
+  async function* visit(path: string, rel: string, info: FileInfo): AsyncIterable<UnitEntry> {
     const name = `${tree.path}${path.slice(root.length)}`.slice(1);
     const base = { name, mode: info.mode, uid: info.uid, gid: info.gid, mtime: Math.floor(info.mtimeMs / 1000), linkname: "", size: 0 };
     if (info.kind === "file") {
       counts.files++;
       counts.bytes += info.size;
-      yield { header: { ...base, type: "file", size: info.size }, source: path };
+      yield { header: { ...base, type: "file", size: info.size }, source: path, info };
     } else if (info.kind === "symlink") {
       counts.symlinks++;
-      yield { header: { ...base, type: "symlink", linkname: await platform.readlink(path) } };
+      yield { header: { ...base, type: "symlink", linkname: await platform.readlink(path) }, info };
     } else if (info.kind === "directory") {
       counts.directories++;
-      yield { header: { ...base, type: "directory" } };
+      yield { header: { ...base, type: "directory" }, info };
       if (oneFileSystem && info.dev !== rootInfo.dev) return;
       let children: string[];
       try {
@@ -89,22 +90,24 @@ export function treeArchive(ctx: PluginContext, trees: MappedPath[], options: Tr
   const entries = async function* () {
     for (const tree of trees) yield* walk(ctx, tree, excludes, options.oneFileSystem, counts);
   };
+  // A file that vanished since it was listed is skipped; one that cannot be read fails the backup, named.
+  const onUnreadable = (entry: TarEntry, err: unknown) => {
+    if ((err as { code?: string }).code !== "ENOENT") {
+      throw new LifeboatError("SOURCE", `Cannot read "${entry.source}": ${messageOf(err)}`, { hint: "run the agent as a user who can read it, or exclude it" });
+    }
+    counts.files--;
+    counts.bytes -= entry.header.size;
+    ctx.warn(`"${entry.source}" vanished during the backup; skipped`);
+    return true;
+  };
   return {
     name: "files.tar",
     compression: options.compression,
     data: writeTar(ctx.platform, entries(), {
       onChanged: (name, expected, actual) => ctx.warn(`"/${name}" changed size while being read (${expected} → ${actual} bytes); stored as ${expected} bytes`),
-      // A file that vanished since it was listed is skipped; one that cannot be read fails the backup, named.
-      onUnreadable: (entry, err) => {
-        if ((err as { code?: string }).code !== "ENOENT") {
-          throw new LifeboatError("SOURCE", `Cannot read "${entry.source}": ${messageOf(err)}`, { hint: "run the agent as a user who can read it, or exclude it" });
-        }
-        counts.files--;
-        counts.bytes -= entry.header.size;
-        ctx.warn(`"${entry.source}" vanished during the backup; skipped`);
-        return true;
-      },
+      onUnreadable,
     }),
+    units: tarUnits(ctx.platform, entries(), { onUnreadable }),
     metadata: () => ({ paths: trees.map((t) => t.path), ...counts }),
   };
 }

@@ -1,0 +1,186 @@
+/**
+ * @module Storing one artifact as chunks: its units are cut by the content-
+ * defined chunker, each chunk stored once per host (or referenced when the
+ * parent snapshot has it), unchanged units taken from the chunk cache without
+ * reading; the artifact's own object is then the age file of its chunk index.
+ */
+import type { ArtifactSource, ArtifactUnit } from "../plugins/contract";
+import type { ChunkIndex, ChunkStats } from "../core/records";
+import type { ChunkUpload } from "../core/events";
+import type { ByteStream } from "../core/platform";
+import { Chunker } from "../core/storage/chunker";
+import type { ChunkWriter, StoredChunk } from "../core/storage/chunk-store";
+import type { InstanceCache } from "./chunk-cache";
+import type { JobContext } from "./job-context";
+
+/** Chunks stored concurrently (hash, compress and encrypt of one overlap the upload of another). */
+const IN_FLIGHT = 4;
+/** A whole artifact smaller than this, read in one chunk, is stored as one object instead. */
+export const SMALL_ARTIFACT = 256 * 1024;
+/** How often a unit that changes while it is read is read again before it is stored as read. */
+const READ_ATTEMPTS = 3;
+/** Refs per `chunks` event. */
+const EVENT_BATCH = 2048;
+
+/** What a chunked store of one artifact produced. */
+export type ChunkedResult =
+  | { kind: "chunked"; index: ChunkIndex; stats: ChunkStats }
+  /** The artifact was one small chunk: stored as a single object by the caller. */
+  | { kind: "small"; bytes: Uint8Array };
+
+/** What storing one artifact as chunks needs. */
+export interface ChunkedArtifactJob {
+  jc: JobContext;
+  writer: ChunkWriter;
+  instance: string;
+  /** The instance's cache from the parent snapshot (empty when none), and the one being built for this snapshot. */
+  previous: InstanceCache;
+  next: InstanceCache;
+  /** Read every unit, even one the cache has. */
+  rehash: boolean;
+  /** Progress: plain bytes so far and stored bytes uploaded so far. */
+  progress(plain: number, stored: number): void;
+}
+
+/** Batches of `chunks` events of one artifact. */
+class ChunkEvents {
+  private uploaded: ChunkUpload[] = [];
+  private refs: string[] = [];
+  constructor(
+    private readonly jc: JobContext,
+    private readonly instance: string,
+    private readonly artifact: string,
+  ) {}
+
+  add(chunk: StoredChunk): void {
+    if (chunk.uploaded) this.uploaded.push({ name: chunk.name, key: chunk.ref.key, size: chunk.ref.size, stored: chunk.ref.stored });
+    this.refs.push(chunk.name);
+    if (this.refs.length >= EVENT_BATCH) this.flush();
+  }
+
+  /** An upload no ref names (a unit read again after it changed): still reported, so the ledger can collect it. */
+  orphan(chunk: StoredChunk): void {
+    if (chunk.uploaded) this.uploaded.push({ name: chunk.name, key: chunk.ref.key, size: chunk.ref.size, stored: chunk.ref.stored });
+  }
+
+  flush(): void {
+    if (this.uploaded.length === 0 && this.refs.length === 0) return;
+    this.jc.events.emit({ type: "chunks", plugin: this.instance, artifact: this.artifact, uploaded: this.uploaded, refs: this.refs });
+    this.uploaded = [];
+    this.refs = [];
+  }
+}
+
+/**
+ * Stores `artifact` as chunks (see the module). The first chunk is held back
+ * while it may be the whole artifact: an artifact that is one chunk under
+ * {@link SMALL_ARTIFACT} comes back as `small`, for the caller to store as one object.
+ */
+export async function storeChunked(job: ChunkedArtifactJob, artifact: ArtifactSource): Promise<ChunkedResult> {
+  const orphans: StoredChunk[] = [];
+  /** The artifact's chunks in order; slot 0 is null while its bytes are `held`. */
+  const slots: (Promise<StoredChunk> | null)[] = [];
+  let held: Uint8Array | null = null;
+  let settledCount = 0;
+  /** Slots before this one have been awaited. */
+  let cursor = 0;
+  let plain = 0;
+  let uploadedBytes = 0;
+  /** Units whose chunks are slots [from, to): cached under `key` for the next snapshot. */
+  const unitRanges: { key: string; from: number; to: number }[] = [];
+
+  const track = (p: Promise<StoredChunk>) =>
+    p.then((c) => {
+      settledCount++;
+      if (c.uploaded) uploadedBytes += c.ref.stored.size;
+      job.progress(plain, uploadedBytes);
+      return c;
+    });
+  const release = () => {
+    if (held === null) return;
+    slots[0] = track(job.writer.put(held, artifact.compression));
+    held = null;
+  };
+  const submitBytes = async (bytes: Uint8Array) => {
+    if (slots.length === 0 && bytes.length < SMALL_ARTIFACT) {
+      held = bytes; // may be the whole artifact
+      slots.push(null);
+      return;
+    }
+    release();
+    slots.push(track(job.writer.put(bytes, artifact.compression)));
+    // Bounded memory: at most IN_FLIGHT chunks being stored at once.
+    while (slots.length - settledCount > IN_FLIGHT && cursor < slots.length) await slots[cursor++];
+  };
+  const readUnit = async (data: ByteStream) => {
+    const chunker = new Chunker();
+    for await (const piece of data) {
+      plain += piece.length;
+      for (const chunk of chunker.push(piece)) await submitBytes(chunk);
+      job.progress(plain, uploadedBytes);
+    }
+    const last = chunker.end();
+    if (last) await submitBytes(last);
+  };
+
+  try {
+    for await (const unit of artifact.units ?? oneUnit(artifact.data)) {
+      const cached = !job.rehash && unit.cacheKey !== null ? job.previous.units.get(unit.cacheKey) : undefined;
+      if (cached && cached.every((c) => job.writer.known.has(c.name))) {
+        release();
+        const from = slots.length;
+        for (const { name } of cached) {
+          const ref = job.writer.known.get(name)!;
+          plain += ref.size;
+          slots.push(track(Promise.resolve({ name, ref, uploaded: false })));
+        }
+        unitRanges.push({ key: unit.cacheKey!, from, to: slots.length });
+        continue;
+      }
+      for (let attempt = 1; ; attempt++) {
+        const [from, plainBefore] = [slots.length, plain];
+        await readUnit(unit.read());
+        const key = unit.settled ? unit.settled() : unit.cacheKey;
+        if (key !== null) unitRanges.push({ key, from, to: slots.length });
+        if (key !== null || !unit.settled) break;
+        if (attempt === READ_ATTEMPTS) {
+          job.jc.pluginContext(job.instance).warn(`part of artifact "${artifact.name}" changed each of the ${READ_ATTEMPTS} times it was read; stored as last read, and read again next time`);
+          break;
+        }
+        // Torn: the chunks of this read are not the unit's; they are reported (for the ledger to collect) but never referenced.
+        job.jc.events.log(`[${job.instance}] part of "${artifact.name}" changed while it was read; reading it again`);
+        if (from === 0 && held !== null) held = null;
+        const torn = slots.splice(from).filter((p): p is Promise<StoredChunk> => p !== null);
+        orphans.push(...(await Promise.all(torn)));
+        settledCount -= torn.length;
+        cursor = Math.min(cursor, slots.length);
+        plain = plainBefore;
+      }
+    }
+    if (slots.length === 1 && held !== null) return { kind: "small", bytes: held };
+    release();
+  } finally {
+    await Promise.allSettled(slots);
+  }
+
+  const chunks = await Promise.all(slots as Promise<StoredChunk>[]);
+  const events = new ChunkEvents(job.jc, job.instance, artifact.name);
+  for (const orphan of orphans) events.orphan(orphan);
+  const stats: ChunkStats = { count: chunks.length, uploaded: 0, uploadedBytes: 0, reusedBytes: 0 };
+  for (const chunk of chunks) {
+    events.add(chunk);
+    job.next.chunks.set(chunk.name, chunk.ref);
+    if (chunk.uploaded) {
+      stats.uploaded++;
+      stats.uploadedBytes += chunk.ref.stored.size;
+    } else stats.reusedBytes += chunk.ref.size;
+  }
+  events.flush();
+  for (const { key, from, to } of unitRanges) job.next.units.set(key, chunks.slice(from, to).map(({ name, ref }) => ({ name, ref })));
+  return { kind: "chunked", index: { format: "lifeboat-chunks/1", size: plain, chunks: chunks.map((c) => c.ref) }, stats };
+}
+
+/** An artifact without units: its whole stream, always read. */
+async function* oneUnit(data: ByteStream): AsyncIterable<ArtifactUnit> {
+  yield { cacheKey: null, read: () => data };
+}

@@ -1,0 +1,153 @@
+/**
+ * @module A host's chunk objects: each chunk of a chunked artifact is stored
+ * once per host, compressed (gzip, in-process) unless it does not shrink,
+ * age-encrypted, under a keyed name (`<host>/chunks/<2 hex>/<name>.age`).
+ */
+import { isLifeboatError, LifeboatError, messageOf } from "../errors";
+import type { ByteStream, Platform } from "../platform";
+import type { ChunkRef, CompressionHint } from "../records";
+import { chunkAlternateKey, chunkObjectKey } from "../storage-layout";
+import { decryptStream } from "./age/decrypt";
+import { encryptStream } from "./age/encrypt";
+import { decompress } from "./compression";
+import type { Destination } from "./destination";
+import { hashed, verified } from "./measure";
+
+/** How much of a chunk is test-compressed before the whole is. */
+const PROBE_BYTES = 64 * 1024;
+/** A probe (or chunk) that gzip -1 shrinks to more than this fraction is stored as it is. */
+const INCOMPRESSIBLE_RATIO = 0.9;
+const GZIP_LEVEL = 1;
+
+/** A chunk as a backup job handled it: its keyed name, its reference, and whether this job uploaded it. */
+export interface StoredChunk {
+  name: string;
+  ref: ChunkRef;
+  uploaded: boolean;
+}
+
+/** The stream of one byte array. */
+export async function* single(bytes: Uint8Array): ByteStream {
+  yield bytes;
+}
+
+/** All of a stream's bytes in one array. */
+export async function collect(data: ByteStream): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const part of data) {
+    parts.push(part);
+    size += part.length;
+  }
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** gzip -1 of `plain`, or `plain` itself when it does not shrink below 90% (a probe of its start decides first). */
+async function pack(platform: Platform, plain: Uint8Array, hint: CompressionHint): Promise<{ compression: ChunkRef["compression"]; bytes: Uint8Array }> {
+  if (hint === "none" || plain.length === 0) return { compression: "none", bytes: plain };
+  if (plain.length > PROBE_BYTES * 2) {
+    const probe = await collect(platform.gzip(single(plain.subarray(0, PROBE_BYTES)), GZIP_LEVEL));
+    if (probe.length > PROBE_BYTES * INCOMPRESSIBLE_RATIO) return { compression: "none", bytes: plain };
+  }
+  const packed = await collect(platform.gzip(single(plain), GZIP_LEVEL));
+  return packed.length > plain.length * INCOMPRESSIBLE_RATIO ? { compression: "none", bytes: plain } : { compression: "gzip", bytes: packed };
+}
+
+/**
+ * Writes a backup's chunks. A chunk whose keyed name is `known` (from the
+ * snapshot the controller named as parent, or stored earlier in this job) is
+ * referenced without upload. Any other is uploaded with a conditional write to
+ * its keyed name; when that is taken (by an object this job may neither trust
+ * nor overwrite, as older snapshots may record its hash), to a name of this
+ * snapshot's own.
+ */
+export class ChunkWriter {
+  private readonly inFlight = new Map<string, Promise<StoredChunk>>();
+
+  constructor(
+    private readonly platform: Platform,
+    private readonly destination: Destination,
+    private readonly host: string,
+    private readonly namingKey: Uint8Array,
+    private readonly recipients: string[],
+    private readonly snapshotId: string,
+    /** Keyed name → reference: chunks that may be referenced without upload; grows with every upload. */
+    readonly known: Map<string, ChunkRef>,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** The keyed name of plain content with SHA-256 `sha256Hex`. */
+  nameOf(sha256Hex: string): string {
+    return this.platform.hmacSha256Hex(this.namingKey, `sha256:${sha256Hex}`);
+  }
+
+  /** Stores `plain` (one chunk) unless known; concurrent puts of equal content upload it once. */
+  put(plain: Uint8Array, hint: CompressionHint): Promise<StoredChunk> {
+    const hash = this.platform.sha256();
+    hash.update(plain);
+    const sha256 = hash.digestHex();
+    const name = this.nameOf(sha256);
+    const known = this.known.get(name);
+    if (known) return Promise.resolve({ name, ref: known, uploaded: false });
+    const pending = this.inFlight.get(name);
+    if (pending) return pending.then((stored) => ({ ...stored, uploaded: false }));
+    const upload = this.upload(name, sha256, plain, hint).finally(() => this.inFlight.delete(name));
+    this.inFlight.set(name, upload);
+    return upload;
+  }
+
+  private async upload(name: string, sha256: string, plain: Uint8Array, hint: CompressionHint): Promise<StoredChunk> {
+    const { compression, bytes } = await pack(this.platform, plain, hint);
+    for (const key of [chunkObjectKey(this.host, name), chunkAlternateKey(this.host, name, this.snapshotId)]) {
+      const stored = hashed(this.platform, encryptStream(this.platform, this.recipients, single(bytes)));
+      let size: number | null;
+      try {
+        size = await this.destination.putNew(key, stored.data, this.signal);
+      } catch (err) {
+        if (isLifeboatError(err)) throw err;
+        throw new LifeboatError("DESTINATION", `Cannot store chunk "${key}" at ${this.destination.description}: ${messageOf(err)}`, { cause: err });
+      }
+      if (size === null) continue;
+      const ref: ChunkRef = { key, size: plain.length, sha256, compression, stored: { sha256: stored.digest(), size } };
+      this.known.set(name, ref);
+      return { name, ref, uploaded: true };
+    }
+    throw new LifeboatError("DESTINATION", `Cannot store chunk "${chunkObjectKey(this.host, name)}": both of its names are taken at ${this.destination.description}`, {
+      hint: "something else writes into this host's chunks: check the bucket's access policy (docs/security.md)",
+    });
+  }
+}
+
+/**
+ * One chunk's plain bytes, read through its stored hash and size, age and
+ * decompression, and checked against its plain hash and size.
+ * @throws INTEGRITY (with `object` set to the chunk's key) naming `what` when the chunk is missing, damaged or not the recorded one.
+ */
+export async function readChunk(platform: Platform, read: (key: string) => ByteStream, identity: string, ref: ChunkRef, what: string): Promise<Uint8Array> {
+  let plain: Uint8Array;
+  try {
+    const stored = verified(platform, read(ref.key), ref.stored, ref.key);
+    plain = await collect(decompress(platform, ref.compression, decryptStream(platform, identity, stored)));
+  } catch (err) {
+    if (isLifeboatError(err) && err.code === "NOT_FOUND") {
+      throw new LifeboatError("INTEGRITY", `Cannot read ${what}: its chunk "${ref.key}" is missing from storage`, { hint: "restore from another snapshot; `controller verify --level stored` finds every snapshot that needs this chunk", object: ref.key, cause: err });
+    }
+    if (isLifeboatError(err) && err.code === "INTEGRITY") {
+      throw new LifeboatError("INTEGRITY", `Cannot read ${what}: its chunk "${ref.key}" is damaged (${err.message})`, { hint: err.hint ?? "restore from another snapshot", object: ref.key, cause: err });
+    }
+    throw err;
+  }
+  const hash = platform.sha256();
+  hash.update(plain);
+  if (plain.length !== ref.size || hash.digestHex() !== ref.sha256) {
+    throw new LifeboatError("INTEGRITY", `Cannot read ${what}: its chunk "${ref.key}" holds other content than its index records`, { hint: "restore from another snapshot", object: ref.key });
+  }
+  return plain;
+}
