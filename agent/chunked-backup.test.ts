@@ -1,104 +1,28 @@
-// Chunked backups on the agent: real files, a real local destination, real age; the events are collected.
-import * as crypto from "node:crypto";
+// Chunked backups on the agent: real files, a real local destination, real age; the events collected.
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { currentPlatform } from "../platform/current";
-import { localDestination } from "../core/storage/destinations/local";
-import type { AgentEvent } from "../core/events";
-import type { BackupJob } from "../core/spec";
-import type { Destination } from "../core/storage/destination";
-import { openStoredArtifact } from "../core/storage/snapshot-check";
-import { readChunkIndex } from "../core/storage/chunked-artifact";
+import type { PluginSpec } from "../core/spec";
 import type { ArtifactRecord } from "../core/records";
-import { JobContext } from "./job-context";
-import type { EventSink } from "./event-sink";
-import { runBackup } from "./backup";
-
-const platform = currentPlatform();
-
-interface Run {
-  status: string;
-  events: AgentEvent[];
-  records: ArtifactRecord[];
-  uploaded: number;
-  refs: string[];
-}
+import { readChunkIndex } from "../core/storage/chunked-artifact";
+import { AgentBench, pseudoRandom } from "../test/harness/agent-backup";
 
 describe("chunked backups on the agent", () => {
-  let root: string;
+  let bench: AgentBench;
   let data: string;
-  let agentDir: string;
-  let destination: Destination;
-  let identity: string;
-  let recipient: string;
-  const key = crypto.randomBytes(32).toString("base64");
-  let n = 0;
-
+  const platform = currentPlatform();
   beforeEach(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-chunked-"));
-    data = path.join(root, "data");
-    agentDir = path.join(root, "agent");
+    bench = await AgentBench.create();
+    data = path.join(bench.root, "data");
     fs.mkdirSync(data);
-    fs.mkdirSync(agentDir);
-    fs.mkdirSync(path.join(root, "store"));
-    destination = await localDestination.open(platform, { type: "local", path: path.join(root, "store") });
-    identity = await generateX25519Identity();
-    recipient = await identityToRecipient(identity);
   });
-  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+  afterEach(() => bench.cleanup());
 
-  async function backup(parents: Record<string, string>, options: { rehash?: boolean; exclude?: string[]; paths?: string[] } = {}): Promise<Run & { snapshotId: string }> {
-    const snapshotId = `20261130T0000${String(n++).padStart(2, "0")}Z-abcd`;
-    const job: BackupJob = {
-      version: 1,
-      kind: "backup",
-      host: "web",
-      jobId: `job-${n}`,
-      issuedAt: "",
-      expiresAt: "",
-      nonce: "",
-      destination: { type: "local", path: path.join(root, "store") },
-      plugins: [{ instance: "files", plugin: "files", config: { paths: options.paths ?? [data] } }],
-      snapshotId,
-      recipients: [recipient],
-      chunking: { key, parents, exclude: options.exclude ?? [], rehash: options.rehash ?? false },
-    };
-    const events: AgentEvent[] = [];
-    const t0 = Date.now();
-    const sink = { emit: (e: AgentEvent) => { events.push(e); if (process.env.DEBUG_EVENTS && e.type !== "progress") console.log(Date.now() - t0, e.type); }, log: (m: string) => process.env.DEBUG_EVENTS && console.log(Date.now() - t0, m), flush: async () => {} } as unknown as EventSink;
-    const scratch = path.join(root, `scratch-${n}`);
-    fs.mkdirSync(scratch);
-    const jc = new JobContext(platform, sink, job.jobId, scratch, []);
-    const status = await runBackup(job, jc, destination, agentDir);
-    const chunkEvents = events.filter((e): e is Extract<AgentEvent, { type: "chunks" }> => e.type === "chunks");
-    return {
-      snapshotId,
-      status,
-      events,
-      records: events.filter((e): e is Extract<AgentEvent, { type: "artifact" }> => e.type === "artifact").map(({ type: _t, ...r }) => r),
-      uploaded: chunkEvents.reduce((k, e) => k + e.uploaded.length, 0),
-      refs: chunkEvents.flatMap((e) => e.refs),
-    };
-  }
-
-  async function restoreBytes(record: ArtifactRecord): Promise<Buffer> {
-    const parts: Uint8Array[] = [];
-    for await (const part of openStoredArtifact(platform, (k) => destination.get(k), identity, record)) parts.push(part);
-    return Buffer.concat(parts);
-  }
-
-  function writeRandom(file: string, size: number, seed: number): void {
-    const out = Buffer.alloc(size);
-    let x = seed;
-    for (let i = 0; i < size; i += 4) {
-      x = (Math.imul(x, 1664525) + 1013904223) | 0;
-      out.writeInt32LE(x, Math.min(i, size - 4));
-    }
-    fs.writeFileSync(file, out);
-  }
+  const files = (paths = [data]): PluginSpec[] => [{ instance: "files", plugin: "files", config: { paths } }];
+  const backup = (parents: Record<string, string>, options: { rehash?: boolean; exclude?: string[] } = {}) => bench.backup(files(), parents, options);
+  const restoreBytes = (record: ArtifactRecord) => bench.read(record);
+  const writeRandom = (file: string, size: number, seed: number) => fs.writeFileSync(file, pseudoRandom(size, seed));
 
   it("stores a tree as chunks, then reads nothing and uploads nothing when nothing changed", async () => {
     writeRandom(path.join(data, "big.bin"), 6 * 1024 * 1024, 1);
@@ -175,8 +99,8 @@ describe("chunked backups on the agent", () => {
     writeRandom(path.join(data, "big.bin"), 5 * 1024 * 1024, 5);
     const run = await backup({});
     const record = run.records[0]!;
-    const index = await readChunkIndex(platform, (k) => destination.get(k), identity, record);
-    await destination.delete(index.chunks[2]!.key);
+    const index = await readChunkIndex(platform, (k) => bench.destination.get(k), bench.identity, record);
+    await bench.destination.delete(index.chunks[2]!.key);
     await expect(restoreBytes(record)).rejects.toMatchObject({ code: "INTEGRITY", object: index.chunks[2]!.key, message: expect.stringContaining("artifact files/files.tar") });
   });
 });

@@ -30,6 +30,18 @@ export interface ControllerKeys {
   blobKey: string;
 }
 
+/**
+ * A host's chunk naming key (base64, 32 bytes), derived from the blob naming
+ * key: HMAC-SHA-256(blob key, "lifeboat-chunk-names/1\n" + host + "\n" +
+ * recipient of the host's current key). Per host, so equal content is stored
+ * once per host and no host can test for another's chunks; it changes when the
+ * host key is rotated, so chunks encrypted to the new key never take the names
+ * (and object keys) of chunks encrypted to the retired one.
+ */
+export function chunkNamingKey(blobKey: string, host: string, hostRecipient: string): string {
+  return crypto.createHmac("sha256", Buffer.from(blobKey, "base64")).update(`lifeboat-chunk-names/1\n${host}\n${hostRecipient}`).digest("base64");
+}
+
 /** What `init` did. */
 export interface InitResult {
   created: string[];

@@ -159,8 +159,20 @@ describe("inventory", () => {
       ].join("\n"),
     );
     const inv = read();
-    expect(inv.hosts.get("web")!.operations).toEqual({ schedule: { cron: "*/5 * * * * *", jitterMs: 600_000 }, maxAgeMs: 7_200_000, verifyEveryMs: 7 * 86_400_000, retention: { keepDaily: 7, keepWithinMs: 2 * 86_400_000 } });
-    expect(inv.hosts.get("spare")!.operations).toEqual({ schedule: { cron: "0 3 * * *", jitterMs: 600_000 }, maxAgeMs: 25 * 3_600_000, verifyEveryMs: 7 * 86_400_000, retention: { keepLast: 3 } });
+    expect(inv.hosts.get("web")!.operations).toEqual({ schedule: { cron: "*/5 * * * * *", jitterMs: 600_000 }, maxAgeMs: 7_200_000, verifyEveryMs: 7 * 86_400_000, rehashEveryMs: 30 * 86_400_000, retention: { keepDaily: 7, keepWithinMs: 2 * 86_400_000 } });
+    expect(inv.hosts.get("spare")!.operations).toEqual({ schedule: { cron: "0 3 * * *", jitterMs: 600_000 }, maxAgeMs: 25 * 3_600_000, verifyEveryMs: 7 * 86_400_000, rehashEveryMs: 30 * 86_400_000, retention: { keepLast: 3 } });
+  });
+
+  it("reads rehashEvery in the defaults and per host: a duration, or never (null), which a host's own value replaces", () => {
+    const fleet = (defaults: string, web: string) =>
+      load(["destinations:", "  usb: { type: local, path: /mnt/usb }", `defaults: { destination: usb${defaults} }`, "hosts:", `  web: { ssh: { host: a }${web} }`, "  spare: { ssh: { host: b } }"].join("\n"));
+    const rehash = (inv: ReturnType<ReturnType<typeof fleet>["load"]>) => [...inv.hosts.values()].map((h) => h.operations.rehashEveryMs);
+    expect(rehash(fleet("", "").load())).toEqual([30 * 86_400_000, 30 * 86_400_000]);
+    expect(rehash(fleet(", rehashEvery: never", ", rehashEvery: 2w").load())).toEqual([14 * 86_400_000, null]);
+    expect(rehash(fleet(", rehashEvery: 90d", ", rehashEvery: never").load())).toEqual([null, 90 * 86_400_000]);
+    for (const bad of ["sometimes", "0", "-1d"]) {
+      expect(fleet("", `, rehashEvery: ${bad}`).load).toThrow(/hosts\.web\.rehashEvery: expected a duration such as 30d or 2w, or never/);
+    }
   });
 
   it("loads the documented example", () => {
@@ -170,6 +182,7 @@ describe("inventory", () => {
       schedule: { cron: "30 2 * * *", timezone: "Europe/Berlin", jitterMs: 20 * 60_000 },
       maxAgeMs: 25 * 3_600_000,
       verifyEveryMs: 7 * 86_400_000,
+      rehashEveryMs: 30 * 86_400_000,
       retention: { keepDaily: 30, keepMonthly: 12, keepYearly: 7 },
     });
     expect(inv.alerts).toEqual([expect.objectContaining({ type: "ntfy", url: "https://ntfy.sh/lifeboat-topic" })]);

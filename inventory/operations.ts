@@ -1,7 +1,8 @@
 /**
  * @module The fleet's operating settings in the inventory: when hosts are backed
  * up (`schedule`, `timezone`, `jitter`), what counts as fresh (`maxAge`), how
- * often each host is verified (`verifyEvery`), what retention keeps
+ * often each host is verified (`verifyEvery`) and has every file read again
+ * (`rehashEvery`), what retention keeps
  * (`retention`), and who hears about it (`alerts`). Read in `defaults` and per
  * host (a host's fields replace the defaults' one by one; `retention` whole).
  */
@@ -43,6 +44,12 @@ export interface HostOperations {
   maxAgeMs: number;
   /** Every plugin instance of the host gets a deep verification at least this often (default 7 d). */
   verifyEveryMs: number;
+  /**
+   * A backup reads every file again (`rehash`), whatever its metadata says, when
+   * the host has no complete snapshot made so within this long (default 30 d);
+   * null (`never`): only when `controller run --rehash` asks.
+   */
+  rehashEveryMs: number | null;
   /** Absent: `controller prune` keeps everything of the host. */
   retention?: RetentionPolicy;
 }
@@ -73,14 +80,15 @@ export interface NotifierConfig {
 
 export const DEFAULT_MAX_AGE_MS = 25 * 3_600_000;
 export const DEFAULT_VERIFY_EVERY_MS = 7 * 86_400_000;
+export const DEFAULT_REHASH_EVERY_MS = 30 * 86_400_000;
 /** How often an open problem is sent again to a notifier when `repeat:` is not set. */
 export const DEFAULT_ALERT_REPEAT_MS = 24 * 3_600_000;
 
 /** The fields this module reads from `defaults` or a host. */
-export const OPERATION_FIELDS = ["schedule", "timezone", "jitter", "maxAge", "verifyEvery", "retention"] as const;
+export const OPERATION_FIELDS = ["schedule", "timezone", "jitter", "maxAge", "verifyEvery", "rehashEvery", "retention"] as const;
 
 /** Operating settings as written in one mapping (defaults or a host), unresolved. */
-export type OperationFields = Partial<{ cron: string; timezone: string; jitterMs: number; maxAgeMs: number; verifyEveryMs: number; retention: RetentionPolicy }>;
+export type OperationFields = Partial<{ cron: string; timezone: string; jitterMs: number; maxAgeMs: number; verifyEveryMs: number; rehashEveryMs: number | null; retention: RetentionPolicy }>;
 
 /** Reads the operating fields of `defaults` or of a host from `r`. */
 export function readOperationFields(r: FieldReader): OperationFields {
@@ -109,6 +117,15 @@ export function readOperationFields(r: FieldReader): OperationFields {
   if (maxAge !== undefined) out.maxAgeMs = maxAge;
   const verifyEvery = r.value("verifyEvery") === undefined ? undefined : r.duration("verifyEvery");
   if (verifyEvery !== undefined) out.verifyEveryMs = verifyEvery;
+  const rehashEvery = r.value("rehashEvery");
+  if (rehashEvery !== undefined) {
+    if (rehashEvery === "never") out.rehashEveryMs = null;
+    else {
+      const ms = parseDuration(rehashEvery);
+      if (ms === null || ms <= 0) throw r.fail("rehashEvery", `expected a duration such as 30d or 2w, or never, got ${JSON.stringify(rehashEvery)}`, "never: files are read again only with controller run --rehash");
+      out.rehashEveryMs = ms;
+    }
+  }
   if (r.value("retention") !== undefined) out.retention = readRetention(Reader.of(r.value("retention"), `${r.where}.retention`));
   return out;
 }
@@ -145,6 +162,7 @@ export function resolveOperations(defaults: OperationFields, own: OperationField
     ...(cron ? { schedule: { cron, ...(timezone ? { timezone } : {}), jitterMs: own.jitterMs ?? defaults.jitterMs ?? 0 } } : {}),
     maxAgeMs: own.maxAgeMs ?? defaults.maxAgeMs ?? DEFAULT_MAX_AGE_MS,
     verifyEveryMs: own.verifyEveryMs ?? defaults.verifyEveryMs ?? DEFAULT_VERIFY_EVERY_MS,
+    rehashEveryMs: own.rehashEveryMs !== undefined ? own.rehashEveryMs : defaults.rehashEveryMs !== undefined ? defaults.rehashEveryMs : DEFAULT_REHASH_EVERY_MS,
     ...(retention ? { retention } : {}),
   };
 }

@@ -8,9 +8,11 @@ import { hostsToBackUp, runFleetBackup } from "../jobs/fleet-backup";
 import { formatBytes } from "../output/format";
 import { reporterFor, type Command } from "./command";
 
-const usage = `usage: controller run (--host H[,H2] | --group G | --all) [--plugins p,q] [--concurrency N] [--accept-new-host-key] [--json]
+const usage = `usage: controller run (--host H[,H2] | --group G | --all) [--plugins p,q] [--concurrency N] [--rehash] [--accept-new-host-key] [--json]
 Backs up the selected hosts concurrently: each agent streams its data, compressed and
 age-encrypted, straight to the host's destination; the ledger records every snapshot.
+--rehash reads every file again, even one whose metadata says it did not change
+(each host's backups do so by themselves every rehashEvery, default 30d).
 Exit code: 0 every host complete, 1 some host failed, 2 usage or configuration error.`;
 
 export const runCommand: Command = {
@@ -24,6 +26,7 @@ export const runCommand: Command = {
         ...hostOptions,
         plugins: { type: "string", multiple: true },
         concurrency: { type: "string" },
+        rehash: { type: "boolean" },
       },
       usage,
     );
@@ -36,7 +39,7 @@ export const runCommand: Command = {
       const { run: hosts, skipped } = hostsToBackUp(selectHosts(ctx.inventory, selection), plugins, selection.host !== undefined);
       if (skipped.length > 0) process.stderr.write(`controller run: skipping ${skipped.map((h) => h.name).join(", ")}: ${plugins ? "no plugin matches --plugins" : "no plugins (nothing to back up)"}\n`);
       const reporter = reporterFor(globals);
-      const outcomes = await runFleetBackup(ctx, hosts, { plugins, concurrency, acceptNewHostKey: values["accept-new-host-key"] === true, trigger: "cli" }, reporter);
+      const outcomes = await runFleetBackup(ctx, hosts, { plugins, concurrency, acceptNewHostKey: values["accept-new-host-key"] === true, rehash: values.rehash === true, trigger: "cli" }, reporter);
       reporter.close();
       const failed = outcomes.filter((o) => o.status !== "ok");
       if (!globals.json && hosts.length > 1) {

@@ -9,7 +9,8 @@ import { emit, type Command } from "./command";
 const usage = `usage: controller snapshots [--host H[,H2]] [--json]
 Lists the snapshots in the ledger, newest first. Only "complete" snapshots (manifest stored) count as backups.
 With --json: {"type":"snapshots","snapshots":[{id, host, status, startedAt, finishedAt, destination,
-manifestKey, damage, plainSize, storedSize, warnings, verification:{level, result, time, details}|null, artifacts:[{plugin, instance, name, key, plainSize, storedSize, sha256, compression, metadata}]}]}
+manifestKey, damage, rehash, plainSize, storedSize, warnings, verification:{level, result, time, details}|null, artifacts:[{plugin, instance, name, key, plainSize, storedSize, sha256, compression, metadata,
+chunks?:{count, uploaded, uploadedBytes, reusedBytes}}]}]} (chunks: of a chunked artifact; rehash: every file was read again)
 warnings lists certificates (letsencrypt plugin) that expire within 14 days (the plugin's warnDays).`;
 
 export const snapshotsCommand: Command = {

@@ -8,7 +8,12 @@ import type { BackupResult, BackupRunner } from "./scheduler";
 /** The daemon logs results, not progress: the ledger keeps every event of the job. */
 const quiet: Reporter = { step() {}, event() {}, hostDone() {}, close() {} };
 
-/** Backs up inventory hosts with the controller's context; host keys must be known already (no prompt runs in a daemon). */
+/**
+ * Backs up inventory hosts with the controller's context; host keys must be
+ * known already (no prompt runs in a daemon). Nothing asks for `--rehash`
+ * here: each backup reads every file again when its host's `rehashEvery` says
+ * so (backupSpec decides, from the ledger).
+ */
 export class FleetBackupRunner implements BackupRunner {
   constructor(
     private readonly ctx: ControllerContext,
@@ -25,7 +30,7 @@ export class FleetBackupRunner implements BackupRunner {
     else stop.addEventListener("abort", onStop, { once: true });
     const signal = deadline.signal;
     try {
-      const [outcome] = await runFleetBackup(this.ctx, [this.ctx.host(host)], { concurrency: 1, acceptNewHostKey: false, trigger, signal }, quiet);
+      const [outcome] = await runFleetBackup(this.ctx, [this.ctx.host(host)], { concurrency: 1, acceptNewHostKey: false, rehash: false, trigger, signal }, quiet);
       if (!outcome) throw new Error(`no outcome for "${host}"`);
       return {
         status: outcome.status,

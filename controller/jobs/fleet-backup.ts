@@ -1,12 +1,14 @@
 /** @module `controller run`: back up a selection of hosts concurrently and record everything in the ledger. */
 import * as crypto from "node:crypto";
-import type { BackupJob } from "../../core/spec";
+import type { BackupJob, ChunkingSpec } from "../../core/spec";
 import { LifeboatError, messageOf, redact } from "../../core/errors";
 import { describeDestination } from "../../core/storage/destinations/registry";
 import { newSnapshotId } from "../../core/storage-layout";
 import type { HostConfig } from "../../inventory/schema";
 import type { ControllerContext } from "../context";
 import { BLOB_AREA } from "../host-keys";
+import { chunkNamingKey } from "../keys";
+import type { Ledger } from "../ledger/ledger";
 import { checkNewBlobs } from "./blob-check";
 import { runHostJob } from "./host-job";
 import { recordAgentEvent } from "./ledger-recorder";
@@ -21,6 +23,8 @@ export interface BackupRunOptions {
   concurrency: number;
   acceptNewHostKey: boolean;
   trigger: string;
+  /** Every file is read again, whatever its metadata says (`controller run --rehash`); else as each host's `rehashEvery` says. */
+  rehash?: boolean;
   /** Aborting stops the running jobs (they end failed, INTERRUPTED) and starts no more. */
   signal?: AbortSignal;
 }
@@ -32,11 +36,40 @@ export function selectPlugins(host: HostConfig, names: string[] | undefined): Ho
 }
 
 /**
+ * Whether a backup of `host` at `now` must read every file again: the host's
+ * `rehashEvery` has passed since its newest complete snapshot made so (or
+ * none was ever made so); never with `rehashEvery: never`.
+ */
+export function rehashDue(ledger: Ledger, host: HostConfig, now: Date): boolean {
+  const every = host.operations.rehashEveryMs;
+  if (every === null) return false;
+  const last = ledger.chunks.lastRehash(host.name);
+  return last === undefined || now.getTime() - last.getTime() >= every;
+}
+
+/**
+ * How a backup of `host` encrypting to `hostRecipient` stores chunked
+ * artifacts: the host's chunk naming key for that recipient; per plugin
+ * instance, the snapshot whose chunks it may reference (see
+ * ChunkLedger.parents); the damaged chunks it must upload again; and whether it
+ * reads every file again (`rehash`: asked for, or {@link rehashDue}).
+ */
+export function chunkingFor(ctx: Pick<ControllerContext, "ledger" | "keys">, host: HostConfig, plugins: HostConfig["plugins"], hostRecipient: string, options: { rehash?: boolean; now: Date }): ChunkingSpec {
+  return {
+    key: chunkNamingKey(ctx.keys.blobKey, host.name, hostRecipient),
+    parents: ctx.ledger.chunks.parents(host.name, host.destination, hostRecipient, plugins.map((p) => p.instance)),
+    exclude: ctx.ledger.chunks.damagedNames(host.destination, host.name, hostRecipient),
+    rehash: options.rehash === true || rehashDue(ctx.ledger, host, options.now),
+  };
+}
+
+/**
  * The backup spec for one host (unsigned): its snapshot is encrypted to the
  * host's own key (created on first use) with the master and escrow
- * recipients, its blobs to the blob area's key with the same.
+ * recipients, its blobs to the blob area's key with the same; its chunked
+ * artifacts as {@link chunkingFor} says (`rehash`: `controller run --rehash`).
  */
-export async function backupSpec(ctx: ControllerContext, host: HostConfig, plugins: HostConfig["plugins"]): Promise<BackupJob> {
+export async function backupSpec(ctx: ControllerContext, host: HostConfig, plugins: HostConfig["plugins"], options: { rehash?: boolean } = {}): Promise<BackupJob> {
   const now = new Date();
   const [hostKey, blobArea] = [await ctx.hostKeys.current(host.name), await ctx.hostKeys.current(BLOB_AREA)];
   return {
@@ -52,6 +85,7 @@ export async function backupSpec(ctx: ControllerContext, host: HostConfig, plugi
     blobKey: ctx.keys.blobKey,
     blobRecipients: [blobArea.recipient, ctx.keys.ageRecipient, ...ctx.inventory.recipients],
     knownBlobs: ctx.ledger.blobs.known(host.destination, blobArea.recipient),
+    chunking: chunkingFor(ctx, host, plugins, hostKey.recipient, { rehash: options.rehash, now }),
   };
 }
 
@@ -96,7 +130,7 @@ export async function runFleetBackup(ctx: ControllerContext, hosts: HostConfig[]
   const outcomes: HostOutcome[] = [];
   await forEachConcurrent(hosts, options.concurrency, async (host) => {
     const plugins = selectPlugins(host, options.plugins);
-    const spec = await backupSpec(ctx, host, plugins);
+    const spec = await backupSpec(ctx, host, plugins, { rehash: options.rehash });
     const destination = ctx.inventory.destinations.get(host.destination)!;
     ctx.ledger.startJob({ runId, jobId: spec.jobId, host: host.name, kind: "backup", snapshotId: spec.snapshotId });
     const outcome = await runHostJob(
@@ -106,8 +140,8 @@ export async function runFleetBackup(ctx: ControllerContext, hosts: HostConfig[]
         (event) => {
           // A snapshot exists once an agent accepted the job and starts writing it; a host that
           // could not be reached leaves a failed job in the ledger, not an empty snapshot.
-          if (event.type === "start") ctx.ledger.startSnapshot({ host: host.name, snapshotId: spec.snapshotId, jobId: spec.jobId, destination: host.destination, destinationDescription: describeDestination(destination), recipient: spec.recipients[0]! });
-          const ids = { runId, jobId: spec.jobId, host: host.name, snapshotId: spec.snapshotId, kind: "backup" as const, blobKey: ctx.keys.blobKey, destination: host.destination, blobRecipient: spec.blobRecipients![0]! };
+          if (event.type === "start") ctx.ledger.startSnapshot({ host: host.name, snapshotId: spec.snapshotId, jobId: spec.jobId, destination: host.destination, destinationDescription: describeDestination(destination), recipient: spec.recipients[0]!, rehash: spec.chunking?.rehash === true });
+          const ids = { runId, jobId: spec.jobId, host: host.name, snapshotId: spec.snapshotId, kind: "backup" as const, blobKey: ctx.keys.blobKey, destination: host.destination, blobRecipient: spec.blobRecipients![0]!, hostRecipient: spec.recipients[0]! };
           recordAgentEvent(ctx.ledger, ids, event);
         },
       );

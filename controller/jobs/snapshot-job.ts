@@ -4,6 +4,7 @@ import { LifeboatError } from "../../core/errors";
 import type { AgentEvent } from "../../core/events";
 import type { ReadJob } from "../../core/spec";
 import { destinationSecrets } from "../../core/storage/destinations/registry";
+import { chunkNameOf } from "../../core/storage-layout";
 import type { ControllerContext } from "../context";
 import { BLOB_AREA } from "../host-keys";
 import { runHostJob } from "./host-job";
@@ -29,8 +30,9 @@ export interface SnapshotSelection {
 
 /**
  * The parts of a restore or verify spec that come from the ledger and the
- * inventory: the snapshot's artifacts, their plugin configuration, the destination.
- * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG) before anything is contacted; `action` names the job in messages.
+ * inventory: the snapshot's artifacts, their plugin configuration, the
+ * destination (read access to its objects, chunks included).
+ * @throws LifeboatError (NOT_FOUND, USAGE, CONFIG; INTEGRITY when the ledger lacks chunks it references) before anything is contacted; `action` names the job in messages.
  */
 export async function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection, action: "restore" | "verify", notes: string[] = []): Promise<Omit<ReadJob, "kind">> {
   const source = ctx.host(sel.from);
@@ -83,7 +85,7 @@ export async function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection
     jobId: `job-${crypto.randomBytes(8).toString("hex")}`,
     ...freshness(),
     snapshotId: snapshot.id,
-    destination: await ctx.readAccessFor(snapshot.destination, [manifest.key, ...artifacts.map((a) => a.key), ...blobKeysOf(artifacts)]),
+    destination: await ctx.readAccessFor(snapshot.destination, [manifest.key, ...artifacts.map((a) => a.key), ...blobKeysOf(artifacts), ...chunkKeysOf(ctx, source.name, snapshot.id, artifacts)]),
     plugins,
     artifacts,
     manifest,
@@ -98,10 +100,23 @@ function blobKeysOf(artifacts: { metadata: Record<string, unknown> }[]): string[
 }
 
 /**
+ * The object keys of the chunks that the chunked ones of `artifacts` (of
+ * snapshot `snapshotId` of `host`) reference, as the ledger recorded them:
+ * those of the selected plugin instances only.
+ */
+function chunkKeysOf(ctx: ControllerContext, host: string, snapshotId: string, artifacts: { instance: string; compression: string }[]): string[] {
+  const instances = [...new Set(artifacts.filter((a) => a.compression === "chunked").map((a) => a.instance))];
+  if (instances.length === 0) return [];
+  // Only the host's own chunk area: links are never issued for another host's objects, whatever the ledger says.
+  return ctx.ledger.chunks.snapshotChunkKeys(host, snapshotId, instances).filter((key) => chunkNameOf(host, key) !== null);
+}
+
+/**
  * The identities a job opening the snapshot needs, and no others: the key of
- * the host it was encrypted to, and, when it references blobs, the blob area
- * key they are encrypted to (as the ledger recorded it; the current one for
- * blobs recorded before). A snapshot made before hosts had keys needs the master identity.
+ * the host it was encrypted to (which opens its chunks too), and, when it
+ * references blobs, the blob area key they are encrypted to (as the ledger
+ * recorded it; the current one for blobs recorded before). A snapshot made
+ * before hosts had keys needs the master identity.
  */
 export async function identitiesFor(
   ctx: ControllerContext,

@@ -7,7 +7,9 @@ import Database from "better-sqlite3";
 import type { ArtifactRecord } from "../../core/records";
 import type { HostOutcome } from "../output/reporter";
 import { AlertLedger } from "./alert-ledger";
+import { ARTIFACT_COLUMNS, artifactOfRow, type ArtifactRow } from "./artifact-row";
 import { BlobLedger } from "./blob-ledger";
+import { ChunkLedger } from "./chunk-ledger";
 import { RetentionLedger } from "./retention-ledger";
 import { migrate } from "./migrations";
 import { OperationsLedger } from "./operations-ledger";
@@ -28,6 +30,8 @@ export interface SnapshotView {
   damage: string | null;
   /** The recipient of the host key the snapshot is encrypted to; null for snapshots made before hosts had keys (master only). */
   recipient: string | null;
+  /** Whether its job was sent `rehash` (every file read, whatever its metadata said). */
+  rehash: boolean;
   plainSize: number;
   storedSize: number;
   artifacts: ArtifactRecord[];
@@ -56,18 +60,7 @@ interface SnapshotRow {
   manifest_size: number | null;
   damage: string | null;
   recipient: string | null;
-}
-
-interface ArtifactRow {
-  plugin: string;
-  instance: string;
-  name: string;
-  object_key: string;
-  plain_size: number;
-  stored_size: number;
-  sha256: string;
-  compression: ArtifactRecord["compression"];
-  metadata: string;
+  rehash: number | null;
 }
 
 const now = () => new Date().toISOString();
@@ -76,6 +69,8 @@ const now = () => new Date().toISOString();
 export class Ledger {
   /** The blob area as the controller knows it. */
   readonly blobs: BlobLedger;
+  /** Each host's chunk area as the controller knows it, and the chunks each snapshot references. */
+  readonly chunks: ChunkLedger;
   /** What prune reads and writes: snapshots to keep or delete, deletions, blob references. */
   readonly retention: RetentionLedger;
   /** Status, verification rotation and restore-time questions and records. */
@@ -85,6 +80,7 @@ export class Ledger {
 
   private constructor(private readonly db: Database.Database) {
     this.blobs = new BlobLedger(db);
+    this.chunks = new ChunkLedger(db);
     this.retention = new RetentionLedger(db);
     this.operations = new OperationsLedger(db);
     this.alerts = new AlertLedger(db);
@@ -173,17 +169,18 @@ export class Ledger {
     return row.t === null ? undefined : new Date(row.t);
   }
 
-  /** A snapshot the agent is about to write (incomplete until its manifest is stored). */
-  startSnapshot(s: { host: string; snapshotId: string; jobId: string; destination: string; destinationDescription: string; recipient?: string }): void {
+  /** A snapshot the agent is about to write (incomplete until its manifest is stored); `rehash`: its job was sent `rehash: true`. */
+  startSnapshot(s: { host: string; snapshotId: string; jobId: string; destination: string; destinationDescription: string; recipient?: string; rehash?: boolean }): void {
     this.db
-      .prepare("INSERT INTO snapshots(host, id, job_id, started_at, destination, destination_description, recipient) VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .run(s.host, s.snapshotId, s.jobId, now(), s.destination, s.destinationDescription, s.recipient ?? null);
+      .prepare("INSERT INTO snapshots(host, id, job_id, started_at, destination, destination_description, recipient, rehash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(s.host, s.snapshotId, s.jobId, now(), s.destination, s.destinationDescription, s.recipient ?? null, s.rehash ? 1 : 0);
   }
 
+  /** Records a stored artifact (a chunked one with its ChunkStats). */
   recordArtifact(host: string, snapshotId: string, a: ArtifactRecord): void {
     this.db
-      .prepare("INSERT OR REPLACE INTO artifacts(host, snapshot_id, plugin, instance, name, object_key, plain_size, stored_size, sha256, compression, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-      .run(host, snapshotId, a.plugin, a.instance, a.name, a.key, a.plainSize, a.storedSize, a.sha256, a.compression, JSON.stringify(a.metadata ?? {}));
+      .prepare("INSERT OR REPLACE INTO artifacts(host, snapshot_id, plugin, instance, name, object_key, plain_size, stored_size, sha256, compression, metadata, chunks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(host, snapshotId, a.plugin, a.instance, a.name, a.key, a.plainSize, a.storedSize, a.sha256, a.compression, JSON.stringify(a.metadata ?? {}), a.chunks ? JSON.stringify(a.chunks) : null);
   }
 
   /** The manifest is stored: the snapshot counts as a backup. */
@@ -295,19 +292,7 @@ export class Ledger {
   }
 
   private view(row: SnapshotRow): SnapshotView {
-    const artifacts = (this.db.prepare("SELECT * FROM artifacts WHERE host = ? AND snapshot_id = ? ORDER BY instance, name").all(row.host, row.id) as ArtifactRow[]).map(
-      (a): ArtifactRecord => ({
-        plugin: a.plugin,
-        instance: a.instance,
-        name: a.name,
-        key: a.object_key,
-        plainSize: a.plain_size,
-        storedSize: a.stored_size,
-        sha256: a.sha256,
-        compression: a.compression,
-        metadata: JSON.parse(a.metadata) as Record<string, unknown>,
-      }),
-    );
+    const artifacts = (this.db.prepare(`SELECT ${ARTIFACT_COLUMNS} FROM artifacts WHERE host = ? AND snapshot_id = ? ORDER BY instance, name`).all(row.host, row.id) as ArtifactRow[]).map(artifactOfRow);
     return {
       id: row.id,
       host: row.host,
@@ -321,6 +306,7 @@ export class Ledger {
       manifestSize: row.manifest_size,
       damage: row.damage,
       recipient: row.recipient,
+      rehash: row.rehash === 1,
       plainSize: artifacts.reduce((n, a) => n + a.plainSize, 0),
       storedSize: artifacts.reduce((n, a) => n + a.storedSize, 0),
       artifacts,

@@ -224,6 +224,46 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (alert_id, notifier)
   );
   `,
+  `
+  -- Each host's chunk area as the controller knows it (chunked artifacts, deduplicated per host):
+  -- a chunk counts as stored only when a job of this controller reported its upload.
+  CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- what snapshot_chunks lists: given in upload order (a snapshot's ids form runs), never reused
+    destination TEXT NOT NULL,    -- the inventory name
+    host TEXT NOT NULL,
+    name TEXT NOT NULL,           -- keyed name: HMAC of the plain content's hash under the host's chunk naming key
+    object_key TEXT NOT NULL,
+    size INTEGER NOT NULL,        -- plain bytes
+    sha256 TEXT NOT NULL,         -- of the stored object
+    stored_size INTEGER NOT NULL,
+    recipient TEXT,               -- the host key it is encrypted to (NULL: unknown, never referenced by a backup)
+    snapshot_id TEXT NOT NULL,    -- the job that last uploaded it
+    recorded_at TEXT NOT NULL,
+    damage TEXT,                  -- why it is not to be trusted: backups upload it again
+    UNIQUE (destination, object_key)
+  );
+  CREATE INDEX chunks_by_name ON chunks(destination, host, name);
+  -- The few damaged chunks of a host (what a backup must not reference), among millions.
+  CREATE INDEX chunks_damaged ON chunks(destination, host) WHERE damage IS NOT NULL;
+  -- The chunks each snapshot references, per plugin instance, in batches: ids is a set of chunk ids
+  -- as controller/ledger/id-set.ts encodes it, count how many it holds. A snapshot's chunk set is
+  -- the union of its rows (one per instance once it is complete).
+  CREATE TABLE snapshot_chunks (
+    host TEXT NOT NULL,
+    snapshot_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    instance TEXT NOT NULL,
+    ids BLOB NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (host, snapshot_id, seq),
+    FOREIGN KEY (host, snapshot_id) REFERENCES snapshots(host, id) ON DELETE CASCADE
+  );
+  -- A chunked artifact's counts (ChunkStats JSON); NULL for an artifact stored as one object.
+  ALTER TABLE artifacts ADD COLUMN chunks TEXT;
+  -- 1: the job was sent rehash (every file read, whatever its metadata says); what rehashEvery counts from.
+  ALTER TABLE snapshots ADD COLUMN rehash INTEGER;
+  CREATE INDEX snapshots_rehashed ON snapshots(host, started_at) WHERE rehash = 1 AND status = 'complete';
+  `,
 ];
 
 /**

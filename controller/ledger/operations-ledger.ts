@@ -6,6 +6,7 @@
 import type Database from "better-sqlite3";
 import { Statements } from "./statements";
 import type { ArtifactRecord } from "../../core/records";
+import { ARTIFACT_COLUMNS, artifactOfRow, type ArtifactRow } from "./artifact-row";
 
 /** A host's newest complete, undamaged snapshot. */
 export interface GoodSnapshotFact {
@@ -97,9 +98,9 @@ export class OperationsLedger {
   artifactsOf(host: string, snapshotId: string, plugins: string[]): ArtifactRecord[] {
     if (plugins.length === 0) return [];
     const rows = this
-      .sql(`SELECT plugin, instance, name, object_key, plain_size, stored_size, sha256, compression, metadata FROM artifacts WHERE host = ? AND snapshot_id = ? AND plugin IN (${plugins.map(() => "?").join(",")}) ORDER BY instance, name`)
-      .all(host, snapshotId, ...plugins) as { plugin: string; instance: string; name: string; object_key: string; plain_size: number; stored_size: number; sha256: string; compression: ArtifactRecord["compression"]; metadata: string }[];
-    return rows.map((a) => ({ plugin: a.plugin, instance: a.instance, name: a.name, key: a.object_key, plainSize: a.plain_size, storedSize: a.stored_size, sha256: a.sha256, compression: a.compression, metadata: JSON.parse(a.metadata) as Record<string, unknown> }));
+      .sql(`SELECT ${ARTIFACT_COLUMNS} FROM artifacts WHERE host = ? AND snapshot_id = ? AND plugin IN (${plugins.map(() => "?").join(",")}) ORDER BY instance, name`)
+      .all(host, snapshotId, ...plugins) as ArtifactRow[];
+    return rows.map(artifactOfRow);
   }
 
   /** The last finished backup job of `host` (a running one does not count yet), or null (index `jobs_by_host`). */
