@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Fleet } from "../harness/fleet";
+import { reassembleWithRecipe } from "../harness/age-recipe";
 
 /** The stored (encrypted) bytes of `key` in destination `destination` of the test fleet. */
 export async function readStored(fleet: Fleet, destination: string, key: string): Promise<Buffer> {
@@ -33,4 +34,14 @@ export function decryptWithAgeCli(fleet: Fleet, stored: Buffer, compression: str
   if (compression === "zstd") return execFileSync("zstd", ["-d", "-q", "-c"], { input: plain, maxBuffer: 1 << 30 });
   if (compression === "gzip") return execFileSync("gzip", ["-d", "-c"], { input: plain, maxBuffer: 1 << 30 });
   return plain;
+}
+
+/**
+ * An artifact's plain bytes read with the stock tools only: one object through
+ * {@link decryptWithAgeCli}, or a chunked artifact reassembled with the recipe of docs/storage-format.md.
+ */
+export async function readWithStockTools(fleet: Fleet, destination: string, artifact: { key: string; compression: string }): Promise<Buffer> {
+  const stored = await readStored(fleet, destination, artifact.key);
+  if (artifact.compression !== "chunked") return decryptWithAgeCli(fleet, stored, artifact.compression);
+  return reassembleWithRecipe(path.join(fleet.state, "age-identity.txt"), stored, (key) => readStored(fleet, destination, key));
 }
