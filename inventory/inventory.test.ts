@@ -159,13 +159,23 @@ describe("inventory", () => {
       ].join("\n"),
     );
     const inv = read();
-    expect(inv.hosts.get("web")!.operations).toEqual({ schedule: { cron: "*/5 * * * * *", jitterMs: 600_000 }, maxAgeMs: 7_200_000, verifyEveryMs: 7 * 86_400_000, rehashEveryMs: 30 * 86_400_000, retention: { keepDaily: 7, keepWithinMs: 2 * 86_400_000 } });
-    expect(inv.hosts.get("spare")!.operations).toEqual({ schedule: { cron: "0 3 * * *", jitterMs: 600_000 }, maxAgeMs: 25 * 3_600_000, verifyEveryMs: 7 * 86_400_000, rehashEveryMs: 30 * 86_400_000, retention: { keepLast: 3 } });
+    expect(inv.hosts.get("web")!.operations).toEqual({ schedule: { cron: "*/5 * * * * *", jitterMs: 600_000 }, maxAgeMs: 7_200_000, verifyEveryMs: 7 * 86_400_000, rehashEveryMs: 30 * 86_400_000, chunking: true, retention: { keepDaily: 7, keepWithinMs: 2 * 86_400_000 } });
+    expect(inv.hosts.get("spare")!.operations).toEqual({ schedule: { cron: "0 3 * * *", jitterMs: 600_000 }, maxAgeMs: 25 * 3_600_000, verifyEveryMs: 7 * 86_400_000, rehashEveryMs: 30 * 86_400_000, chunking: true, retention: { keepLast: 3 } });
+  });
+
+  /** An inventory of hosts web and spare with extra fields in `defaults` and in web. */
+  const fleet = (defaults: string, web: string) =>
+    load(["destinations:", "  usb: { type: local, path: /mnt/usb }", `defaults: { destination: usb${defaults} }`, "hosts:", `  web: { ssh: { host: a }${web} }`, "  spare: { ssh: { host: b } }"].join("\n"));
+
+  it("reads chunking in the defaults and per host (default true), a host's own value replacing the default's", () => {
+    const chunking = (inv: ReturnType<ReturnType<typeof fleet>["load"]>) => [...inv.hosts.values()].map((h) => h.operations.chunking);
+    expect(chunking(fleet("", "").load())).toEqual([true, true]);
+    expect(chunking(fleet(", chunking: false", "").load())).toEqual([false, false]);
+    expect(chunking(fleet(", chunking: false", ", chunking: true").load())).toEqual([true, false]);
+    expect(fleet("", ", chunking: sometimes").load).toThrow(/hosts\.web\.chunking/);
   });
 
   it("reads rehashEvery in the defaults and per host: a duration, or never (null), which a host's own value replaces", () => {
-    const fleet = (defaults: string, web: string) =>
-      load(["destinations:", "  usb: { type: local, path: /mnt/usb }", `defaults: { destination: usb${defaults} }`, "hosts:", `  web: { ssh: { host: a }${web} }`, "  spare: { ssh: { host: b } }"].join("\n"));
     const rehash = (inv: ReturnType<ReturnType<typeof fleet>["load"]>) => [...inv.hosts.values()].map((h) => h.operations.rehashEveryMs);
     expect(rehash(fleet("", "").load())).toEqual([30 * 86_400_000, 30 * 86_400_000]);
     expect(rehash(fleet(", rehashEvery: never", ", rehashEvery: 2w").load())).toEqual([14 * 86_400_000, null]);
@@ -183,6 +193,7 @@ describe("inventory", () => {
       maxAgeMs: 25 * 3_600_000,
       verifyEveryMs: 7 * 86_400_000,
       rehashEveryMs: 30 * 86_400_000,
+      chunking: true,
       retention: { keepDaily: 30, keepMonthly: 12, keepYearly: 7 },
     });
     expect(inv.alerts).toEqual([expect.objectContaining({ type: "ntfy", url: "https://ntfy.sh/lifeboat-topic" })]);

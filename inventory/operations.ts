@@ -2,7 +2,7 @@
  * @module The fleet's operating settings in the inventory: when hosts are backed
  * up (`schedule`, `timezone`, `jitter`), what counts as fresh (`maxAge`), how
  * often each host is verified (`verifyEvery`) and has every file read again
- * (`rehashEvery`), what retention keeps
+ * (`rehashEvery`), whether artifacts are stored as chunks (`chunking`), what retention keeps
  * (`retention`), and who hears about it (`alerts`). Read in `defaults` and per
  * host (a host's fields replace the defaults' one by one; `retention` whole).
  */
@@ -50,6 +50,8 @@ export interface HostOperations {
    * null (`never`): only when `controller run --rehash` asks.
    */
   rehashEveryMs: number | null;
+  /** Store artifacts as chunks deduplicated per host (default); false: every artifact as one object. */
+  chunking: boolean;
   /** Absent: `controller prune` keeps everything of the host. */
   retention?: RetentionPolicy;
 }
@@ -85,10 +87,10 @@ export const DEFAULT_REHASH_EVERY_MS = 30 * 86_400_000;
 export const DEFAULT_ALERT_REPEAT_MS = 24 * 3_600_000;
 
 /** The fields this module reads from `defaults` or a host. */
-export const OPERATION_FIELDS = ["schedule", "timezone", "jitter", "maxAge", "verifyEvery", "rehashEvery", "retention"] as const;
+export const OPERATION_FIELDS = ["schedule", "timezone", "jitter", "maxAge", "verifyEvery", "rehashEvery", "chunking", "retention"] as const;
 
 /** Operating settings as written in one mapping (defaults or a host), unresolved. */
-export type OperationFields = Partial<{ cron: string; timezone: string; jitterMs: number; maxAgeMs: number; verifyEveryMs: number; rehashEveryMs: number | null; retention: RetentionPolicy }>;
+export type OperationFields = Partial<{ cron: string; timezone: string; jitterMs: number; maxAgeMs: number; verifyEveryMs: number; rehashEveryMs: number | null; chunking: boolean; retention: RetentionPolicy }>;
 
 /** Reads the operating fields of `defaults` or of a host from `r`. */
 export function readOperationFields(r: FieldReader): OperationFields {
@@ -126,6 +128,7 @@ export function readOperationFields(r: FieldReader): OperationFields {
       out.rehashEveryMs = ms;
     }
   }
+  if (r.value("chunking") !== undefined) out.chunking = r.boolean("chunking", true);
   if (r.value("retention") !== undefined) out.retention = readRetention(Reader.of(r.value("retention"), `${r.where}.retention`));
   return out;
 }
@@ -163,6 +166,7 @@ export function resolveOperations(defaults: OperationFields, own: OperationField
     maxAgeMs: own.maxAgeMs ?? defaults.maxAgeMs ?? DEFAULT_MAX_AGE_MS,
     verifyEveryMs: own.verifyEveryMs ?? defaults.verifyEveryMs ?? DEFAULT_VERIFY_EVERY_MS,
     rehashEveryMs: own.rehashEveryMs !== undefined ? own.rehashEveryMs : defaults.rehashEveryMs !== undefined ? defaults.rehashEveryMs : DEFAULT_REHASH_EVERY_MS,
+    chunking: own.chunking ?? defaults.chunking ?? true,
     ...(retention ? { retention } : {}),
   };
 }

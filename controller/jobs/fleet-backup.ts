@@ -85,7 +85,7 @@ export async function backupSpec(ctx: ControllerContext, host: HostConfig, plugi
     blobKey: ctx.keys.blobKey,
     blobRecipients: [blobArea.recipient, ctx.keys.ageRecipient, ...ctx.inventory.recipients],
     knownBlobs: ctx.ledger.blobs.known(host.destination, blobArea.recipient),
-    chunking: chunkingFor(ctx, host, plugins, hostKey.recipient, { rehash: options.rehash, now }),
+    ...(host.operations.chunking ? { chunking: chunkingFor(ctx, host, plugins, hostKey.recipient, { rehash: options.rehash, now }) } : {}),
   };
 }
 
