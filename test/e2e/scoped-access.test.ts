@@ -346,7 +346,8 @@ describe("storage access scoped per host: what root on one host can reach", () =
           storage: { accessKeyId: "${S3_KEY_DELTA}", secretAccessKey: "${S3_SECRET_DELTA}" },
         },
       },
-      { s3: { partSizeMiB: 5 } },
+      // One 30 MiB object, uploaded in parts (chunks are at most 4 MiB: single requests).
+      { s3: { partSizeMiB: 5 }, defaults: { chunking: false } },
     );
     const journal = path.join(host.home, ".lifeboat", "uploads");
     const before = new Set(fleet.s3.openUploads().map((u) => u.uploadId));
