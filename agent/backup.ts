@@ -87,7 +87,20 @@ async function storeArtifacts(job: BackupJob, jc: JobContext, destination: Desti
     const progress = progressReporter(jc, spec.instance, artifact.name);
     let stored: { compression: ArtifactRecord["compression"]; plainSize: number; storedSize: number; sha256: string; chunks?: ChunkStats };
     if (chunks) {
-      const result = await storeChunked({ jc, writer: chunks.writer, instance: spec.instance, previous: chunks.previous(spec.instance), next: chunks.next(spec.instance), rehash: chunks.rehash, progress }, artifact);
+      const result = await storeChunked(
+        {
+          writer: chunks.writer,
+          instance: spec.instance,
+          previous: chunks.previous(spec.instance),
+          next: chunks.next(spec.instance),
+          rehash: chunks.rehash,
+          progress,
+          emit: (event) => jc.events.emit(event),
+          warn: ctx.warn,
+          log: ctx.log,
+        },
+        artifact,
+      );
       if (result.kind === "small") {
         stored = await storeObject(jc, destination, key, job.recipients, artifact.compression, single(result.bytes), progress);
       } else {

@@ -6,12 +6,11 @@
  */
 import type { ArtifactSource, ArtifactUnit } from "../plugins/contract";
 import type { ChunkIndex, ChunkStats } from "../core/records";
-import type { ChunkUpload } from "../core/events";
+import type { ChunksEvent, ChunkUpload } from "../core/events";
 import type { ByteStream } from "../core/platform";
 import { Chunker } from "../core/storage/chunker";
 import type { ChunkWriter, StoredChunk } from "../core/storage/chunk-store";
 import type { InstanceCache } from "./chunk-cache";
-import type { JobContext } from "./job-context";
 
 /** Chunks stored concurrently (hash, compress and encrypt of one overlap the upload of another). */
 const IN_FLIGHT = 4;
@@ -30,7 +29,6 @@ export type ChunkedResult =
 
 /** What storing one artifact as chunks needs. */
 export interface ChunkedArtifactJob {
-  jc: JobContext;
   writer: ChunkWriter;
   instance: string;
   /** The instance's cache from the parent snapshot (empty when none), and the one being built for this snapshot. */
@@ -40,6 +38,13 @@ export interface ChunkedArtifactJob {
   rehash: boolean;
   /** Progress: plain bytes so far and stored bytes uploaded so far. */
   progress(plain: number, stored: number): void;
+  /** Where the artifact's `chunks` events go. */
+  emit(event: ChunksEvent): void;
+  /** A warning for the operator, and a line for the run's log. */
+  warn(message: string): void;
+  log(message: string): void;
+  /** An artifact of one chunk smaller than this is stored as one object (default {@link SMALL_ARTIFACT}). */
+  smallArtifact?: number;
 }
 
 /** Batches of `chunks` events of one artifact. */
@@ -47,7 +52,7 @@ class ChunkEvents {
   private uploaded: ChunkUpload[] = [];
   private refs: string[] = [];
   constructor(
-    private readonly jc: JobContext,
+    private readonly emit: (event: ChunksEvent) => void,
     private readonly instance: string,
     private readonly artifact: string,
   ) {}
@@ -65,7 +70,7 @@ class ChunkEvents {
 
   flush(): void {
     if (this.uploaded.length === 0 && this.refs.length === 0) return;
-    this.jc.events.emit({ type: "chunks", plugin: this.instance, artifact: this.artifact, uploaded: this.uploaded, refs: this.refs });
+    this.emit({ type: "chunks", plugin: this.instance, artifact: this.artifact, uploaded: this.uploaded, refs: this.refs });
     this.uploaded = [];
     this.refs = [];
   }
@@ -102,7 +107,7 @@ export async function storeChunked(job: ChunkedArtifactJob, artifact: ArtifactSo
     held = null;
   };
   const submitBytes = async (bytes: Uint8Array) => {
-    if (slots.length === 0 && bytes.length < SMALL_ARTIFACT) {
+    if (slots.length === 0 && bytes.length < (job.smallArtifact ?? SMALL_ARTIFACT)) {
       held = bytes; // may be the whole artifact
       slots.push(null);
       return;
@@ -144,11 +149,11 @@ export async function storeChunked(job: ChunkedArtifactJob, artifact: ArtifactSo
         if (key !== null) unitRanges.push({ key, from, to: slots.length });
         if (key !== null || !unit.settled) break;
         if (attempt === READ_ATTEMPTS) {
-          job.jc.pluginContext(job.instance).warn(`part of artifact "${artifact.name}" changed each of the ${READ_ATTEMPTS} times it was read; stored as last read, and read again next time`);
+          job.warn(`part of artifact "${artifact.name}" changed each of the ${READ_ATTEMPTS} times it was read; stored as last read, and read again next time`);
           break;
         }
         // Torn: the chunks of this read are not the unit's; they are reported (for the ledger to collect) but never referenced.
-        job.jc.events.log(`[${job.instance}] part of "${artifact.name}" changed while it was read; reading it again`);
+        job.log(`part of "${artifact.name}" changed while it was read; reading it again`);
         if (from === 0 && held !== null) held = null;
         const torn = slots.splice(from).filter((p): p is Promise<StoredChunk> => p !== null);
         orphans.push(...(await Promise.all(torn)));
@@ -164,7 +169,7 @@ export async function storeChunked(job: ChunkedArtifactJob, artifact: ArtifactSo
   }
 
   const chunks = await Promise.all(slots as Promise<StoredChunk>[]);
-  const events = new ChunkEvents(job.jc, job.instance, artifact.name);
+  const events = new ChunkEvents(job.emit, job.instance, artifact.name);
   for (const orphan of orphans) events.orphan(orphan);
   const stats: ChunkStats = { count: chunks.length, uploaded: 0, uploadedBytes: 0, reusedBytes: 0 };
   for (const chunk of chunks) {

@@ -9,6 +9,7 @@ import { localDestination } from "../core/storage/destinations/local";
 import type { ArtifactSource, PluginContext, RestoreInput } from "../plugins/contract";
 import type { BlobStore } from "../core/storage/blob-store";
 import type { ArtifactRecord } from "../core/records";
+import { throughChunks } from "./harness/agent-backup";
 
 /** A context plus what the plugin said. */
 export interface TestContext extends PluginContext {
@@ -68,9 +69,13 @@ export function pluginContext(jobId = `job-${Date.now().toString(36)}`): TestCon
   };
 }
 
-/** An artifact's plain bytes, as the pipeline would store them before compression. */
+/**
+ * An artifact's plain bytes as a restore gets them back: through a real chunked
+ * store (its units, or its stream; chunked, compressed, encrypted, written, read
+ * back with every check), so every plugin test restores from chunked storage.
+ */
 export async function artifactBytes(artifact: ArtifactSource): Promise<Buffer> {
-  return collect(artifact.data);
+  return throughChunks(artifact);
 }
 
 /** Reads a stream completely. */

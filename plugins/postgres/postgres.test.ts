@@ -119,6 +119,8 @@ describe("postgres plugin", () => {
     try {
       const artifacts = await backup(config({ databases: "all", globals: false, excludeTableData: [] }));
       expect(artifacts.map((a) => a.metadata.database)).toContain(evil);
+      // Stored under a safe object name (the pipeline refuses any other); the real name is in the metadata.
+      expect(artifacts.map((a) => a.name).filter((n) => !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(n))).toEqual([]);
       expect(connections).toEqual([]);
     } finally {
       trap.close();

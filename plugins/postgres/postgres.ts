@@ -163,7 +163,7 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
         let rows: Record<string, number> = {};
         const dump = tool.stream(config.tools.pgDump, [...args, `--dbname=${conninfoDbname(database)}`], { env: pgEnv(config, database), blockBuffered: true });
         yield {
-          name: `${database}.dump`,
+          name: dumpName(ctx, database),
           compression: config.compression,
           data: (async function* () {
             try {
@@ -373,4 +373,16 @@ async function verifyDatabase(ctx: PluginContext, tool: ServiceTool, config: Pos
     await dropDatabase(tool, config, scratch);
     await ctx.platform.remove(dir);
   }
+}
+
+/**
+ * The artifact name of a database's dump: `<database>.dump`, or for a name
+ * that is not a safe object name (spaces, `=`, quotes, ...), its safe characters
+ * plus a hash of the whole name; the real name is in the metadata, which the restore goes by.
+ */
+function dumpName(ctx: PluginContext, database: string): string {
+  if (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(database)) return `${database}.dump`;
+  const hash = ctx.platform.sha256();
+  hash.update(new TextEncoder().encode(database));
+  return `db-${database.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64)}-${hash.digestHex().slice(0, 12)}.dump`;
 }

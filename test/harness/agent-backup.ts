@@ -18,6 +18,13 @@ import { openStoredArtifact } from "../../core/storage/snapshot-check";
 import { JobContext } from "../../agent/job-context";
 import type { EventSink } from "../../agent/event-sink";
 import { runBackup } from "../../agent/backup";
+import { storeChunked } from "../../agent/chunked-backup";
+import { emptyCache } from "../../agent/chunk-cache";
+import type { ArtifactSource } from "../../plugins/contract";
+import { ChunkWriter, single } from "../../core/storage/chunk-store";
+import { encodeChunkIndex } from "../../core/storage/chunked-artifact";
+import { encryptStream } from "../../core/storage/age/encrypt";
+import { hashed } from "../../core/storage/measure";
 
 /** One backup's outcome. */
 export interface AgentRun {
@@ -107,4 +114,30 @@ export function pseudoRandom(size: number, seed: number): Buffer {
     out.writeInt32LE(x, i);
   }
   return out;
+}
+
+/** One local chunk store for {@link throughChunks}, made on first use, removed when the process exits. */
+let roundTripStore: Promise<{ writer: ChunkWriter; bench: AgentBench }> | undefined;
+
+/**
+ * An artifact's plain bytes after a round trip through chunked storage, as a
+ * backup stores them and a restore reads them: its units (or stream) cut into
+ * chunks — every artifact, however small — compressed, age-encrypted, written
+ * to a local destination, then read back through the chunk index with every check.
+ */
+export async function throughChunks(artifact: ArtifactSource): Promise<Buffer> {
+  roundTripStore ??= AgentBench.create().then((bench) => {
+    process.once("exit", () => bench.cleanup());
+    return { bench, writer: new ChunkWriter(bench.platform, bench.destination, "web", Buffer.from(bench.chunkKey, "base64"), [bench.recipient], "20261130T000000Z-test", new Map()) };
+  });
+  const { bench, writer } = await roundTripStore;
+  const result = await storeChunked(
+    { writer, instance: "test", previous: emptyCache(), next: emptyCache(), rehash: false, progress: () => {}, emit: () => {}, warn: () => {}, log: () => {}, smallArtifact: 0 },
+    artifact,
+  );
+  if (result.kind === "small") throw new Error("throughChunks: an artifact came back as small although smallArtifact is 0");
+  const key = `web/20261130T000000Z-test/test/${artifact.name}-${crypto.randomBytes(4).toString("hex")}.age`;
+  const stored = hashed(bench.platform, encryptStream(bench.platform, [bench.recipient], single(encodeChunkIndex(result.index))));
+  const storedSize = await bench.destination.put(key, stored.data);
+  return bench.read({ plugin: "test", instance: "test", name: artifact.name, key, plainSize: result.index.size, storedSize, sha256: stored.digest(), compression: "chunked", metadata: {} });
 }
