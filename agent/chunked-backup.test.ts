@@ -1,4 +1,5 @@
 // Chunked backups on the agent: real files, a real local destination, real age; the events collected.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -102,5 +103,62 @@ describe("chunked backups on the agent", () => {
     const index = await readChunkIndex(platform, (k) => bench.destination.get(k), bench.identity, record);
     await bench.destination.delete(index.chunks[2]!.key);
     await expect(restoreBytes(record)).rejects.toMatchObject({ code: "INTEGRITY", object: index.chunks[2]!.key, message: expect.stringContaining("artifact files/files.tar") });
+  });
+
+  it("reads a file again when it changed while it was read: never a torn chunk list", async () => {
+    const file = path.join(data, "big.bin");
+    writeRandom(file, 6 * 1024 * 1024, 11);
+    const readStream = platform.readStream.bind(platform);
+    let grown = false;
+    platform.readStream = (p: string, size?: number) =>
+      p !== file || grown
+        ? readStream(p, size)
+        : (async function* () {
+            let first = true;
+            for await (const piece of readStream(p, size)) {
+              yield piece;
+              if (first) {
+                // The application appends while the backup reads.
+                fs.appendFileSync(file, "appended while being read");
+                grown = true;
+                first = false;
+              }
+            }
+          })();
+    let run;
+    try {
+      run = await backup({});
+    } finally {
+      platform.readStream = readStream;
+    }
+    expect(run.status).toBe("ok");
+    expect(run.events.filter((e) => e.type === "warning")).toEqual([]);
+    const restored = path.join(bench.root, "restored");
+    fs.mkdirSync(restored);
+    execFileSync("tar", ["-xf", "-", "-C", restored], { input: await restoreBytes(run.records[0]!) });
+    expect(fs.readFileSync(path.join(restored, file.slice(1))).equals(fs.readFileSync(file))).toBe(true);
+    // The torn read's chunks were reported (for the ledger to collect), but the index names only the second read's.
+    expect(run.uploaded).toBeGreaterThan(run.records[0]!.chunks!.uploaded);
+    const next = await backup({ files: run.snapshotId });
+    expect(next.uploaded).toBe(0);
+  });
+
+  it("stores equal content of two instances of one host once", async () => {
+    for (const dir of ["one", "two"]) {
+      fs.mkdirSync(path.join(data, dir));
+      writeRandom(path.join(data, dir, "model.bin"), 8 * 1024 * 1024, 42);
+    }
+    const run = await bench.backup(
+      [
+        { instance: "one", plugin: "files", config: { paths: [path.join(data, "one")] } },
+        { instance: "two", plugin: "files", config: { paths: [path.join(data, "two")] } },
+      ],
+      {},
+    );
+    const [one, two] = run.records;
+    expect(one!.chunks!.uploaded).toBeGreaterThan(4);
+    // The second instance's tar headers differ (other names); its file's chunks after the first are the first instance's.
+    expect(two!.chunks!.uploaded).toBeLessThanOrEqual(2);
+    expect(two!.chunks!.count).toBe(one!.chunks!.count);
   });
 });
