@@ -77,8 +77,8 @@ export class BenchAgent {
     return new BenchAgent(recipient, key, agentDir);
   }
 
-  /** One backup job of `plugins` to a local destination at `store`; timed, with peak RSS. */
-  backup(plugins: PluginSpec[], store: string) {
+  /** One backup job of `plugins` to a local destination at `store`; timed, with peak RSS. `chunked`: as chunks (a first run: no parent). */
+  backup(plugins: PluginSpec[], store: string, chunked = false) {
     const spec = signSpec(
       {
         version: 1,
@@ -91,6 +91,7 @@ export class BenchAgent {
         plugins,
         recipients: [this.recipient],
         blobKey: Buffer.alloc(32, 1).toString("base64"),
+        ...(chunked ? { chunking: { key: Buffer.alloc(32, 2).toString("base64"), parents: {}, exclude: [], rehash: false } } : {}),
       },
       this.key,
     );

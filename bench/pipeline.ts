@@ -2,7 +2,8 @@
 //
 // For a 2 GiB incompressible file and a compressible text dump of similar size
 // (BENCH_SIZE_MIB to change), on the same data in one run, to a local destination:
-//   lifeboat agent (files plugin → auto compression → age → sha256 → local destination)
+//   lifeboat agent (files plugin → auto compression → age → sha256 → local destination), as one object
+//   and as chunks (a first run: every chunk compressed, encrypted and stored)
 //   tar -cf - | gzip | age         tar -cf - | zstd -1 | age         restic backup (when installed)
 // Reports MB/s (input bytes / wall time) and the agent's peak RSS (VmHWM).
 import { execSync } from "node:child_process";
@@ -67,9 +68,13 @@ async function main(): Promise<void> {
     const store = path.join(work, "store");
     fs.rmSync(store, { recursive: true, force: true });
     fs.mkdirSync(store);
-    const run = await agent.backup([{ instance: "files", plugin: "files", config: { paths: [file] } }], store);
-    const compression = /"compression":"(\w+)"/.exec(run.stdout)?.[1] ?? "?";
-    results.push({ name: `lifeboat agent (${compression})`, data: label, seconds: run.seconds, mbps: bytes / 1e6 / run.seconds, peakRssMiB: run.peakKiB / 1024, storedMiB: dirSize(store) / 1048576 });
+    for (const chunked of [false, true]) {
+      fs.rmSync(store, { recursive: true, force: true });
+      fs.mkdirSync(store);
+      const run = await agent.backup([{ instance: "files", plugin: "files", config: { paths: [file] } }], store, chunked);
+      const compression = /"compression":"(\w+)"/.exec(run.stdout)?.[1] ?? "?";
+      results.push({ name: `lifeboat agent (${compression}${chunked ? ", first run" : ""})`, data: label, seconds: run.seconds, mbps: bytes / 1e6 / run.seconds, peakRssMiB: run.peakKiB / 1024, storedMiB: dirSize(store) / 1048576 });
+    }
 
     const out = path.join(work, "out.age");
     const dir = path.dirname(file);
