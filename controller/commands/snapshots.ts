@@ -10,7 +10,8 @@ const usage = `usage: controller snapshots [--host H[,H2]] [--json]
 Lists the snapshots in the ledger, newest first. Only "complete" snapshots (manifest stored) count as backups.
 With --json: {"type":"snapshots","snapshots":[{id, host, status, startedAt, finishedAt, destination,
 manifestKey, damage, rehash, plainSize, storedSize, warnings, verification:{level, result, time, details}|null, artifacts:[{plugin, instance, name, key, plainSize, storedSize, sha256, compression, metadata,
-chunks?:{count, uploaded, uploadedBytes, reusedBytes}}]}]} (chunks: of a chunked artifact; rehash: every file was read again)
+chunks?:{count, uploaded, uploadedBytes, reusedBytes}}]}]} (chunks: of a chunked artifact; rehash: every file was read again;
+a snapshot's storedSize, the ADDED column: what it added to storage, its objects and the chunks it uploaded, not those it reused)
 warnings lists certificates (letsencrypt plugin) that expire within 14 days (the plugin's warnDays).`;
 
 export const snapshotsCommand: Command = {
@@ -35,7 +36,7 @@ export const snapshotsCommand: Command = {
           snapshots.length === 0
             ? "no snapshots yet: run `controller run --host NAME`"
             : table(
-                ["HOST", "SNAPSHOT", "STATUS", "FINISHED", "AGE", "SIZE", "STORED", "VERIFIED", "ARTIFACTS"],
+                ["HOST", "SNAPSHOT", "STATUS", "FINISHED", "AGE", "SIZE", "ADDED", "VERIFIED", "ARTIFACTS"],
                 snapshots.map((s) => [
                   s.host,
                   s.id,

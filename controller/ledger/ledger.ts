@@ -33,6 +33,7 @@ export interface SnapshotView {
   /** Whether its job was sent `rehash` (every file read, whatever its metadata said). */
   rehash: boolean;
   plainSize: number;
+  /** Bytes the snapshot added to storage: its objects and the chunks it uploaded (not those it reused). */
   storedSize: number;
   artifacts: ArtifactRecord[];
   /** The newest verification, if the snapshot was ever verified. */
@@ -308,7 +309,8 @@ export class Ledger {
       recipient: row.recipient,
       rehash: row.rehash === 1,
       plainSize: artifacts.reduce((n, a) => n + a.plainSize, 0),
-      storedSize: artifacts.reduce((n, a) => n + a.storedSize, 0),
+      // What the snapshot added to storage: its objects and the chunks it uploaded (reused chunks count where first stored).
+      storedSize: artifacts.reduce((n, a) => n + a.storedSize + (a.chunks?.uploadedBytes ?? 0), 0),
       artifacts,
       verification: this.verifications(row.host, row.id)[0] ?? null,
     };
