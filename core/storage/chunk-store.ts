@@ -4,6 +4,7 @@
  * age-encrypted, under a keyed name (`<host>/chunks/<2 hex>/<name>.age`).
  */
 import { isLifeboatError, LifeboatError, messageOf } from "../errors";
+import { concatBytes } from "../bytes";
 import type { ByteStream, Platform } from "../platform";
 import type { ChunkRef, CompressionHint } from "../records";
 import { chunkAlternateKey, chunkObjectKey } from "../storage-layout";
@@ -34,19 +35,8 @@ export async function* single(bytes: Uint8Array): ByteStream {
 /** All of a stream's bytes in one array. */
 export async function collect(data: ByteStream): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const part of data) {
-    parts.push(part);
-    size += part.length;
-  }
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  for await (const part of data) parts.push(part);
+  return concatBytes(parts);
 }
 
 /** gzip -1 of `plain`, or `plain` itself when it does not shrink below 90% (a probe of its start decides first). */
