@@ -53,6 +53,18 @@ export interface RunResult {
   stderr: string;
 }
 
+/** X25519 key agreement on raw 32-byte keys (see {@link Platform.x25519}). */
+export interface X25519 {
+  /** A fresh random key pair. */
+  generate(): { secret: Uint8Array; public: Uint8Array };
+  /**
+   * X25519(`secret`, `peerPublic`), 32 bytes. Fastest with a `secret` that
+   * {@link generate} returned, which may keep the key ready inside the runtime.
+   * @throws when the result is all zero (`peerPublic` is a low-order point) or a key is not 32 bytes.
+   */
+  sharedSecret(secret: Uint8Array, peerPublic: Uint8Array): Uint8Array;
+}
+
 /**
  * Everything the agent needs from the host. One implementation per runtime;
  * plugins receive it through their context and never import `node:` modules.
@@ -175,6 +187,17 @@ export interface Platform {
   certificate(pem: string): null | { names: string[]; notAfter: string; fingerprint: string; matchesKey(keyPem: string): boolean };
   /** HMAC-SHA-256 of `data` under `key`, hex. */
   hmacSha256Hex(key: Uint8Array, data: string): string;
+  /**
+   * HMAC-SHA-256 of `data` under `key`, the 32 raw bytes (the age header MAC).
+   * Optional: without it the age header is written by typage (age-encryption), more slowly.
+   */
+  hmacSha256?: (key: Uint8Array, data: Uint8Array) => Uint8Array;
+  /**
+   * Native X25519 (RFC 7748) on raw 32-byte keys, or null/absent when the runtime
+   * lacks it or it failed its self-test (the age header is then written by typage,
+   * age-encryption, more slowly).
+   */
+  x25519?: X25519 | null;
   /** HMAC-SHA-256 and HKDF-SHA-256, used by the age header. */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Uint8Array;
 }

@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
-import type { ByteStream, ChildProcess, FileInfo, NewFileOptions, Platform, RunResult, SpawnOptions } from "../core/platform";
+import type { ByteStream, ChildProcess, FileInfo, NewFileOptions, Platform, RunResult, SpawnOptions, X25519 } from "../core/platform";
 
 const STDERR_TAIL = 64 * 1024;
 
@@ -283,6 +283,114 @@ async function* zlibStream(data: ByteStream, transform: zlib.Gzip | zlib.Gunzip)
 
 const hasNativeChaCha = crypto.getCiphers().includes("chacha20-poly1305");
 
+/**
+ * X25519 through `node:crypto` KeyObjects; callers see raw bytes.
+ *
+ * Keys go in as JWK: OpenSSL 3's DER decoder costs about half a millisecond per
+ * private key, a JWK some tens of microseconds. An X25519 private JWK needs no
+ * `x` (the runtime derives the public key from `d`), hence the empty one; the
+ * self-test catches a runtime that would read it. Key pairs are not made with
+ * `generateKeyPairSync`: on Node 20, exporting a key that it made deadlocks when
+ * a garbage collection during the export finalizes the spent job, which takes the
+ * key's lock that the export holds (seen within a few thousand headers).
+ */
+function keyObjectX25519(): X25519 {
+  const importPrivate = (secret: Uint8Array): crypto.KeyObject =>
+    crypto.createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: base64url(secret), x: "" }, format: "jwk" });
+  // The private keys that `generate` made, so that `sharedSecret` need not import them again.
+  const generated = new WeakMap<Uint8Array, { key: crypto.KeyObject; raw: Buffer }>();
+  // Peers' public keys: a backup encrypts to the same few recipients thousands of times.
+  const peers = new Map<string, crypto.KeyObject>();
+  const peerKey = (raw: Uint8Array): crypto.KeyObject => {
+    const x = base64url(raw);
+    let key = peers.get(x);
+    if (!key) {
+      if (peers.size >= 64) peers.clear();
+      key = crypto.createPublicKey({ key: { kty: "OKP", crv: "X25519", x }, format: "jwk" });
+      peers.set(x, key);
+    }
+    return key;
+  };
+  const privateKey = (secret: Uint8Array): crypto.KeyObject => {
+    const known = generated.get(secret);
+    return known && known.raw.equals(secret) ? known.key : importPrivate(secret);
+  };
+  return {
+    generate() {
+      const raw = crypto.randomBytes(32);
+      const key = importPrivate(raw);
+      const pub = Buffer.from(crypto.createPublicKey(key).export({ format: "jwk" }).x ?? "", "base64url");
+      if (pub.length !== 32) throw new Error("X25519 key generation returned a malformed public key");
+      const secret = new Uint8Array(raw);
+      generated.set(secret, { key, raw });
+      return { secret, public: new Uint8Array(pub.buffer, pub.byteOffset, pub.byteLength) };
+    },
+    sharedSecret(secret, peerPublic) {
+      if (secret.length !== 32 || peerPublic.length !== 32) throw new Error("X25519 keys are 32 bytes");
+      const shared = crypto.diffieHellman({ privateKey: privateKey(secret), publicKey: peerKey(peerPublic) });
+      if (shared.length !== 32 || shared.every((b) => b === 0)) throw new Error("X25519 with a low-order point");
+      return new Uint8Array(shared.buffer, shared.byteOffset, shared.byteLength);
+    },
+  };
+}
+
+function base64url(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
+}
+
+/**
+ * The X25519 that `make` returns once it has passed a self-test, else null (and
+ * the age header falls back to typage): a runtime (Deno's `node:` layer, an
+ * OpenSSL without X25519) may lack a piece or get one wrong. Exported for tests.
+ */
+export function selfTestedX25519(make: () => X25519 = keyObjectX25519): X25519 | null {
+  try {
+    const x25519 = make();
+    const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+    // RFC 7748, section 6.1.
+    const alice = Buffer.from("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", "hex");
+    const alicePublic = Buffer.from("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a", "hex");
+    const bobPublic = Buffer.from("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f", "hex");
+    if (hex(x25519.sharedSecret(alice, bobPublic)) !== "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742") return null;
+    // A generated pair is a pair: X25519(b, A) = X25519(a, B).
+    const pair = x25519.generate();
+    if (hex(x25519.sharedSecret(pair.secret, alicePublic)) !== hex(x25519.sharedSecret(alice, pair.public))) return null;
+    return x25519;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether this is Deno running the platform through its `node:` layer. */
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno === "object";
+
+/**
+ * HKDF-SHA-256 (RFC 5869), which every small age file calls three or four times.
+ * On Node, from two HMACs: the bytes of `crypto.hkdfSync` at half its cost (it
+ * imports a KeyObject per call). On Deno, where `hkdfSync` is a direct native call
+ * and `createHmac` the costlier one, `hkdfSync` itself.
+ */
+const hkdfSha256 = isDeno
+  ? (ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Uint8Array => new Uint8Array(crypto.hkdfSync("sha256", ikm, salt, info, length))
+  : hkdfFromHmac;
+
+function hkdfFromHmac(ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 0 || length > 255 * 32) throw new RangeError(`HKDF-SHA-256 cannot derive ${length} bytes`);
+  // An empty salt is HMAC's all-zero key, the salt RFC 5869 prescribes when there is none.
+  const prk = crypto.createHmac("sha256", salt).update(ikm).digest();
+  const infoBytes = Buffer.from(info, "utf8");
+  const out = new Uint8Array(length);
+  let block: Uint8Array = new Uint8Array(0);
+  for (let counter = 1, at = 0; at < length; counter++, at += 32) {
+    block = crypto.createHmac("sha256", prk).update(block).update(infoBytes).update(Uint8Array.of(counter)).digest();
+    out.set(block.subarray(0, Math.min(32, length - at)), at);
+  }
+  return out;
+}
+
+/** {@link selfTestedX25519}, run at first use; undefined until then. */
+let nativeX25519: X25519 | null | undefined;
+
 /** The platform for Node.js >= 20 (and Deno's Node compatibility layer). */
 // The AWS SDK warns on every process under Node < 22 that its releases after January 2027 will need
 // Node 22. Lifeboat's lockfile pins its SDK, which supports Node >= 20; the notice would only be noise
@@ -290,7 +398,7 @@ const hasNativeChaCha = crypto.getCiphers().includes("chacha20-poly1305");
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 export const nodePlatform: Platform = {
-  runtime: typeof (globalThis as { Deno?: unknown }).Deno === "object" ? "deno" : "node",
+  runtime: isDeno ? "deno" : "node",
   runtimeVersion: process.version,
   env: (name) => process.env[name],
   homedir: () => os.homedir(),
@@ -421,6 +529,11 @@ export const nodePlatform: Platform = {
       }
     : null,
   hmacSha256Hex: (key, data) => crypto.createHmac("sha256", key).update(data).digest("hex"),
+  hmacSha256: (key, data) => new Uint8Array(crypto.createHmac("sha256", key).update(data).digest()),
+  get x25519() {
+    if (nativeX25519 === undefined) nativeX25519 = selfTestedX25519();
+    return nativeX25519;
+  },
   certificate: (pem) => {
     let cert: crypto.X509Certificate;
     try {
@@ -446,5 +559,5 @@ export const nodePlatform: Platform = {
       },
     };
   },
-  hkdfSha256: (ikm, salt, info, length) => new Uint8Array(crypto.hkdfSync("sha256", ikm, salt, info, length)),
+  hkdfSha256,
 };

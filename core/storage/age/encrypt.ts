@@ -1,4 +1,4 @@
-/** @module Streaming age encryption: typage writes the header, the payload is sealed with the fastest ChaCha20-Poly1305 at hand. */
+/** @module Streaming age encryption: the header is written natively (typage as fallback), the payload is sealed with the fastest ChaCha20-Poly1305 at hand. */
 import type { ByteStream, Platform } from "../../platform";
 import { createHeader } from "./header";
 import { concatBytes } from "../../bytes";
@@ -14,7 +14,7 @@ import { CHUNK_SIZE, chunkCipher, chunkNonce, PAYLOAD_NONCE_SIZE, payloadKey, tr
  * errors of `plaintext` pass through unchanged, and the stream then never ends normally.
  */
 export async function* encryptStream(platform: Platform, recipients: string[], plaintext: ByteStream): ByteStream {
-  const { header, fileKey } = await createHeader(recipients);
+  const { header, fileKey } = await createHeader(platform, recipients);
   const nonce = platform.randomBytes(PAYLOAD_NONCE_SIZE);
   const key = payloadKey(platform, fileKey, nonce);
   const cipher = chunkCipher(platform);

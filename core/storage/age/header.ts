@@ -1,24 +1,118 @@
-/** @module The age v1 header: typage (age-encryption) writes and opens it; the file key it wraps drives the payload cipher. */
+/** @module The age v1 header: written natively for X25519 recipients (typage, age-encryption, otherwise) and opened by typage; the file key it wraps drives the payload cipher. */
 import { Decrypter, Encrypter, type Recipient } from "age-encryption";
 import { LifeboatError, messageOf, redact } from "../../errors";
-import type { ByteStream } from "../../platform";
-import { PAYLOAD_NONCE_SIZE } from "./stream";
+import type { ByteStream, Platform, X25519 } from "../../platform";
+import { decodeX25519Recipient } from "./bech32";
+import { chunkCipher, PAYLOAD_NONCE_SIZE } from "./stream";
 
 /** The start of the MAC line that ends every age v1 header. */
 const MAC_LINE = new TextEncoder().encode("\n--- ");
 /** Real headers are a few hundred bytes per recipient; anything this long is not an age file. */
 const MAX_HEADER_BYTES = 1024 * 1024;
+/** Bytes of the file key that the header wraps (age v1). */
+const FILE_KEY_SIZE = 16;
+const X25519_LABEL = "age-encryption.org/v1/X25519";
+/** The nonce of a wrapped file key: every wrap key is used once. */
+const ZERO_NONCE = new Uint8Array(12);
+const EMPTY = new Uint8Array(0);
 
 /**
  * A fresh age v1 header for `recipients` and the 16-byte file key it wraps.
- * typage writes the recipient stanzas and the header MAC; a capturing recipient
- * learns the file key so that the payload can be sealed with any cipher.
+ * When every recipient is an X25519 one (`age1...`) and the platform has native
+ * X25519 and HMAC, the stanzas and the MAC are written here (a fraction of a
+ * millisecond); otherwise typage writes them, and a capturing recipient learns
+ * the file key so that the payload can be sealed with any cipher.
  * @throws LifeboatError("CONFIG") when the list is empty or a recipient is malformed.
  */
-export async function createHeader(recipients: string[]): Promise<{ header: Uint8Array; fileKey: Uint8Array }> {
+export async function createHeader(platform: Platform, recipients: string[]): Promise<{ header: Uint8Array; fileKey: Uint8Array }> {
   if (recipients.length === 0) {
     throw new LifeboatError("CONFIG", "Cannot encrypt an artifact: no age recipients were given", { hint: "list at least one age1... recipient" });
   }
+  const x25519 = platform.x25519;
+  const hmac = platform.hmacSha256;
+  if (x25519 && hmac) {
+    const keys = recipients.map(decodeX25519Recipient);
+    if (keys.every((k): k is Uint8Array => k !== null)) {
+      const native = nativeHeader(platform, x25519, hmac, keys);
+      if (native) return native;
+    }
+  }
+  return typageHeader(recipients);
+}
+
+/**
+ * The header of {@link createHeader} for raw X25519 recipient keys, written as
+ * https://age-encryption.org/v1 says: per recipient a fresh ephemeral key pair,
+ * the wrap key HKDF-SHA-256(X25519(ephemeral, recipient), ephemeral || recipient,
+ * "age-encryption.org/v1/X25519") sealing the file key under a zero nonce; then
+ * the MAC, HMAC-SHA-256 under HKDF-SHA-256(file key, "", "header") of the header
+ * up to its "---". The file key is wrapped with the platform's ChaCha20-Poly1305
+ * or, without one, the pure-JS one. Null when the native X25519 fails or refuses
+ * a key (a low-order point), so that typage handles it as it always did.
+ */
+function nativeHeader(
+  platform: Platform,
+  x25519: X25519,
+  hmac: (key: Uint8Array, data: Uint8Array) => Uint8Array,
+  recipientKeys: Uint8Array[],
+): { header: Uint8Array; fileKey: Uint8Array } | null {
+  const fileKey = platform.randomBytes(FILE_KEY_SIZE);
+  const cipher = chunkCipher(platform);
+  let text = "age-encryption.org/v1\n";
+  for (const recipientKey of recipientKeys) {
+    let ephemeral: { secret: Uint8Array; public: Uint8Array };
+    let shared: Uint8Array;
+    try {
+      ephemeral = x25519.generate();
+      shared = x25519.sharedSecret(ephemeral.secret, recipientKey);
+    } catch {
+      return null;
+    }
+    if (shared.length !== 32 || shared.every((b) => b === 0)) return null;
+    const salt = new Uint8Array(64);
+    salt.set(ephemeral.public, 0);
+    salt.set(recipientKey, 32);
+    const wrapKey = platform.hkdfSha256(shared, salt, X25519_LABEL, 32);
+    text += `-> X25519 ${base64NoPad(ephemeral.public)}\n${wrapBody(base64NoPad(cipher.seal(wrapKey, ZERO_NONCE, fileKey)))}`;
+  }
+  text += "---";
+  const macKey = platform.hkdfSha256(fileKey, EMPTY, "header", 32);
+  const unsealed = new TextEncoder().encode(text);
+  text += ` ${base64NoPad(hmac(macKey, unsealed))}\n`;
+  return { header: new TextEncoder().encode(text), fileKey };
+}
+
+/** A stanza body: lines of 64 columns, ended by a shorter one (possibly empty), each with its newline. */
+function wrapBody(base64: string): string {
+  let out = "";
+  let at = 0;
+  for (; at + 64 <= base64.length; at += 64) out += `${base64.slice(at, at + 64)}\n`;
+  return `${out}${base64.slice(at)}\n`;
+}
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** Standard base64 without padding, as age writes it. */
+export function base64NoPad(bytes: Uint8Array): string {
+  let out = "";
+  let i = 0;
+  for (; i + 3 <= bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += BASE64[n >> 18]! + BASE64[(n >> 12) & 63]! + BASE64[(n >> 6) & 63]! + BASE64[n & 63]!;
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = bytes[i]! << 16;
+    out += BASE64[n >> 18]! + BASE64[(n >> 12) & 63]!;
+  } else if (rest === 2) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    out += BASE64[n >> 18]! + BASE64[(n >> 12) & 63]! + BASE64[(n >> 6) & 63]!;
+  }
+  return out;
+}
+
+/** The header of {@link createHeader} as typage writes it: any recipient type, and the errors of a malformed one. */
+async function typageHeader(recipients: string[]): Promise<{ header: Uint8Array; fileKey: Uint8Array }> {
   const encrypter = new Encrypter();
   for (const recipient of recipients) {
     try {
