@@ -7,6 +7,7 @@ import type { BackupJob } from "../core/spec";
 import type { ChunkRef } from "../core/records";
 import type { Destination } from "../core/storage/destination";
 import { ChunkWriter } from "../core/storage/chunk-store";
+import { chunkWork } from "./chunk-work";
 import { cacheKeyId, emptyCache, loadCache, saveCache, type InstanceCache } from "./chunk-cache";
 import type { JobContext } from "./job-context";
 
@@ -19,10 +20,16 @@ export class Chunks {
     readonly rehash: boolean,
     private readonly previousCaches: Map<string, InstanceCache>,
     private readonly save_: (instance: string, cache: InstanceCache) => Promise<void>,
+    /** Ends the job's chunk worker threads. */
+    readonly close: () => Promise<void>,
   ) {}
 
-  /** Loads the caches of the instances whose parent snapshot the controller named. */
-  static async open(job: BackupJob, jc: JobContext, destination: Destination, agentDir: string): Promise<Chunks> {
+  /**
+   * Loads the caches of the instances whose parent snapshot the controller
+   * named; chunk work goes to worker threads running `workerEntry` (the agent's
+   * bundle) when given and the platform can.
+   */
+  static async open(job: BackupJob, jc: JobContext, destination: Destination, agentDir: string, workerEntry: URL | null): Promise<Chunks> {
     const chunking = job.chunking!;
     const namingKey = Uint8Array.from(atob(chunking.key), (c) => c.charCodeAt(0));
     const keyId = cacheKeyId(jc.platform, namingKey);
@@ -40,8 +47,9 @@ export class Chunks {
       // A unit is reused only when every chunk of it is known (and not excluded): see storeChunked.
       previous.set(instance, cache);
     }
-    const writer = new ChunkWriter(jc.platform, destination, job.host, namingKey, job.recipients, job.snapshotId, known, jc.signal);
-    return new Chunks(writer, chunking.rehash, previous, (instance, cache) => saveCache(jc.platform, agentDir, instance, cache, { snapshotId: job.snapshotId, keyId }));
+    const work = chunkWork(jc.platform, workerEntry, namingKey, job.recipients, (m) => jc.events.log(m));
+    const writer = new ChunkWriter(destination, job.host, work, job.snapshotId, known, jc.signal);
+    return new Chunks(writer, chunking.rehash, previous, (instance, cache) => saveCache(jc.platform, agentDir, instance, cache, { snapshotId: job.snapshotId, keyId }), work.close);
   }
 
   /** The instance's cache from its parent snapshot (empty when there is none). */

@@ -24,12 +24,21 @@ const PROGRESS_INTERVAL_MS = 250;
 /**
  * Backs up every plugin of the job. A failing plugin is reported and the
  * others go on; the manifest is written only when every plugin succeeded,
- * so an incomplete snapshot never looks complete.
+ * so an incomplete snapshot never looks complete. Chunk work runs on worker
+ * threads of `workerEntry` (the agent's bundle) where the platform can.
  * @returns "ok" or "partial"/"failed" (some or all plugins failed).
  */
-export async function runBackup(job: BackupJob, jc: JobContext, destination: Destination, agentDir: string): Promise<"ok" | "partial" | "failed"> {
+export async function runBackup(job: BackupJob, jc: JobContext, destination: Destination, agentDir: string, workerEntry: URL | null = null): Promise<"ok" | "partial" | "failed"> {
+  const chunks = job.chunking ? await Chunks.open(job, jc, destination, agentDir, workerEntry) : null;
+  try {
+    return await backupAll(job, jc, destination, chunks);
+  } finally {
+    await chunks?.close();
+  }
+}
+
+async function backupAll(job: BackupJob, jc: JobContext, destination: Destination, chunks: Chunks | null): Promise<"ok" | "partial" | "failed"> {
   const startedAt = new Date();
-  const chunks = job.chunking ? await Chunks.open(job, jc, destination, agentDir) : null;
   const artifacts: ArtifactRecord[] = [];
   let failures = 0;
   for (const pluginSpec of job.plugins) {

@@ -73,14 +73,15 @@ export class JobContext {
     return result as T;
   }
 
-  /** Emits an `error` event for `err` (code, message, hint), secrets removed; `subject` marks what it is about (see ErrorEvent). */
+  /** Emits an `error` event for `err` (code, message, hint, the stored object at fault), secrets removed; `subject` marks what it is about (see ErrorEvent). */
   reportError(failure: unknown, plugin?: string, subject?: "manifest"): void {
     // A raw file-system error (ENOSPC, EBUSY, EACCES, ...) is told with its path and what to do.
     const err = isLifeboatError(failure) ? failure : (explainSystemError(failure, this.kind === "backup" ? "SOURCE" : "RESTORE") ?? failure);
     const code = isLifeboatError(err) ? err.code : "INTERNAL";
     const message = redact(messageOf(err), this.secrets);
     const hint = isLifeboatError(err) && err.hint ? redact(err.hint, this.secrets) : undefined;
-    this.events.emit({ type: "error", code, message, ...(hint ? { hint } : {}), ...(plugin ? { plugin } : {}), ...(subject ? { subject } : {}) });
+    const object = isLifeboatError(err) && err.object ? err.object : undefined;
+    this.events.emit({ type: "error", code, message, ...(hint ? { hint } : {}), ...(plugin ? { plugin } : {}), ...(subject ? { subject } : {}), ...(object ? { object } : {}) });
     if (!isLifeboatError(err) && err instanceof Error && err.stack) this.events.log(redact(err.stack, this.secrets));
   }
 }

@@ -5,6 +5,7 @@
  * Exit codes: 0 job ok, 1 job failed (fully or partly), 2 usage, 3 spec refused.
  */
 import { runBackup } from "./backup";
+import { serveChunkRequests } from "./chunk-work";
 import { FileUploadJournal } from "./upload-journal";
 import { DestinationBlobStore } from "../core/storage/blob-store";
 import { destinationSecrets, openDestination } from "../core/storage/destinations/registry";
@@ -123,7 +124,7 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: 
     try {
       status =
         spec.kind === "backup"
-          ? await runBackup(spec, jc, destination, dir)
+          ? await runBackup(spec, jc, destination, dir, new URL(import.meta.url))
           : spec.kind === "restore"
             ? await runRestore(spec, jc, destination)
             : spec.kind === "verify"
@@ -151,7 +152,8 @@ async function runJob(platform: Platform, spec: JobSpec, dir: string, attached: 
 }
 
 const platform = currentPlatform();
-main(platform).then(
+// A worker thread of a backup (the same bundle, started by chunkWork) serves chunk work instead.
+if (!platform.workerRequests?.(serveChunkRequests(platform))) main(platform).then(
   (code) => platform.exit(code),
   (err: unknown) => {
     platform.writeStderr(`lifeboat agent: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -38,6 +38,14 @@ export interface ChildProcess {
   kill(): void;
 }
 
+/** Threads running this same program, answering requests (see {@link Platform.startWorkers}). */
+export interface WorkerPool {
+  /** Sends `request` to an idle worker (or queues it); `transfer` lists buffers handed over, unusable here afterwards. */
+  request<T>(request: unknown, transfer?: ArrayBuffer[]): Promise<T>;
+  /** Ends the workers (requests still queued fail). */
+  close(): Promise<void>;
+}
+
 /** Options of {@link Platform.writeNewFile}. */
 export interface NewFileOptions {
   /** Permission bits, set after the owner (which may clear setuid bits). */
@@ -99,6 +107,20 @@ export interface Platform {
   readStdinLine(): Promise<string>;
   /** Resolves when standard input ends, after {@link readStdinLine} (for an attached job: the controller is gone). */
   stdinClosed(): Promise<void>;
+  /**
+   * Starts `size` worker threads, each running the program at `entry` (the
+   * agent's own bundle) in worker mode, where {@link workerRequests} serves them.
+   * Null where the runtime cannot (or `entry` is not a bundle it can run).
+   */
+  startWorkers?(entry: URL, size: number): WorkerPool | null;
+  /** How many threads can run at once on this machine (cores), or 1 where unknown. */
+  parallelism?(): number;
+  /**
+   * In a worker thread started by {@link startWorkers}: serves each request
+   * with `handle` (its result, and the buffers to hand back) and returns true;
+   * in the main thread returns false at once.
+   */
+  workerRequests?(handle: (request: unknown) => Promise<{ result: unknown; transfer?: ArrayBuffer[] }>): boolean;
   /** Calls `handler` when the process is asked to stop (SIGTERM, SIGHUP, SIGINT), instead of dying at once. */
   onStopRequest(handler: (signal: string) => void): void;
   /** Writes to standard output (NDJSON events) and waits until it is flushed. */

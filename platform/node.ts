@@ -9,7 +9,8 @@ import { once } from "node:events";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
-import type { ByteStream, ChildProcess, FileInfo, NewFileOptions, Platform, RunResult, SpawnOptions, X25519 } from "../core/platform";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import type { ByteStream, ChildProcess, FileInfo, NewFileOptions, Platform, RunResult, SpawnOptions, WorkerPool, X25519 } from "../core/platform";
 
 const STDERR_TAIL = 64 * 1024;
 
@@ -397,6 +398,64 @@ let nativeX25519: X25519 | null | undefined;
 // in every command's and job's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
+/** What a worker thread answers: the request's id and its result, or its error's code and message. */
+interface WorkerReply {
+  id: number;
+  result?: unknown;
+  error?: { message: string; code?: string; hint?: string };
+}
+
+/** Worker threads of this program (see Platform.startWorkers): each request goes to the least busy one. */
+class NodeWorkerPool implements WorkerPool {
+  private readonly waiting = new Map<number, { worker: Worker; resolve(value: unknown): void; reject(err: unknown): void }>();
+  private readonly busy = new Map<Worker, number>();
+  private nextId = 0;
+  private failure: Error | null = null;
+
+  constructor(entry: URL, size: number) {
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(entry, { workerData: { lifeboatWorker: true }, stdout: false, stderr: false });
+      worker.unref();
+      this.busy.set(worker, 0);
+      worker.on("message", (reply: WorkerReply) => this.answer(worker, reply));
+      const fail = (err: Error) => {
+        this.failure ??= err;
+        for (const [id, w] of this.waiting) if (w.worker === worker) this.waiting.delete(id), w.reject(err);
+        this.busy.delete(worker);
+      };
+      worker.on("error", fail);
+      worker.on("exit", (code) => fail(new Error(`a worker thread exited (code ${code})`)));
+    }
+  }
+
+  private answer(worker: Worker, reply: WorkerReply): void {
+    const waiting = this.waiting.get(reply.id);
+    if (!waiting) return;
+    this.waiting.delete(reply.id);
+    this.busy.set(worker, (this.busy.get(worker) ?? 1) - 1);
+    if (reply.error) waiting.reject(Object.assign(new Error(reply.error.message), reply.error.code ? { name: "LifeboatError", code: reply.error.code, hint: reply.error.hint } : {}));
+    else waiting.resolve(reply.result);
+  }
+
+  request<T>(request: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
+    const workers = [...this.busy.entries()];
+    if (workers.length === 0) return Promise.reject(this.failure ?? new Error("no worker thread is running"));
+    const [worker] = workers.reduce((a, b) => (b[1] < a[1] ? b : a));
+    const id = this.nextId++;
+    this.busy.set(worker, (this.busy.get(worker) ?? 0) + 1);
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { worker, resolve: resolve as (value: unknown) => void, reject });
+      worker.postMessage({ id, request }, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    const workers = [...this.busy.keys()];
+    this.busy.clear();
+    await Promise.allSettled(workers.map((w) => w.terminate()));
+  }
+}
+
 export const nodePlatform: Platform = {
   runtime: isDeno ? "deno" : "node",
   runtimeVersion: process.version,
@@ -419,6 +478,26 @@ export const nodePlatform: Platform = {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString("utf8");
+  },
+  startWorkers: (entry, size) => {
+    // Only a program file can run as a worker (the agent's bundle; not a module loaded by a test runner).
+    if (entry.protocol !== "file:" || !/\.m?js$/.test(entry.pathname) || size < 1) return null;
+    return new NodeWorkerPool(entry, size);
+  },
+  parallelism: () => (typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length) || 1,
+  workerRequests: (handle) => {
+    if (isMainThread || !(workerData as { lifeboatWorker?: boolean } | null)?.lifeboatWorker || !parentPort) return false;
+    const port = parentPort;
+    port.on("message", ({ id, request }: { id: number; request: unknown }) => {
+      handle(request).then(
+        ({ result, transfer }) => port.postMessage({ id, result } satisfies WorkerReply, transfer ?? []),
+        (err: unknown) => {
+          const e = err as { message?: string; code?: string; hint?: string };
+          port.postMessage({ id, error: { message: String(e?.message ?? err), ...(typeof e?.code === "string" ? { code: e.code } : {}), ...(typeof e?.hint === "string" ? { hint: e.hint } : {}) } } satisfies WorkerReply);
+        },
+      );
+    });
+    return true;
   },
   readStdinLine: () => watchStdin().line,
   stdinClosed: () => watchStdin().closed,

@@ -5,6 +5,7 @@ import { LifeboatError } from "../../core/errors";
 import { FieldReader } from "../../core/validate";
 import { STORED_COMPRESSIONS, type ArtifactRecord, type ChunkStats } from "../../core/records";
 import type { ChunkingSpec, JobSpec, PluginSpec } from "../../core/spec";
+import { chunkNameOf } from "../../core/storage-layout";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const NONCE = /^[0-9a-f]{32,64}$/;
@@ -32,14 +33,20 @@ export function parseJobSpec(raw: unknown): JobSpec {
     plugins: pluginList(r.value("plugins")),
   };
   if (kind === "prune") {
+    const own = `${base.host}/`;
     const keys = r.stringList("keys");
     keys.forEach((key, i) => {
       if (!OBJECT_KEY.test(key) || key.split("/").some((part) => part === "." || part === "..")) throw r.fail(`keys[${i}]`, `not an object key: ${JSON.stringify(key.slice(0, 120))}`);
+      // Only this host's objects; of its chunk area, only chunk objects as the storage layout names them.
+      if (!key.startsWith(own)) throw r.fail(`keys[${i}]`, `not an object of host "${base.host}": ${JSON.stringify(key.slice(0, 120))}`);
+      if (key.startsWith(`${own}chunks/`) && chunkNameOf(base.host, key) === null) throw r.fail(`keys[${i}]`, `not a chunk object of host "${base.host}": ${JSON.stringify(key.slice(0, 120))}`);
     });
     const prefixes = r.stringList("prefixes");
     prefixes.forEach((prefix, i) => {
-      // Only whole snapshot folders: <host>/<snapshot>/ — never the destination's root or the blob area.
-      if (!SNAPSHOT_FOLDER.test(prefix) || prefix.startsWith("blobs/")) throw r.fail(`prefixes[${i}]`, `not a snapshot folder (<host>/<snapshot>/): ${JSON.stringify(prefix.slice(0, 120))}`);
+      // Only whole snapshot folders of this host: <host>/<snapshot>/ — never the destination's root, the blob area or the chunk area.
+      if (!SNAPSHOT_FOLDER.test(prefix) || !prefix.startsWith(own) || prefix === `${own}chunks/`) {
+        throw r.fail(`prefixes[${i}]`, `not a snapshot folder of host "${base.host}" (${base.host}/<snapshot>/): ${JSON.stringify(prefix.slice(0, 120))}`);
+      }
     });
     r.rejectUnknown();
     return { ...base, kind, keys, prefixes };

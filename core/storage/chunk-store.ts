@@ -50,6 +50,56 @@ async function pack(platform: Platform, plain: Uint8Array, hint: CompressionHint
   return packed.length > plain.length * INCOMPRESSIBLE_RATIO ? { compression: "none", bytes: plain } : { compression: "gzip", bytes: packed };
 }
 
+/** A chunk's content hash and keyed name. */
+export interface HashedChunk {
+  sha256: string;
+  name: string;
+  /** The chunk itself (handed back by a worker thread). */
+  plain: Uint8Array;
+}
+
+/** A chunk compressed and encrypted: the stored object's bytes, with their hash. */
+export interface SealedChunk {
+  compression: ChunkRef["compression"];
+  sealed: Uint8Array;
+  stored: { sha256: string; size: number };
+}
+
+/** Where a chunk's CPU work (hashing, compression, encryption) runs: this thread, or worker threads. */
+export interface ChunkWork {
+  hash(plain: Uint8Array): Promise<HashedChunk>;
+  seal(plain: Uint8Array, hint: CompressionHint): Promise<SealedChunk>;
+}
+
+/** The keyed name of a chunk whose content has SHA-256 `sha256Hex`: HMAC-SHA-256 under the host's chunk naming key. */
+export function chunkName(platform: Platform, namingKey: Uint8Array, sha256Hex: string): string {
+  return platform.hmacSha256Hex(namingKey, `sha256:${sha256Hex}`);
+}
+
+/** Hashes and names a chunk in this thread. */
+export function hashChunk(platform: Platform, namingKey: Uint8Array, plain: Uint8Array): HashedChunk {
+  const hash = platform.sha256();
+  hash.update(plain);
+  const sha256 = hash.digestHex();
+  return { sha256, name: chunkName(platform, namingKey, sha256), plain };
+}
+
+/** Compresses (unless it does not shrink) and encrypts a chunk in this thread. */
+export async function sealChunk(platform: Platform, recipients: string[], plain: Uint8Array, hint: CompressionHint): Promise<SealedChunk> {
+  const { compression, bytes } = await pack(platform, plain, hint);
+  const stored = hashed(platform, encryptStream(platform, recipients, single(bytes)));
+  const sealed = await collect(stored.data);
+  return { compression, sealed, stored: { sha256: stored.digest(), size: sealed.length } };
+}
+
+/** Chunk work in this thread. */
+export function localChunkWork(platform: Platform, namingKey: Uint8Array, recipients: string[]): ChunkWork {
+  return {
+    hash: async (plain) => hashChunk(platform, namingKey, plain),
+    seal: (plain, hint) => sealChunk(platform, recipients, plain, hint),
+  };
+}
+
 /**
  * Writes a backup's chunks. A chunk whose keyed name is `known` (from the
  * snapshot the controller named as parent, or stored earlier in this job) is
@@ -62,50 +112,40 @@ export class ChunkWriter {
   private readonly inFlight = new Map<string, Promise<StoredChunk>>();
 
   constructor(
-    private readonly platform: Platform,
     private readonly destination: Destination,
     private readonly host: string,
-    private readonly namingKey: Uint8Array,
-    private readonly recipients: string[],
+    private readonly work: ChunkWork,
     private readonly snapshotId: string,
     /** Keyed name → reference: chunks that may be referenced without upload; grows with every upload. */
     readonly known: Map<string, ChunkRef>,
     private readonly signal?: AbortSignal,
   ) {}
 
-  /** The keyed name of plain content with SHA-256 `sha256Hex`. */
-  nameOf(sha256Hex: string): string {
-    return this.platform.hmacSha256Hex(this.namingKey, `sha256:${sha256Hex}`);
-  }
-
   /** Stores `plain` (one chunk) unless known; concurrent puts of equal content upload it once. */
-  put(plain: Uint8Array, hint: CompressionHint): Promise<StoredChunk> {
-    const hash = this.platform.sha256();
-    hash.update(plain);
-    const sha256 = hash.digestHex();
-    const name = this.nameOf(sha256);
+  async put(chunk: Uint8Array, hint: CompressionHint): Promise<StoredChunk> {
+    const { sha256, name, plain } = await this.work.hash(chunk);
     const known = this.known.get(name);
-    if (known) return Promise.resolve({ name, ref: known, uploaded: false });
+    if (known) return { name, ref: known, uploaded: false };
     const pending = this.inFlight.get(name);
-    if (pending) return pending.then((stored) => ({ ...stored, uploaded: false }));
+    if (pending) return { ...(await pending), uploaded: false };
     const upload = this.upload(name, sha256, plain, hint).finally(() => this.inFlight.delete(name));
     this.inFlight.set(name, upload);
     return upload;
   }
 
   private async upload(name: string, sha256: string, plain: Uint8Array, hint: CompressionHint): Promise<StoredChunk> {
-    const { compression, bytes } = await pack(this.platform, plain, hint);
+    const size = plain.length;
+    const { compression, sealed, stored } = await this.work.seal(plain, hint);
     for (const key of [chunkObjectKey(this.host, name), chunkAlternateKey(this.host, name, this.snapshotId)]) {
-      const stored = hashed(this.platform, encryptStream(this.platform, this.recipients, single(bytes)));
-      let size: number | null;
+      let written: number | null;
       try {
-        size = await this.destination.putNew(key, stored.data, this.signal);
+        written = await this.destination.putNew(key, single(sealed), this.signal);
       } catch (err) {
         if (isLifeboatError(err)) throw err;
         throw new LifeboatError("DESTINATION", `Cannot store chunk "${key}" at ${this.destination.description}: ${messageOf(err)}`, { cause: err });
       }
-      if (size === null) continue;
-      const ref: ChunkRef = { key, size: plain.length, sha256, compression, stored: { sha256: stored.digest(), size } };
+      if (written === null) continue;
+      const ref: ChunkRef = { key, size, sha256, compression, stored };
       this.known.set(name, ref);
       return { name, ref, uploaded: true };
     }

@@ -21,7 +21,7 @@ import { runBackup } from "../../agent/backup";
 import { storeChunked } from "../../agent/chunked-backup";
 import { emptyCache } from "../../agent/chunk-cache";
 import type { ArtifactSource } from "../../plugins/contract";
-import { ChunkWriter, single } from "../../core/storage/chunk-store";
+import { ChunkWriter, localChunkWork, single } from "../../core/storage/chunk-store";
 import { encodeChunkIndex } from "../../core/storage/chunked-artifact";
 import { encryptStream } from "../../core/storage/age/encrypt";
 import { hashed } from "../../core/storage/measure";
@@ -128,7 +128,7 @@ let roundTripStore: Promise<{ writer: ChunkWriter; bench: AgentBench }> | undefi
 export async function throughChunks(artifact: ArtifactSource): Promise<Buffer> {
   roundTripStore ??= AgentBench.create().then((bench) => {
     process.once("exit", () => bench.cleanup());
-    return { bench, writer: new ChunkWriter(bench.platform, bench.destination, "web", Buffer.from(bench.chunkKey, "base64"), [bench.recipient], "20261130T000000Z-test", new Map()) };
+    return { bench, writer: new ChunkWriter(bench.destination, "web", localChunkWork(bench.platform, Buffer.from(bench.chunkKey, "base64"), [bench.recipient]), "20261130T000000Z-test", new Map()) };
   });
   const { bench, writer } = await roundTripStore;
   const result = await storeChunked(
