@@ -1,5 +1,5 @@
 // Shared by the benchmarks: run the built agent on a signed backup spec, time commands, measure sizes.
-import { execSync, spawn } from "node:child_process";
+import { execSync, spawn, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -36,6 +36,42 @@ export function timed(command: string, args: string[], options: { input?: string
     });
     child.stdin.end(options.input ?? "");
   });
+}
+
+/** A command timed over several runs (seconds), with how its last run ended and how many lines it printed. */
+export interface RunTimes {
+  median: number;
+  min: number;
+  max: number;
+  runs: number;
+  code: number | null;
+  lines: number;
+}
+
+/**
+ * Runs the built controller (`bundle`) with `args` `runs` times, each a whole
+ * process (start included).
+ * @throws when a run exits with anything but 0 or 1
+ */
+export function timeController(bundle: string, args: string[], env: NodeJS.ProcessEnv, runs: number): RunTimes {
+  const seconds: number[] = [];
+  let code: number | null = null;
+  let lines = 0;
+  for (let i = 0; i < runs; i++) {
+    const began = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, [bundle, ...args], { env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    seconds.push(Number(process.hrtime.bigint() - began) / 1e9);
+    code = r.status;
+    lines = r.stdout.split("\n").filter(Boolean).length;
+    if (code !== 0 && code !== 1) throw new Error(`controller ${args.join(" ")} exited with ${code}: ${r.stderr.slice(-2000)}`);
+  }
+  const sorted = [...seconds].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted[sorted.length - 1]!, runs, code, lines };
+}
+
+/** `median 812 ms, fastest 790, slowest 901 of 5 (exit 0, 3 lines)`. */
+export function describeTimes(t: RunTimes): string {
+  return `median ${(t.median * 1000).toFixed(0)} ms, fastest ${(t.min * 1000).toFixed(0)}, slowest ${(t.max * 1000).toFixed(0)} of ${t.runs} (exit ${t.code}, ${t.lines} lines)`;
 }
 
 /** Total bytes of the files under `dir`. */

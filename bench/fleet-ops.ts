@@ -15,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import { Ledger } from "../controller/ledger/ledger";
-import { root } from "./bench-agent";
+import { describeTimes, root, timeController, type RunTimes } from "./bench-agent";
 import { benchDaemonTicks } from "./daemon";
 
 const HOSTS = Number(process.env.BENCH_FLEET_HOSTS ?? 200);
@@ -110,30 +110,6 @@ function fill(ledgerFile: string): { snapshots: number; artifacts: number; jobs:
   return counts;
 }
 
-interface Timing {
-  median: number;
-  min: number;
-  max: number;
-  code: number | null;
-  lines: number;
-}
-
-function time(args: string[], env: NodeJS.ProcessEnv): Timing {
-  const seconds: number[] = [];
-  let code: number | null = null;
-  let lines = 0;
-  for (let i = 0; i < RUNS; i++) {
-    const began = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, [bundle, ...args], { env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
-    seconds.push(Number(process.hrtime.bigint() - began) / 1e9);
-    code = r.status;
-    lines = r.stdout.split("\n").filter(Boolean).length;
-    if (code !== 0 && code !== 1) throw new Error(`controller ${args.join(" ")} exited with ${code}: ${r.stderr.slice(-2000)}`);
-  }
-  const sorted = [...seconds].sort((a, b) => a - b);
-  return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted[sorted.length - 1]!, code, lines };
-}
-
 function main(): void {
   if (!fs.existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-bench-fleet-"));
@@ -146,7 +122,8 @@ function main(): void {
     const counts = fill(path.join(state, "ledger.db"));
     const mib = fs.statSync(path.join(state, "ledger.db")).size / 1048576;
     console.log(`ledger: ${HOSTS} hosts × ${SNAPSHOTS} snapshots = ${counts.snapshots} snapshots, ${counts.artifacts} artifacts, ${counts.jobs} jobs, ${counts.verifications} verifications (${mib.toFixed(0)} MiB, written in ${((Date.now() - began) / 1000).toFixed(1)} s)`);
-    const report = (label: string, t: Timing) => console.log(`${label.padEnd(40)} median ${(t.median * 1000).toFixed(0)} ms, fastest ${(t.min * 1000).toFixed(0)}, slowest ${(t.max * 1000).toFixed(0)} of ${RUNS} (exit ${t.code}, ${t.lines} lines)`);
+    const report = (label: string, t: RunTimes) => console.log(`${label.padEnd(40)} ${describeTimes(t)}`);
+    const time = (args: string[], env: NodeJS.ProcessEnv) => timeController(bundle, args, env, RUNS);
     report("controller --version (process start)", time(["--version"], env));
     report("controller status --all", time(["status", "--all"], env));
     report("controller status --all --json", time(["status", "--all", "--json"], env));

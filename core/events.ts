@@ -84,6 +84,8 @@ export interface ErrorEvent {
   plugin?: string;
   /** `manifest`: the snapshot's manifest is missing or does not match the ledger (the controller marks the snapshot damaged). */
   subject?: "manifest";
+  /** The key of the stored object at fault, when one is (a missing or damaged chunk: the controller marks it damaged). */
+  object?: string;
 }
 
 /** Emitted once, last. `ok`: everything done; `partial`: some plugins failed; `failed`: nothing usable. */

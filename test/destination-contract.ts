@@ -84,6 +84,23 @@ export function describeDestinationContract(type: Pick<DestinationType, "type">,
       await t.destination.delete("del/a.age");
     });
 
+    it("deletes many objects at once where it offers to (deleteMany), exactly those named, missing ones fine", async () => {
+      if (!t.destination.deleteMany) {
+        // Only S3 has a batch delete; the others delete one object per request (a type that loses it fails here).
+        expect(type.type).not.toBe("s3");
+        return;
+      }
+      const keys = Array.from({ length: 1005 }, (_, i) => `many/c/${String(i).padStart(4, "0")}.age`);
+      for (let at = 0; at < 1001; at += 50) await Promise.all(keys.slice(at, Math.min(at + 50, 1001)).map((key) => t.destination.put(key, chunked(Buffer.from(key)))));
+      await t.destination.put("many/kept.age", chunked(Buffer.from("kept")));
+      // 1,005 keys: two requests of S3's DeleteObjects, four of the keys never stored.
+      expect(await t.destination.deleteMany(keys)).toEqual([]);
+      const left: string[] = [];
+      for await (const o of t.destination.list("many/")) left.push(o.key);
+      expect(left).toEqual(["many/kept.age"]);
+      expect(await t.destination.deleteMany([])).toEqual([]);
+    });
+
     it("leaves nothing behind when the source fails midway", async () => {
       const before = await t.rawNames();
       await expect(t.destination.put("fail/obj.age", failingAfter(3 * 1024 * 1024))).rejects.toThrow(/source failed midway/);

@@ -1,4 +1,4 @@
-/** @module `controller prune`: apply each host's retention policy, delete what no rule keeps, collect unreferenced blobs. */
+/** @module `controller prune`: apply each host's retention policy, delete what no rule keeps, collect unreferenced chunks and blobs. */
 import { parseDuration } from "../../core/durations";
 import { LifeboatError } from "../../core/errors";
 import type { RetentionPolicy } from "../../inventory/operations";
@@ -6,8 +6,10 @@ import { selectHosts } from "../../inventory/resolve";
 import { hostOptions, hostSelection, parseCommandArgs } from "../cli-args";
 import { ControllerContext } from "../context";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
+import { formatBytes } from "../output/format";
 import { table } from "../output/table";
 import { formatWithin } from "../retention/plan";
+import type { ChunkAction } from "../retention/chunk-gc";
 import { DEFAULT_GRACE_MS, pruneHosts, type HostPrune, type PruneResult, type SnapshotAction } from "../retention/prune";
 import type { Command } from "./command";
 
@@ -19,18 +21,22 @@ snapshot's ledger rows (each deleted object recorded in the ledger with its rule
 Whatever the rules say, a host's newest complete snapshot ("newest") and its newest snapshot with
 a passed deep verification ("newest verified") are kept. Damaged snapshots count like any other.
 Also deleted: failed or unfinished snapshots older than the grace period (rule debris; never the
-one a running job writes), and then blobs that no snapshot of any host references any more and
-that are older than the grace period (rule "unreferenced blob"; not while a backup runs).
+one a running job writes); then each host's chunks that none of its remaining snapshots references
+(rule "unreferenced chunk"; not while a backup of the host runs), and blobs that no snapshot of
+any host references any more and that are older than the grace period (rule "unreferenced blob";
+not while a backup runs).
 A host without retention: keeps everything. A host on a local destination (a directory on the
 host): its agent deletes, through a signed job naming exactly what to delete. A prune that
 stopped half way (a crash, a storage error) is finished by the next one.
   --dry-run         print the plan; delete and record nothing
   --grace DURATION  debris and unreferenced blobs younger than this are kept (default 24h)
 With --json: one {"type":"prune-host", host, status, message?, retention, snapshots:[{id, status,
-startedAt, destination, damage, action, rules, result, objects, error?}], notes} per host, one
-{"type":"prune-blob", destination, key, rule, result, error?} per blob, then {"type":"prune-summary",
-dryRun, runId, snapshots, objects, blobs, failed, notes}. A snapshot's objects are those deleted: 0
-in a dry run, whose summary counts the objects the ledger knows for the snapshots it would delete.
+startedAt, destination, damage, action, rules, result, objects, error?}], chunks:[{destination,
+rule, chunks, bytes, deleted, deletedBytes, result, error?}], notes} per host, one {"type":"prune-blob",
+destination, key, rule, result, error?} per blob, then {"type":"prune-summary", dryRun, runId,
+snapshots, objects, blobs, chunks, chunkBytes, failed, notes}. A snapshot's objects are those
+deleted: 0 in a dry run, whose summary counts the objects the ledger knows for the snapshots it
+would delete; chunks and chunkBytes count the chunks deleted (planned, in a dry run).
 Exit code: 0 done (or planned), 1 some deletion failed, 2 usage or configuration error.`;
 
 /** `keepDaily 30, keepMonthly 12, keepWithin 7d`. */
@@ -57,11 +63,19 @@ function resultText(s: SnapshotAction): string {
   }
 }
 
+/** A host's chunk garbage in one destination: `  chunks in "s3": 37 no snapshot references (41.2 MiB): deleted`. */
+function chunkLine(c: ChunkAction, dryRun: boolean): string {
+  const what = `  chunks in "${c.destination}": ${c.chunks} no snapshot references (${formatBytes(c.bytes)})`;
+  if (dryRun) return `${what}: DELETE (${c.rule})`;
+  if (c.result === "deleted") return `${what}: deleted`;
+  return `${what}: deleted ${c.deleted}, ${c.result === "failed" ? `FAILED: ${c.error}` : "the rest postponed"}`;
+}
+
 /** One host's part of the text output. */
 function hostText(h: HostPrune, dryRun: boolean): string {
   if (h.status !== "pruned") return `${h.host}: ${h.message}`;
   const head = `${h.host}: retention ${describePolicy(h.retention!)} (periods in UTC)`;
-  if (h.snapshots.length === 0) return `${head}\n  no snapshots yet`;
+  if (h.snapshots.length === 0) return [head, "  no snapshots yet", ...h.chunks.map((c) => chunkLine(c, dryRun))].join("\n");
   const header = ["SNAPSHOT", "TAKEN", "STATUS", "ACTION", "RULES", ...(dryRun ? [] : ["RESULT"])];
   // table(header, rows) with each line indented, built column by column, then line by line in one
   // template each: a fleet's dry run prints 80,000 of them.
@@ -89,7 +103,7 @@ function hostText(h: HostPrune, dryRun: boolean): string {
       .split("\n")
       .map((l) => `  ${l}`)
       .join("\n");
-    return [head, body, ...h.notes.map((n) => `  note: ${n}`)].join("\n");
+    return [head, body, ...h.chunks.map((c) => chunkLine(c, dryRun)), ...h.notes.map((n) => `  note: ${n}`)].join("\n");
   }
   const last = header.length - 1;
   /** Line `i` of the table (-1: the header). */
@@ -105,29 +119,48 @@ function hostText(h: HostPrune, dryRun: boolean): string {
   // Joined once (flat, quick to write), rather than concatenated line by line.
   const lines = [head, line(-1)];
   for (let i = 0; i < h.snapshots.length; i++) lines.push(line(i));
+  for (const c of h.chunks) lines.push(chunkLine(c, dryRun));
   for (const n of h.notes) lines.push(`  note: ${n}`);
   return lines.join("\n");
 }
 
-/** The snapshots a host's prune deleted (planned to, in a dry run), and their objects. */
-function tally(h: HostPrune, dryRun: boolean, into: { snapshots: number; objects: number }): void {
+/** What a prune deleted (planned to, in a dry run), tallied over its hosts. */
+interface Tally {
+  snapshots: number;
+  objects: number;
+  chunks: number;
+  chunkBytes: number;
+}
+
+/** The snapshots a host's prune deleted (planned to, in a dry run), their objects, and its chunks. */
+function tally(h: HostPrune, dryRun: boolean, into: Tally): void {
   for (const s of h.snapshots) {
     if (s.action === "delete" && s.result === (dryRun ? "planned" : "deleted")) {
       into.snapshots++;
       into.objects += s.objects;
     }
   }
+  for (const c of h.chunks) {
+    into.chunks += dryRun ? c.chunks : c.deleted;
+    into.chunkBytes += dryRun ? c.bytes : c.deletedBytes;
+  }
 }
 
-function summary(r: PruneResult, deleted: { snapshots: number; objects: number }) {
+function summary(r: PruneResult, deleted: Tally) {
   const blobs = r.blobs.filter((b) => (r.dryRun ? b.result === "planned" : b.result === "deleted"));
   // A dry run counts the objects per host, not per snapshot (PruneResult.plannedObjects).
-  return { snapshots: deleted.snapshots, objects: r.dryRun ? r.plannedObjects : deleted.objects, blobs: blobs.length };
+  return { snapshots: deleted.snapshots, objects: r.dryRun ? r.plannedObjects : deleted.objects, blobs: blobs.length, chunks: deleted.chunks, chunkBytes: deleted.chunkBytes };
+}
+
+/** `2 snapshot(s) (6 objects) and 3 blob(s)`, with `, ... and 37 chunk(s) (41.2 MiB)` when there are chunks. */
+function deletedText(t: ReturnType<typeof summary>): string {
+  const snapshots = `${t.snapshots} snapshot(s) (${t.objects} objects)`;
+  return t.chunks === 0 ? `${snapshots} and ${t.blobs} blob(s)` : `${snapshots}, ${t.blobs} blob(s) and ${t.chunks} chunk(s) (${formatBytes(t.chunkBytes)})`;
 }
 
 export const pruneCommand: Command = {
   name: "prune",
-  summary: "apply retention: delete the snapshots no rule keeps, debris and unreferenced blobs",
+  summary: "apply retention: delete the snapshots no rule keeps, debris, unreferenced chunks and blobs",
   usage,
   async run(argv) {
     const { globals, values } = parseCommandArgs(
@@ -143,7 +176,7 @@ export const pruneCommand: Command = {
       const hosts = selectHosts(ctx.inventory, hostSelection(values));
       const out = (line: string) => process.stdout.write(`${line}\n`);
       // Each host printed and tallied as it is done, then let go (retainHosts: false).
-      const deleted = { snapshots: 0, objects: 0 };
+      const deleted: Tally = { snapshots: 0, objects: 0, chunks: 0, chunkBytes: 0 };
       const result = await pruneHosts(ctx, hosts, { dryRun, graceMs, trigger: "cli", retainHosts: false }, (h) => {
         tally(h, dryRun, deleted);
         out(globals.json ? JSON.stringify({ type: "prune-host", ...h }) : hostText(h, dryRun));
@@ -160,8 +193,8 @@ export const pruneCommand: Command = {
         for (const n of result.notes) out(`note: ${n}`);
         out(
           dryRun
-            ? `dry run: would delete ${totals.snapshots} snapshot(s) (${totals.objects} objects) and ${totals.blobs} blob(s); nothing was deleted`
-            : `deleted ${totals.snapshots} snapshot(s) (${totals.objects} objects) and ${totals.blobs} blob(s) in ${result.runId}${result.failed ? `; ${result.failed} deletion(s) FAILED: run controller prune again to finish them` : ""}`,
+            ? `dry run: would delete ${deletedText(totals)}; nothing was deleted`
+            : `deleted ${deletedText(totals)} in ${result.runId}${result.failed ? `; ${result.failed} deletion(s) FAILED: run controller prune again to finish them` : ""}`,
         );
       }
       return result.failed === 0 ? EXIT_OK : EXIT_JOB_FAILED;

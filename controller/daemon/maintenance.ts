@@ -49,7 +49,8 @@ export function pruneRetention(ctx: ControllerContext): RetentionStep {
         const deleted = plan?.snapshots.filter((s) => s.result === "deleted").length ?? 0;
         const kept = plan?.snapshots.filter((s) => s.result === "kept").length ?? 0;
         const blobs = result.blobs.filter((b) => b.result === "deleted").length;
-        const message = `deleted ${deleted} snapshot(s), kept ${kept}${blobs ? `, deleted ${blobs} unreferenced blob(s)` : ""}${result.failed ? `; ${result.failed} deletion(s) failed (the next prune finishes them)` : ""}`;
+        const chunks = plan?.chunks.reduce((n, c) => n + c.deleted, 0) ?? 0;
+        const message = `deleted ${deleted} snapshot(s), kept ${kept}${chunks ? `, deleted ${chunks} unreferenced chunk(s)` : ""}${blobs ? `, deleted ${blobs} unreferenced blob(s)` : ""}${result.failed ? `; ${result.failed} deletion(s) failed (the next prune finishes them)` : ""}`;
         return { status: result.failed ? "failed" : "ok", message };
       } catch (err) {
         return { status: "failed", message: failureOf(err, ctx.secrets) };

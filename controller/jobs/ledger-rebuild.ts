@@ -3,11 +3,15 @@
  * history of runs and events, not a backup. Every manifest in a destination is
  * read with the controller's credentials, opened with the keys the controller
  * has (its host keys, the master identity, or an escrow identity given), checked
- * against the storage layout and the objects beside it, and recorded.
+ * against the storage layout and the objects beside it, and recorded. A chunked
+ * artifact's index is read too (with the identity that opened the manifest,
+ * checked against the manifest's hash of it): its chunks, all in the host's own
+ * chunk area, are recorded with the snapshot's set of them.
  */
 import * as crypto from "node:crypto";
 import { LifeboatError, messageOf, redact } from "../../core/errors";
-import type { BlobRef, Manifest } from "../../core/records";
+import type { ArtifactRecord, BlobRef, ChunkRef, Manifest } from "../../core/records";
+import { readChunkIndex } from "../../core/storage/chunked-artifact";
 import type { Destination } from "../../core/storage/destination";
 import { describeDestination, openDestination } from "../../core/storage/destinations/registry";
 import { openManifest } from "../../core/storage/snapshot-check";
@@ -102,7 +106,8 @@ async function rebuildFrom(ctx: ControllerContext, name: string, description: st
   const report: RebuildReport = { destination: name, manifests: 0, added: 0, known: 0, failed: [], incomplete: 0 };
   const sizes = new Map<string, number>();
   for await (const o of destination.list(prefix)) sizes.set(o.key, o.size);
-  const folders = new Set([...sizes.keys()].map((k) => k.split("/").slice(0, 2).join("/")).filter((f) => f.includes("/") && !f.startsWith("blobs/")));
+  // Snapshot folders: not the blob area, nor a host's chunk area.
+  const folders = new Set([...sizes.keys()].map((k) => k.split("/").slice(0, 2).join("/")).filter((f) => f.includes("/") && !f.startsWith("blobs/") && !f.endsWith("/chunks")));
   for (const folder of folders) {
     const key = `${folder}/manifest.json.age`;
     if (!sizes.has(key)) {
@@ -111,10 +116,15 @@ async function rebuildFrom(ctx: ControllerContext, name: string, description: st
     }
     const [, host, snapshotId] = MANIFEST.exec(key)!;
     report.manifests++;
+    if (ctx.ledger.hasSnapshot(host!, snapshotId!)) {
+      report.known++;
+      continue;
+    }
     try {
       const stored = await readAll(destination, key);
       const { manifest, opener } = await openWithAny(stored, key, openers, host!);
       checkFound(manifest, host!, snapshotId!, sizes);
+      const chunks = await foundChunks(destination, manifest.artifacts, opener.identity, sizes);
       const added = ctx.ledger.recordFoundSnapshot({
         host: host!,
         snapshotId: snapshotId!,
@@ -125,11 +135,14 @@ async function rebuildFrom(ctx: ControllerContext, name: string, description: st
         manifest: { key, sha256: crypto.createHash("sha256").update(stored).digest("hex"), size: stored.length },
         recipient: opener.recipient,
         artifacts: manifest.artifacts,
+        chunks,
       });
       if (added) {
         report.added++;
         recordBlobs(ctx, name, host!, snapshotId!, manifest);
-        log(`${host}/${snapshotId}: recorded (${manifest.artifacts.length} artifacts)`);
+        const [firstDamaged] = chunks.damaged;
+        if (firstDamaged) ctx.ledger.markSnapshotDamaged(host!, snapshotId!, `${chunks.damaged.size} of its chunks are not in storage as its indexes record them, e.g. "${firstDamaged[0]}": ${firstDamaged[1]}`);
+        log(`${host}/${snapshotId}: recorded (${manifest.artifacts.length} artifacts${countChunks(chunks.instances)}${chunks.damaged.size ? `; DAMAGED: ${chunks.damaged.size} chunk(s) missing or altered` : ""})`);
       } else report.known++;
     } catch (err) {
       const reason = redact(messageOf(err), ctx.secrets);
@@ -138,6 +151,36 @@ async function rebuildFrom(ctx: ControllerContext, name: string, description: st
     }
   }
   return report;
+}
+
+/**
+ * The chunks of the chunked ones of `artifacts`, per plugin instance: each
+ * index read with `identity` and checked against the manifest's record of it
+ * (stored hash and size, every chunk in the host's chunk area, sizes adding
+ * up); chunk objects missing from `sizes` (the listing) or of another size are `damaged`.
+ * @throws INTEGRITY naming the artifact whose index does not check out (the snapshot is not recorded)
+ */
+async function foundChunks(destination: Destination, artifacts: ArtifactRecord[], identity: string, sizes: Map<string, number>): Promise<{ instances: Map<string, ChunkRef[]>; damaged: Map<string, string> }> {
+  const instances = new Map<string, ChunkRef[]>();
+  const damaged = new Map<string, string>();
+  for (const artifact of artifacts.filter((a) => a.compression === "chunked")) {
+    const index = await readChunkIndex(currentPlatform(), (key) => destination.get(key), identity, artifact);
+    const listed = instances.get(artifact.instance) ?? [];
+    instances.set(artifact.instance, listed);
+    for (const ref of index.chunks) {
+      listed.push(ref);
+      const size = sizes.get(ref.key);
+      if (size === undefined) damaged.set(ref.key, "missing from storage when the ledger was rebuilt");
+      else if (size !== ref.stored.size) damaged.set(ref.key, `${size} bytes in storage when the ledger was rebuilt, its index records ${ref.stored.size}`);
+    }
+  }
+  return { instances, damaged };
+}
+
+/** `, 42 chunks` (none: ""). */
+function countChunks(instances: Map<string, ChunkRef[]>): string {
+  const n = [...instances.values()].reduce((sum, refs) => sum + refs.length, 0);
+  return n === 0 ? "" : `, ${n} chunks`;
 }
 
 async function readAll(destination: Destination, key: string): Promise<Buffer> {

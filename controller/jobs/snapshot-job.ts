@@ -144,21 +144,24 @@ export async function identitiesFor(
 /**
  * Runs a restore or verify job on its host, recording run, job and events in
  * the ledger; never throws once the job has started. `onEvent` sees every event too.
+ * A missing or altered manifest marks the snapshot damaged, and so does a
+ * missing or damaged chunk of it (the chunk is marked damaged too).
  */
 export async function runSnapshotJob(ctx: ControllerContext, spec: ReadJob, acceptNewHostKey: boolean, reporter: Reporter, onEvent: (event: AgentEvent) => void = () => {}): Promise<HostOutcome> {
   const target = ctx.host(spec.host);
   const runId = ctx.ledger.startRun({ kind: spec.kind, trigger: `${spec.kind} ${spec.sourceHost}/${spec.snapshotId}${spec.host === spec.sourceHost ? "" : ` on ${spec.host}`}`, hosts: [spec.host] });
   ctx.ledger.startJob({ runId, jobId: spec.jobId, host: spec.host, kind: spec.kind, snapshotId: spec.snapshotId });
   const ids = { runId, jobId: spec.jobId, host: spec.host, snapshotId: spec.snapshotId, kind: spec.kind };
-  let manifestProblem: string | undefined;
+  let damage: string | undefined;
   const secrets = [...ctx.secrets, ...destinationSecrets(spec.destination), spec.identity, ...(spec.blobIdentity ? [spec.blobIdentity] : [])];
   const outcome = await runHostJob({ keys: ctx.keys, reporter, acceptNewHostKey, secrets }, target, spec, (event) => {
-    if (event.type === "error" && event.subject === "manifest") manifestProblem = event.message;
+    if (event.type === "error" && event.subject === "manifest") damage ??= event.message;
+    // A chunk the snapshot references, missing or altered: damaged, and stored again by the next backup.
+    if (event.type === "error" && typeof event.object === "string" && ctx.ledger.chunks.markSnapshotChunkDamaged(spec.sourceHost, spec.snapshotId, event.object, event.message)) damage ??= event.message;
     recordAgentEvent(ctx.ledger, ids, event);
     onEvent(event);
   }, spec.sourceHost);
   outcome.target = spec.host;
-  const damage = manifestProblem;
   if (damage) ctx.ledger.markSnapshotDamaged(spec.sourceHost, spec.snapshotId, damage);
   ctx.ledger.finishJob(spec.jobId, outcome);
   ctx.ledger.finishRun(runId, outcome.status);

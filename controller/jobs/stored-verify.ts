@@ -3,9 +3,13 @@
  * verification, run on the controller itself — no host is contacted and no key
  * leaves the controller. It reads the snapshot from storage with the
  * controller's own credentials: the manifest checked against the ledger, every
- * object through its hash, age and decompression, every referenced blob to its digest.
+ * object through its hash, age and decompression (a chunked artifact's index and
+ * each of its chunks), every referenced blob to its digest. A missing or altered
+ * manifest, or a missing or damaged chunk, marks the snapshot damaged; the chunk
+ * is marked damaged too, so that the next backup uploads it again.
  */
 import { isLifeboatError, messageOf, redact } from "../../core/errors";
+import { damagedChunkOf } from "../../core/storage/chunked-artifact";
 import type { BlobRef } from "../../core/records";
 import { DestinationBlobStore } from "../../core/storage/blob-store";
 import { openForReading } from "./read-storage";
@@ -60,6 +64,11 @@ export async function verifyStored(ctx: ControllerContext, sel: SnapshotSelectio
   } catch (err) {
     outcome.error = { code: isLifeboatError(err) ? err.code : "INTERNAL", message: clean(messageOf(err)), ...(isLifeboatError(err) && err.hint ? { hint: clean(err.hint) } : {}) };
     outcome.errors.push(outcome.error);
+    const chunk = damagedChunkOf(err);
+    if (chunk !== null && ctx.ledger.chunks.markSnapshotChunkDamaged(job.sourceHost, job.snapshotId, chunk, outcome.error.message)) {
+      damage ??= outcome.error.message;
+      outcome.checks.push(`chunk "${chunk}" is marked damaged: the next backup of ${job.sourceHost} stores it again`);
+    }
   }
   outcome.durationMs = Date.now() - began;
   if (damage) ctx.ledger.markSnapshotDamaged(job.sourceHost, job.snapshotId, damage);

@@ -213,6 +213,58 @@ describe("the chunk ledger", () => {
     expect(ledger.chunks.get("s3", fresh.key)!.id).toBeGreaterThan(Math.max(...garbage.map((g) => g.id)));
   });
 
+  it("marks damaged, on a restore's or verification's word, only a chunk of the host that the snapshot references", () => {
+    const [a, b] = [upload("alpha", "a"), upload("alpha", "b")];
+    const s1 = start("alpha");
+    ledger.chunks.recordBatch(batch("alpha", s1, { uploaded: [a], refs: [a.name] }));
+    complete("alpha", s1);
+    const s2 = start("alpha");
+    ledger.chunks.recordBatch(batch("alpha", s2, { uploaded: [b], refs: [a.name, b.name] }));
+    complete("alpha", s2);
+    const theirs = upload("beta", "a");
+    ledger.chunks.recordBatch(batch("beta", start("beta"), { uploaded: [theirs], refs: [theirs.name] }));
+    for (const key of [b.key, theirs.key, `alpha/${s1}/files/files.tar.age`, `alpha/chunks/00/${name("a")}.age`]) expect(ledger.chunks.markSnapshotChunkDamaged("alpha", s1, key, "missing")).toBe(false);
+    expect(ledger.chunks.markSnapshotChunkDamaged("beta", s1, theirs.key, "missing")).toBe(false);
+    expect(rows("SELECT count(*) AS n FROM chunks WHERE damage IS NOT NULL")).toEqual([{ n: 0 }]);
+    expect(ledger.chunks.markSnapshotChunkDamaged("alpha", s1, a.key, "missing from storage")).toBe(true);
+    expect(ledger.chunks.get("s3", a.key)!.damage).toBe("missing from storage");
+    expect(ledger.chunks.damagedNames("s3", "alpha", "age1alpha")).toEqual([a.name]);
+  });
+
+  it("records what a ledger rebuild found: new chunk rows (a known one kept), damaged ones, the snapshot's set per instance; nothing with a key outside the host's chunks", () => {
+    const known = upload("alpha", "known");
+    const s1 = start("alpha");
+    ledger.chunks.recordBatch(batch("alpha", s1, { uploaded: [known], refs: [known.name] }));
+    complete("alpha", s1);
+    const ref = (u: ChunkUpload) => ({ key: u.key, size: u.size, sha256: name(`plain ${u.name}`), compression: "gzip" as const, stored: u.stored });
+    const [x, y] = [upload("alpha", "x"), upload("alpha", "y")];
+    const found = (id: string, instances: Map<string, ReturnType<typeof ref>[]>, damaged = new Map<string, string>()) =>
+      ledger.recordFoundSnapshot({
+        host: "alpha",
+        snapshotId: id,
+        startedAt: "2026-12-02T00:00:00.000Z",
+        finishedAt: "2026-12-02T00:01:00.000Z",
+        destination: "s3",
+        destinationDescription: "test",
+        manifest: { key: `alpha/${id}/manifest.json.age`, sha256: "cd".repeat(32), size: 1 },
+        recipient: "age1alpha",
+        artifacts: [],
+        chunks: { instances, damaged },
+      });
+    expect(found("20261202T000000Z-f00d", new Map([["files", [ref(known), ref(x), ref(x)]], ["db", [ref(y)]]]), new Map([[y.key, "missing from storage"]]))).toBe(true);
+    expect(ledger.chunks.get("s3", known.key)).toMatchObject({ snapshotId: s1, damage: null });
+    expect(ledger.chunks.get("s3", x.key)).toMatchObject({ name: x.name, size: x.size, sha256: x.stored.sha256, storedSize: x.stored.size, recipient: "age1alpha", snapshotId: "20261202T000000Z-f00d", damage: null });
+    expect(ledger.chunks.get("s3", y.key)!.damage).toBe("missing from storage");
+    expect(ledger.chunks.snapshotChunkKeys("alpha", "20261202T000000Z-f00d", ["files"]).sort()).toEqual([known.key, x.key].sort());
+    expect(ledger.chunks.snapshotChunkKeys("alpha", "20261202T000000Z-f00d", ["db"])).toEqual([y.key]);
+    expect(rows("SELECT count(*) AS n FROM snapshot_chunks WHERE snapshot_id = '20261202T000000Z-f00d'")).toEqual([{ n: 2 }]);
+
+    const before = rows("SELECT count(*) AS n FROM chunks");
+    expect(() => found("20261202T000000Z-beef", new Map([["files", [ref(upload("alpha", "z")), ref(upload("beta", "z"))]]]))).toThrow(expect.objectContaining({ code: "INTERNAL" }));
+    expect(ledger.hasSnapshot("alpha", "20261202T000000Z-beef")).toBe(false);
+    expect(rows("SELECT count(*) AS n FROM chunks")).toEqual(before);
+  });
+
   it("refuses to tell live chunks from a set that does not hold its count", () => {
     const s = start("alpha");
     const c = upload("alpha", "c");

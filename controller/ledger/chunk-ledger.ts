@@ -16,6 +16,8 @@
 import type Database from "better-sqlite3";
 import { LifeboatError } from "../../core/errors";
 import type { ChunkUpload } from "../../core/events";
+import type { ChunkRef } from "../../core/records";
+import { chunkNameOf } from "../../core/storage-layout";
 import { countIds, decodeIdSet, encodeIdSet, isMarked, markInto } from "./id-set";
 import { Statements } from "./statements";
 
@@ -52,6 +54,19 @@ export interface ChunkBatch {
   uploaded: ChunkUpload[];
   /** Keyed names. */
   refs: string[];
+}
+
+/** The chunks of a snapshot found in storage by a ledger rebuild (see {@link ChunkLedger.recordFound}). */
+export interface FoundChunks {
+  destination: string;
+  host: string;
+  snapshotId: string;
+  /** The host key the snapshot is encrypted to (null: opened with the master or an escrow identity). */
+  recipient: string | null;
+  /** Plugin instance → the chunks its chunked artifacts' indexes list, in order. */
+  instances: Map<string, ChunkRef[]>;
+  /** Object key → why it is not to be trusted (missing from storage, another size). */
+  damaged: Map<string, string>;
 }
 
 /** The chunks that the surviving snapshots of a host reference: bit `id - base` of `bitmap`. */
@@ -264,9 +279,63 @@ export class ChunkLedger {
     return this.sql("SELECT name FROM chunks INDEXED BY chunks_damaged WHERE destination = ? AND host = ? AND damage IS NOT NULL AND recipient = ? ORDER BY name").pluck().all(destination, host, recipient) as string[];
   }
 
+  /**
+   * Records the chunks of a snapshot that a ledger rebuild found in storage, as
+   * its chunk indexes list them (per plugin instance): each chunk object (one the
+   * ledger has under that key keeps its row), encrypted to `recipient` (null:
+   * unknown, so never referenced by a backup), those in `damaged` marked so
+   * (backups upload them again); then the snapshot's set of chunks per instance,
+   * compacted. Callers check the indexes first (their hashes as the manifest
+   * records them, every key in the host's chunk area), and record the snapshot's row.
+   * @throws LifeboatError("INTERNAL") for a key outside the host's chunk area (nothing recorded)
+   */
+  recordFound(f: FoundChunks): void {
+    const insert = this.sql(
+      `INSERT INTO chunks(destination, host, name, object_key, size, sha256, stored_size, recipient, snapshot_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(destination, object_key) DO NOTHING`,
+    );
+    const lookup = this.sql("SELECT j.value, c.id FROM json_each(?) j CROSS JOIN chunks c ON c.destination = ? AND c.object_key = j.value").raw();
+    this.db.transaction(() => {
+      // Each object once, in the order the indexes list them (ids then form runs, as a backup's do).
+      const refs = new Map<string, ChunkRef>();
+      for (const chunks of f.instances.values()) for (const ref of chunks) if (!refs.has(ref.key)) refs.set(ref.key, ref);
+      const keys = [...refs.keys()];
+      const ids = new Map<string, number>();
+      for (let at = 0; at < keys.length; at += BATCH) {
+        for (const [key, id] of lookup.all(JSON.stringify(keys.slice(at, at + BATCH)), f.destination) as [string, number][]) ids.set(key, id);
+      }
+      const t = new Date().toISOString();
+      for (const ref of refs.values()) {
+        if (ids.has(ref.key)) continue;
+        const name = chunkNameOf(f.host, ref.key);
+        if (name === null) throw new LifeboatError("INTERNAL", `Cannot record chunk "${ref.key}" for "${f.host}": it is not in that host's chunk area`);
+        ids.set(ref.key, Number(insert.run(f.destination, f.host, name, ref.key, ref.size, ref.stored.sha256, ref.stored.size, f.recipient, f.snapshotId, t).lastInsertRowid));
+      }
+      for (const [key, reason] of f.damaged) this.markDamaged(f.destination, key, reason);
+      for (const [instance, chunks] of f.instances) this.appendSnapshotChunks(f.host, f.snapshotId, instance, chunks.map((c) => ids.get(c.key)!));
+      this.compactSnapshot(f.host, f.snapshotId);
+    })();
+  }
+
   /** Marks a chunk object as not to be trusted (found missing or altered); backups upload it again. @returns whether the ledger knew it */
   markDamaged(destination: string, objectKey: string, reason: string): boolean {
     return this.sql("UPDATE chunks SET damage = ? WHERE destination = ? AND object_key = ?").run(reason, destination, objectKey).changes > 0;
+  }
+
+  /**
+   * Marks `objectKey` damaged when it is a chunk that snapshot `snapshotId` of
+   * `host` references (what a restore or verification of that snapshot found
+   * missing or altered): backups upload it again. Any other key is left alone,
+   * whoever names it (a host reports only on the snapshot it was given).
+   * @returns whether it marked a chunk
+   */
+  markSnapshotChunkDamaged(host: string, snapshotId: string, objectKey: string, reason: string): boolean {
+    if (chunkNameOf(host, objectKey) === null) return false;
+    const row = this.sql("SELECT c.id, c.destination FROM snapshots s JOIN chunks c ON c.destination = s.destination AND c.object_key = ? WHERE s.host = ? AND s.id = ? AND c.host = s.host").get(objectKey, host, snapshotId) as
+      | { id: number; destination: string }
+      | undefined;
+    if (!row || !this.snapshotChunkIds(host, snapshotId).includes(row.id)) return false;
+    return this.markDamaged(row.destination, objectKey, reason);
   }
 
   /** One chunk object, or undefined when the ledger does not know it. */
@@ -314,11 +383,17 @@ export class ChunkLedger {
     return { base, bitmap, snapshots: snapshots.size };
   }
 
-  /** The chunks of `host` on `destination` that `live` does not mark: what garbage collection deletes (objects first, then {@link forget}). */
+  /** Whether the ledger knows any chunk of `host` on `destination` (most hosts of a fleet's prune may have none: nothing to collect). */
+  hasChunks(destination: string, host: string): boolean {
+    return this.sql("SELECT EXISTS (SELECT 1 FROM chunks INDEXED BY chunks_by_name WHERE destination = ? AND host = ?)").pluck().get(destination, host) === 1;
+  }
+
+  /** The chunks of `host` on `destination` that `live` does not mark: what garbage collection deletes (objects first, then their rows: RetentionLedger.forgetChunks). */
   unreferenced(host: string, destination: string, live: LiveChunks): GarbageChunk[] {
     const garbage: number[] = [];
-    const ids = this.sql("SELECT id FROM chunks INDEXED BY chunks_by_name WHERE destination = ? AND host = ?").pluck();
-    for (const id of ids.iterate(destination, host) as IterableIterator<number>) if (!isMarked(live.bitmap, id, live.base)) garbage.push(id);
+    // All at once (10^6 ids: 8 MB): twice as quick as iterating row by row.
+    const ids = this.sql("SELECT id FROM chunks INDEXED BY chunks_by_name WHERE destination = ? AND host = ?").pluck().all(destination, host) as number[];
+    for (const id of ids) if (!isMarked(live.bitmap, id, live.base)) garbage.push(id);
     garbage.sort((a, b) => a - b);
     const rows = this.sql("SELECT c.id, c.object_key, c.stored_size FROM json_each(?) j CROSS JOIN chunks c ON c.id = j.value").raw();
     const out: GarbageChunk[] = [];

@@ -9,7 +9,7 @@ import type { HostOutcome } from "../output/reporter";
 import { AlertLedger } from "./alert-ledger";
 import { ARTIFACT_COLUMNS, artifactOfRow, type ArtifactRow } from "./artifact-row";
 import { BlobLedger } from "./blob-ledger";
-import { ChunkLedger } from "./chunk-ledger";
+import { ChunkLedger, type FoundChunks } from "./chunk-ledger";
 import { RetentionLedger } from "./retention-ledger";
 import { migrate } from "./migrations";
 import { OperationsLedger } from "./operations-ledger";
@@ -211,17 +211,24 @@ export class Ledger {
     manifest: { key: string; sha256: string; size: number };
     recipient: string | null;
     artifacts: ArtifactRecord[];
+    /** The chunks its chunked artifacts' indexes list, per plugin instance, and those found damaged (see ChunkLedger.recordFound). */
+    chunks?: Pick<FoundChunks, "instances" | "damaged">;
   }): boolean {
     return this.db.transaction(() => {
-      const known = this.db.prepare("SELECT 1 FROM snapshots WHERE host = ? AND id = ?").get(s.host, s.snapshotId);
-      if (known) return false;
+      if (this.hasSnapshot(s.host, s.snapshotId)) return false;
       this.db
         .prepare("INSERT INTO snapshots(host, id, job_id, started_at, finished_at, status, destination, destination_description, manifest_key, manifest_sha256, manifest_size, recipient) VALUES (?, ?, NULL, ?, ?, 'complete', ?, ?, ?, ?, ?, ?)")
         .run(s.host, s.snapshotId, s.startedAt, s.finishedAt, s.destination, s.destinationDescription, s.manifest.key, s.manifest.sha256, s.manifest.size, s.recipient);
       for (const a of s.artifacts) this.recordArtifact(s.host, s.snapshotId, a);
       this.db.prepare("INSERT INTO hosts(name, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen)").run(s.host, s.startedAt, s.finishedAt);
+      if (s.chunks) this.chunks.recordFound({ destination: s.destination, host: s.host, snapshotId: s.snapshotId, recipient: s.recipient, ...s.chunks });
       return true;
     })();
+  }
+
+  /** Whether the ledger has a snapshot `snapshotId` of `host`, whatever its status. */
+  hasSnapshot(host: string, snapshotId: string): boolean {
+    return this.db.prepare("SELECT 1 FROM snapshots WHERE host = ? AND id = ?").get(host, snapshotId) !== undefined;
   }
 
   /** The job ended without a manifest. */

@@ -2,7 +2,8 @@
  * @module What `controller prune` reads and writes in the ledger: each host's
  * snapshots with what retention needs to know of them, the marks of deletions
  * under way, the removal of a deleted snapshot's rows with one `deletions` row
- * per object, and the blob area's references for the garbage collection of blobs.
+ * per object, the blob area's references for the garbage collection of blobs,
+ * and taking unreferenced chunks out of use and forgetting them once deleted.
  */
 import type Database from "better-sqlite3";
 import { Statements } from "./statements";
@@ -47,8 +48,16 @@ export interface DeletionRow {
   runId: string | null;
 }
 
+/** What {@link RetentionLedger.chunkGeneration} reads of a host: its backup jobs (all, running) and its newest set of chunk references. */
+export interface ChunkGeneration {
+  backups: number;
+  running: number;
+  sets: number;
+}
 
 const now = () => new Date().toISOString();
+/** Chunk ids per statement (through json_each). */
+const ID_BATCH = 10_000;
 
 /** A snapshot as {@link RetentionLedger.snapshots} reads it: a JSON array (`common`: `id TAB started_at` when it can). */
 const snapshotLine = (common: boolean) => `CASE
@@ -298,6 +307,63 @@ export class RetentionLedger {
       this
         .q("INSERT INTO deletions(host, snapshot_id, object_key, rule, time, destination, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .run(d.host, d.snapshotId, objectKey, d.rule, now(), destination, d.runId);
+    })();
+  }
+
+  /**
+   * What chunk garbage collection of `host` reads before it computes which
+   * chunks no snapshot references, to tell later whether anything could have
+   * referenced one since: how many backup jobs of the host there ever were and
+   * how many run now, and the last set of chunk references recorded for it.
+   */
+  chunkGeneration(host: string): ChunkGeneration {
+    const [backups, running] = this.q("SELECT count(*), count(*) FILTER (WHERE status = 'running') FROM jobs WHERE host = ? AND kind = 'backup'").raw().get(host) as [number, number];
+    const sets = (this.q("SELECT max(rowid) FROM snapshot_chunks WHERE host = ?").pluck().get(host) as number | null) ?? 0;
+    return { backups, running, sets };
+  }
+
+  /**
+   * Takes chunks of `host` on `destination` out of use before their objects
+   * are deleted, if nothing could have referenced them since `read` (see
+   * {@link chunkGeneration}): no backup of the host runs or ran since, and no
+   * set of references was recorded for it. They are then marked damaged, so
+   * that no backup may reference them from then on (the ledger refuses its
+   * report) and any backup uploads them again.
+   * @returns false (nothing changed) when it is not safe.
+   */
+  claimChunks(host: string, destination: string, ids: number[], read: ChunkGeneration, runId: string): boolean {
+    const claim = this.db.transaction(() => {
+      const now = this.chunkGeneration(host);
+      if (now.running > 0 || now.backups !== read.backups || now.sets !== read.sets) return false;
+      // By id (`+`: not through chunks_by_name, which would scan every chunk of the host per batch).
+      const mark = this.q("UPDATE chunks SET damage = ? WHERE id IN (SELECT value FROM json_each(?)) AND +host = ? AND +destination = ?");
+      for (let at = 0; at < ids.length; at += ID_BATCH) mark.run(`being deleted by prune (${runId}): no snapshot references it`, JSON.stringify(ids.slice(at, at + ID_BATCH)), host, destination);
+      return true;
+    });
+    // IMMEDIATE: the check and the marks happen under the write lock, no backup's report between them.
+    return claim.immediate();
+  }
+
+  /**
+   * Removes the rows of chunks whose objects are deleted, recording each
+   * deletion (under the host and the snapshot whose job uploaded it), in one
+   * transaction. @returns how many rows it removed
+   */
+  forgetChunks(ids: number[], d: { rule: string; runId: string }): number {
+    const record = this.q(
+      `INSERT INTO deletions(host, snapshot_id, object_key, rule, time, destination, run_id)
+       SELECT host, snapshot_id, object_key, ?, ?, destination, ? FROM chunks WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+    );
+    const remove = this.q("DELETE FROM chunks WHERE id IN (SELECT value FROM json_each(?))");
+    return this.db.transaction(() => {
+      const t = now();
+      let n = 0;
+      for (let at = 0; at < ids.length; at += ID_BATCH) {
+        const batch = JSON.stringify(ids.slice(at, at + ID_BATCH));
+        record.run(d.rule, t, d.runId, batch);
+        n += remove.run(batch).changes;
+      }
+      return n;
     })();
   }
 

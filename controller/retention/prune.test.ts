@@ -8,13 +8,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { artifactKey, manifestKey } from "../../core/storage-layout";
+import * as crypto from "node:crypto";
+import { artifactKey, chunkObjectKey, manifestKey } from "../../core/storage-layout";
 import { setSnapshotTime } from "../../test/harness/ledger-time";
 import { ControllerContext } from "../context";
 import { initState, statePaths } from "../keys";
 import { Ledger } from "../ledger/ledger";
 import type { HostOutcome } from "../output/reporter";
 import { UNREFERENCED_BLOB } from "./blob-gc";
+import { UNREFERENCED_CHUNK } from "./chunk-gc";
 import { DEBRIS, NO_RETENTION, pruneHosts, type PruneResult } from "./prune";
 
 const DAY = 86_400_000;
@@ -58,12 +60,14 @@ describe("prune against a real ledger and a real rclone destination", () => {
     fs.writeFileSync(path.join(store, key), `object ${key}\n`);
   };
   const blobKey = (c: string) => `blobs/v2/${c.repeat(64)}.age`;
+  const chunkName = (label: string) => crypto.createHash("sha256").update(label).digest("hex");
+  const chunkKey = (host: string, label: string) => chunkObjectKey(host, chunkName(label));
 
   /**
    * A snapshot as a backup job records it: run, job, snapshot, one artifact (naming `blobs`),
    * the manifest when complete; its objects in the store; then moved to `at`.
    */
-  function snapshot(host: string, id: string, at: Date, o: { status?: "complete" | "failed" | "incomplete"; blobs?: string[]; jobRunning?: boolean; verified?: boolean } = {}): void {
+  function snapshot(host: string, id: string, at: Date, o: { status?: "complete" | "failed" | "incomplete"; blobs?: string[]; jobRunning?: boolean; verified?: boolean; chunks?: { uploaded: string[]; refs: string[] } } = {}): void {
     const ledger = ctx.ledger;
     const status = o.status ?? "complete";
     const runId = ledger.startRun({ kind: "backup", trigger: "test", hosts: [host] });
@@ -83,6 +87,15 @@ describe("prune against a real ledger and a real rclone destination", () => {
       compression: "none",
       metadata: { blobs: (o.blobs ?? []).map((k) => ({ digest: `sha256:${"e".repeat(64)}`, size: 1, key: k })) },
     });
+    if (o.chunks) {
+      // As the ledger recorder records a `chunks` event: what the job uploaded (stored), what its artifact references.
+      const uploaded = o.chunks.uploaded.map((label) => {
+        put(chunkKey(host, label));
+        return { name: chunkName(label), key: chunkKey(host, label), size: 100, stored: { sha256: "3".repeat(64), size: 150 } };
+      });
+      const { refused } = ledger.chunks.recordBatch({ destination: "vault", host, snapshotId: id, instance: "files", recipient: "age1test", uploaded, refs: o.chunks.refs.map(chunkName) });
+      expect(refused).toEqual([]);
+    }
     if (status === "complete") {
       put(manifestKey(host, id));
       ledger.completeSnapshot(host, id, { manifestKey: manifestKey(host, id), manifestSha256: "1".repeat(64), manifestSize: 30 });
@@ -278,5 +291,116 @@ describe("prune against a real ledger and a real rclone destination", () => {
       ["s1", artifactKey("alpha", "s1", "files", "files.tar")],
       ["s1", manifestKey("alpha", "s1")],
     ]);
+  });
+  it("collects the chunks no remaining snapshot of the host references, whatever their status; a failed snapshot's chunks stay until it is deleted as debris", async () => {
+    const now = Date.now();
+    snapshot("alpha", "s1", new Date(now - 10 * DAY), { chunks: { uploaded: ["c1", "c2", "c3"], refs: ["c1", "c2", "c3"] } });
+    snapshot("alpha", "old-failed", new Date(now - 9 * DAY), { status: "failed", chunks: { uploaded: ["c7"], refs: ["c7", "c3"] } });
+    // c6: uploaded and never referenced (a unit read again after it changed).
+    snapshot("alpha", "s2", new Date(now - 5 * DAY), { chunks: { uploaded: ["c4", "c6"], refs: ["c2", "c3", "c4"] } });
+    snapshot("alpha", "s3", new Date(now - 1 * DAY), { chunks: { uploaded: ["c5"], refs: ["c3", "c4", "c5"] } });
+    snapshot("alpha", "fresh-failed", new Date(now - 3_600_000), { status: "failed", chunks: { uploaded: ["c8"], refs: ["c8", "c1"] } });
+    // Another host's chunks are its own: none of them is collected with alpha's (beta has no retention).
+    snapshot("beta", "b1", new Date(now - 9 * DAY), { chunks: { uploaded: ["c2"], refs: ["c2"] } });
+    const chunkRows = () => rowsOf("SELECT object_key FROM chunks WHERE host = 'alpha' ORDER BY object_key").map((r) => r.object_key);
+
+    const plan = await pruneHosts(ctx, hostsOf(["alpha", "beta"]), { dryRun: true, graceMs: DAY, trigger: "test" });
+    expect(actions(plan, "alpha").filter(([, a]) => a === "delete").map(([id]) => id)).toEqual(["s2", "old-failed", "s1"]);
+    // Left: s3 (c3 c4 c5) and fresh-failed, within the grace period (c8 c1).
+    const garbage = ["c2", "c6", "c7"].map((c) => chunkKey("alpha", c));
+    expect(plan.hosts.find((h) => h.host === "alpha")!.chunks).toEqual([{ destination: "vault", rule: UNREFERENCED_CHUNK, chunks: 3, bytes: 450, deleted: 0, deletedBytes: 0, result: "planned" }]);
+    expect(plan.hosts.find((h) => h.host === "beta")!.chunks).toEqual([]);
+    expect(chunkRows()).toHaveLength(8);
+    expect(garbage.every(stored)).toBe(true);
+
+    const result = await pruneHosts(ctx, hostsOf(["alpha", "beta"]), { dryRun: false, graceMs: DAY, trigger: "test" });
+    expect(result.failed).toBe(0);
+    expect(result.hosts.find((h) => h.host === "alpha")!.chunks).toEqual([{ destination: "vault", rule: UNREFERENCED_CHUNK, chunks: 3, bytes: 450, deleted: 3, deletedBytes: 450, result: "deleted" }]);
+    for (const key of garbage) expect(stored(key)).toBe(false);
+    const live = ["c1", "c3", "c4", "c5", "c8"].map((c) => chunkKey("alpha", c));
+    for (const key of live) expect(stored(key)).toBe(true);
+    expect(chunkRows()).toEqual([...live].sort());
+    expect(stored(chunkKey("beta", "c2"))).toBe(true);
+    expect(ctx.ledger.retention.deletions({ runId: result.runId! }).filter((d) => d.rule === UNREFERENCED_CHUNK).map((d) => [d.host, d.snapshotId, d.objectKey, d.destination])).toEqual([
+      ["alpha", "s1", chunkKey("alpha", "c2"), "vault"],
+      ["alpha", "old-failed", chunkKey("alpha", "c7"), "vault"],
+      ["alpha", "s2", chunkKey("alpha", "c6"), "vault"],
+    ]);
+    // Every snapshot left still names every chunk it references.
+    expect(ctx.ledger.chunks.snapshotChunkKeys("alpha", "s3").sort()).toEqual(["c3", "c4", "c5"].map((c) => chunkKey("alpha", c)).sort());
+
+    // Once the failed snapshot is debris, its own chunk goes too; c1 (of no snapshot left) with it.
+    setSnapshotTime(ledgerFile(), "alpha", "fresh-failed", new Date(now - 2 * DAY));
+    const later = await pruneHosts(ctx, hostsOf(["alpha"]), { dryRun: false, graceMs: DAY, trigger: "test" });
+    expect(later.hosts[0]!.chunks.map((c) => [c.chunks, c.result])).toEqual([[2, "deleted"]]);
+    expect(chunkRows()).toEqual(["c3", "c4", "c5"].map((c) => chunkKey("alpha", c)).sort());
+    expect(stored(chunkKey("alpha", "c8"))).toBe(false);
+  });
+
+  it("collects no chunk of a host while one of its backups runs (another host's backup does not matter), nor once one ran since the garbage was computed", async () => {
+    const now = Date.now();
+    snapshot("alpha", "s1", new Date(now - 3 * DAY), { chunks: { uploaded: ["c1", "c2"], refs: ["c1", "c2"] } });
+    snapshot("alpha", "s2", new Date(now - 2 * DAY), { chunks: { uploaded: ["c3"], refs: ["c2", "c3"] } });
+    snapshot("alpha", "running", new Date(now - 60_000), { status: "incomplete", jobRunning: true, chunks: { uploaded: ["c4"], refs: ["c4"] } });
+    snapshot("beta", "b-running", new Date(now - 60_000), { status: "incomplete", jobRunning: true });
+
+    const result = await pruneHosts(ctx, hostsOf(["alpha"]), { dryRun: false, graceMs: DAY, trigger: "test" });
+    expect(actions(result, "alpha").map(([id, , , r]) => [id, r])).toEqual([
+      ["running", "kept"],
+      ["s2", "kept"],
+      ["s1", "deleted"],
+    ]);
+    expect(result.hosts[0]!.chunks).toEqual([]);
+    expect(result.hosts[0]!.notes.join("\n")).toMatch(/chunks of "vault" are not collected now: a backup of alpha is running/);
+    expect(stored(chunkKey("alpha", "c1"))).toBe(true);
+
+    // The backup ends: c1 is collected (another host's running backup does not hold alpha's chunks back).
+    const db = new Database(ledgerFile());
+    db.prepare("UPDATE jobs SET status = 'ok' WHERE id = 'job-alpha-running'").run();
+    db.close();
+    const done = await pruneHosts(ctx, hostsOf(["alpha"]), { dryRun: false, graceMs: DAY, trigger: "test" });
+    expect(done.hosts[0]!.chunks.map((c) => [c.chunks, c.result])).toEqual([[1, "deleted"]]);
+    expect(stored(chunkKey("alpha", "c1"))).toBe(false);
+
+    // Between the computation and the deletion, a backup of the host starts (or runs and ends): nothing is taken out of use.
+    const read = ctx.ledger.retention.chunkGeneration("alpha");
+    const c3 = ctx.ledger.chunks.get("vault", chunkKey("alpha", "c3"))!;
+    snapshot("alpha", "s4", new Date(now - 1000), { chunks: { uploaded: [], refs: ["c3"] } });
+    expect(ctx.ledger.retention.claimChunks("alpha", "vault", [c3.id], read, "run-test")).toBe(false);
+    expect(ctx.ledger.chunks.get("vault", c3.objectKey)!.damage).toBeNull();
+    // Nor when references were recorded without a backup (a ledger rebuild).
+    const again = ctx.ledger.retention.chunkGeneration("alpha");
+    ctx.ledger.chunks.appendSnapshotChunks("alpha", "s2", "files", [c3.id]);
+    expect(ctx.ledger.retention.claimChunks("alpha", "vault", [c3.id], again, "run-test")).toBe(false);
+    const quiet = ctx.ledger.retention.chunkGeneration("alpha");
+    expect(ctx.ledger.retention.claimChunks("alpha", "vault", [c3.id], quiet, "run-test")).toBe(true);
+    expect(ctx.ledger.chunks.get("vault", c3.objectKey)!.damage).toMatch(/being deleted by prune \(run-test\)/);
+  });
+
+  it("keeps chunks it could not delete out of use and collects them at the next prune", async () => {
+    const now = Date.now();
+    snapshot("alpha", "s1", new Date(now - 3 * DAY), { chunks: { uploaded: ["c1", "c2"], refs: ["c1", "c2"] } });
+    snapshot("alpha", "s2", new Date(now - 2 * DAY), { chunks: { uploaded: [], refs: ["c2"] } });
+    // s1 is deleted as the ledger says (its objects already gone, as after an interrupted prune); then storage breaks.
+    ctx.ledger.retention.markDeleting("alpha", "s1", "no rule keeps it", "run-earlier");
+    ctx.ledger.retention.forgetSnapshot("alpha", "s1", { destination: "vault", rule: "no rule keeps it", runId: "run-earlier", objectKeys: [] });
+    writeInventory({ brokenVault: true });
+    await reopen();
+    const failed = await pruneHosts(ctx, hostsOf(["alpha"]), { dryRun: false, graceMs: DAY, trigger: "test" });
+    expect(failed.failed).toBe(1);
+    expect(failed.hosts[0]!.chunks).toEqual([expect.objectContaining({ chunks: 1, deleted: 0, result: "failed", error: expect.stringMatching(/could not be deleted/) })]);
+    expect(ctx.ledger.runErrors(failed.runId!).map((e) => e.message)).toEqual([expect.stringMatching(/^Cannot collect the unreferenced chunks of "alpha" in "vault": /)]);
+    // Out of use: no backup may reference it, a backup uploads it again.
+    expect(ctx.ledger.chunks.get("vault", chunkKey("alpha", "c1"))!.damage).toMatch(/being deleted by prune/);
+    expect(ctx.ledger.chunks.damagedNames("vault", "alpha", "age1test")).toEqual([chunkName("c1")]);
+    expect(stored(chunkKey("alpha", "c1"))).toBe(true);
+
+    writeInventory();
+    await reopen();
+    const finished = await pruneHosts(ctx, hostsOf(["alpha"]), { dryRun: false, graceMs: DAY, trigger: "test" });
+    expect(finished.failed).toBe(0);
+    expect(finished.hosts[0]!.chunks.map((c) => [c.chunks, c.deleted, c.result])).toEqual([[1, 1, "deleted"]]);
+    expect(stored(chunkKey("alpha", "c1"))).toBe(false);
+    expect(stored(chunkKey("alpha", "c2"))).toBe(true);
   });
 });

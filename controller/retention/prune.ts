@@ -11,8 +11,9 @@
  * then its rows, with one `deletions` row per object. Before its first object
  * goes it is marked in the ledger (damaged, rule and run recorded): a prune
  * that stops half way leaves it marked, and the next one finishes it —
- * deleting an object that is already gone is fine. Then the blob area's
- * garbage (`blob-gc.ts`).
+ * deleting an object that is already gone is fine. Then, host by host, the
+ * chunks no remaining snapshot of it references (`chunk-gc.ts`), and at the
+ * end the blob area's garbage (`blob-gc.ts`).
  */
 import { isLifeboatError, messageOf, redact } from "../../core/errors";
 import type { Destination } from "../../core/storage/destination";
@@ -24,6 +25,7 @@ import type { ControllerContext } from "../context";
 import { pruneOnHost } from "./host-prune";
 import type { PruneSnapshot } from "../ledger/retention-ledger";
 import { collectBlobs, type BlobAction } from "./blob-gc";
+import { collectChunks, type ChunkAction } from "./chunk-gc";
 import { planRetention } from "./plan";
 
 /** The rule under which failed and unfinished snapshots older than the grace period are deleted. */
@@ -77,6 +79,8 @@ export interface HostPrune {
   message?: string;
   retention?: RetentionPolicy;
   snapshots: SnapshotAction[];
+  /** Its chunks that no remaining snapshot references, per destination (none: nothing to collect). */
+  chunks: ChunkAction[];
   notes: string[];
 }
 
@@ -88,7 +92,7 @@ export interface PruneResult {
   hosts: HostPrune[];
   blobs: BlobAction[];
   notes: string[];
-  /** Deletions that failed (snapshots and blobs): exit code 1 when any. */
+  /** Deletions that failed (snapshots, hosts' chunks, blobs): exit code 1 when any. */
   failed: number;
   /**
    * In a dry run, the objects the ledger knows (artifacts and manifests) for the
@@ -130,7 +134,7 @@ export class DestinationPool {
  */
 export function planHost(ctx: ControllerContext, host: HostConfig, graceMs: number, now: Date, read?: PruneSnapshot[]): HostPrune {
   const retention = host.operations.retention;
-  if (!retention) return { host: host.name, status: "no-retention", message: NO_RETENTION, snapshots: [], notes: [] };
+  if (!retention) return { host: host.name, status: "no-retention", message: NO_RETENTION, snapshots: [], chunks: [], notes: [] };
   const rows = read ?? ctx.ledger.retention.snapshots(host.name, host.destination);
   const action = (r: PruneSnapshot, a: "keep" | "delete", rules: string[]): SnapshotAction => ({
     id: r.id,
@@ -179,6 +183,7 @@ export function planHost(ctx: ControllerContext, host: HostConfig, graceMs: numb
     status: "pruned",
     retention,
     snapshots,
+    chunks: [],
     notes: [...plan.notes, ...(unfinished ? [`${unfinished} deletion(s) an earlier prune began are finished now`] : [])],
   };
 }
@@ -301,6 +306,13 @@ export async function pruneHosts(ctx: ControllerContext, hosts: HostConfig[], op
             result.failed++;
           }
         }
+      }
+      if (plan.status === "pruned") {
+        const deleting = plan.snapshots.filter((s) => s.action === "delete").map((s) => s.id);
+        const gc = await collectChunks(ctx, pool, host, { destinations: [host.destination, ...plan.snapshots.map((s) => s.destination)], deleting, dryRun: options.dryRun, runId });
+        plan.chunks = gc.chunks;
+        plan.notes.push(...gc.notes);
+        result.failed += gc.chunks.filter((c) => c.result === "failed").length;
       }
       if (options.retainHosts !== false) result.hosts.push(plan);
       report(plan);

@@ -42,6 +42,12 @@ export interface Destination {
   /** Deletes an object; no error if it does not exist. */
   delete(key: string): Promise<void>;
   /**
+   * Deletes many objects in few requests (S3: DeleteObjects, 1,000 keys each);
+   * a missing one is fine. Absent where objects are deleted one by one.
+   * @returns the keys it could not delete, each with why (empty: all are gone).
+   */
+  deleteMany?(keys: string[]): Promise<{ key: string; error: string }[]>;
+  /**
    * Aborts the unfinished uploads that the journal it was opened with lists
    * (left by a job that was killed); absent for stores without such uploads.
    * @returns how many were aborted.

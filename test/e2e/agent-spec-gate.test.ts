@@ -121,6 +121,37 @@ describe("the agent refuses specs it must not run", () => {
     expectRefused(prune({ keys: ["/etc/passwd"] }), /spec\.keys\[0\]: not an object key/);
   });
 
+  it("refuses a prune spec that names another host's objects, chunks or folders, or anything in its chunk area but chunk objects", () => {
+    const prune = (fields: { keys?: string[]; prefixes?: string[] }) => {
+      const { recipients: _r, ...base } = spec();
+      return JSON.stringify(signSpec({ ...base, kind: "prune", plugins: [], keys: [], prefixes: [], ...fields } as unknown as BackupJob, controllerKey));
+    };
+    const name = "3f".repeat(32);
+    expectRefused(prune({ keys: [`beta/chunks/3f/${name}.age`] }), /spec\.keys\[0\]: not an object of host "alpha"/);
+    expectRefused(prune({ keys: ["beta/20261124T000000Z-0001/manifest.json.age"] }), /spec\.keys\[0\]: not an object of host "alpha"/);
+    expectRefused(prune({ keys: [`blobs/v2/${name}.age`] }), /spec\.keys\[0\]: not an object of host "alpha"/);
+    expectRefused(prune({ keys: [`alpha/chunks/3f/${name}.age`, `alpha/chunks/00/${name}.age`] }), /spec\.keys\[1\]: not a chunk object of host "alpha"/);
+    expectRefused(prune({ keys: ["alpha/chunks/3f/not-a-name.age"] }), /spec\.keys\[0\]: not a chunk object/);
+    expectRefused(prune({ prefixes: ["alpha/chunks/"] }), /spec\.prefixes\[0\]: not a snapshot folder of host "alpha"/);
+    expectRefused(prune({ prefixes: ["beta/20261124T000000Z-0001/"] }), /spec\.prefixes\[0\]: not a snapshot folder of host "alpha"/);
+  });
+
+  it("runs a prune spec that names the host's own chunks (keyed and a snapshot's own name) and snapshot objects, deleting exactly those", () => {
+    const name = "3f".repeat(32);
+    const keys = [`alpha/chunks/3f/${name}.age`, `alpha/chunks/3f/${name}.20261124T000000Z-0001.age`, "alpha/20261124T000000Z-0001/files/files.tar.age"];
+    const kept = `alpha/chunks/3f/${"3e".repeat(32)}.age`;
+    for (const key of [...keys, kept]) {
+      fs.mkdirSync(path.dirname(path.join(store, key)), { recursive: true });
+      fs.writeFileSync(path.join(store, key), "x");
+    }
+    const { recipients: _r, ...base } = spec();
+    const result = runAgent(JSON.stringify(signSpec({ ...base, kind: "prune", plugins: [], keys, prefixes: [] } as unknown as BackupJob, controllerKey)));
+    expect(result.code, result.stderr).toBe(0);
+    for (const key of keys) expect(fs.existsSync(path.join(store, key))).toBe(false);
+    expect(fs.existsSync(path.join(store, kept))).toBe(true);
+    fs.rmSync(path.join(store, "alpha"), { recursive: true });
+  });
+
   it("refuses input that is not a spec at all", () => {
     expectRefused("hello", /not JSON/);
   });

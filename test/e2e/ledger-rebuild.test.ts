@@ -5,15 +5,31 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import * as crypto from "node:crypto";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type AppData } from "../harness/app-data";
+import { chunkRows, snapshotChunkKeys } from "../harness/chunk-rows";
 import { startFleet, type Fleet, type HostEntry } from "../harness/fleet";
 import { listTree } from "../harness/tree";
 
 interface SnapshotJson {
   id: string;
   status: string;
-  artifacts: { instance: string; name: string; key: string; sha256: string }[];
+  artifacts: { instance: string; name: string; key: string; sha256: string; compression: string; plainSize: number; chunks?: { count: number; uploaded: number; uploadedBytes: number; reusedBytes: number } }[];
+}
+
+/** The chunk rows of the ledger in `state` (what a rebuild must recover, but for ids, times and uploaders), and each snapshot's chunk objects. */
+function chunkRecord(state: string): { chunks: unknown[]; sets: Record<string, string[]> } {
+  const chunks = chunkRows(state, "alpha").map(({ id: _id, snapshotId: _uploader, recordedAt: _at, ...row }) => row);
+  const db = new Database(path.join(state, "ledger.db"), { readonly: true });
+  let ids: string[];
+  try {
+    ids = db.prepare("SELECT id FROM snapshots WHERE host = 'alpha' ORDER BY id").pluck().all() as string[];
+  } finally {
+    db.close();
+  }
+  return { chunks, sets: Object.fromEntries(ids.map((id) => [id, snapshotChunkKeys(state, "alpha", [id])])) };
 }
 
 describe("ledger rebuild and fetch", () => {
@@ -80,9 +96,12 @@ describe("ledger rebuild and fetch", () => {
     }
   });
 
-  it("rebuilds a deleted ledger from storage; the rebuilt snapshot restores byte for byte", async () => {
+  it("rebuilds a deleted ledger from storage, chunks included; the rebuilt snapshot restores byte for byte", async () => {
     const before = await snapshots();
     expect(before.filter((s) => s.status === "complete")).toHaveLength(2);
+    expect(before[0]!.artifacts.find((a) => a.instance === "files")!.compression).toBe("chunked");
+    const chunksBefore = chunkRecord(fleet.state);
+    expect(chunksBefore.chunks.length).toBeGreaterThan(0);
     for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(path.join(fleet.state, `ledger.db${suffix}`), { force: true });
     const lost = await fleet.controller(["snapshots", "--host", "alpha"]);
     expect(lost.code).toBe(2);
@@ -97,6 +116,8 @@ describe("ledger rebuild and fetch", () => {
     expect(report.destinations).toEqual(expect.arrayContaining([expect.objectContaining({ destination: "s3", manifests: 2, added: 2, failed: [] }), expect.objectContaining({ destination: "sftp", manifests: 0, failed: [] })]));
     const after = await snapshots();
     expect(after.map((s) => [s.id, s.status, s.artifacts.map((a) => [a.key, a.sha256]).sort()])).toEqual(before.map((s) => [s.id, s.status, s.artifacts.map((a) => [a.key, a.sha256]).sort()]));
+    // Every chunk as the backups recorded it (keyed name, stored hash and size, the host key), and each snapshot's set.
+    expect(chunkRecord(fleet.state)).toEqual(chunksBefore);
 
     // Run again: nothing new, nothing lost.
     const again = await fleet.controller(["ledger", "rebuild", "--destination", "s3", "--json"]);
@@ -179,5 +200,58 @@ describe("ledger rebuild and fetch", () => {
     const refused = await fleet.controller(["ledger", "rebuild", "--state", keyless, "--destination", "s3"]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toContain("no key of this controller opens it");
+  });
+  it("records no snapshot whose chunk index names another host's chunks, even with every hash matching the manifest", async () => {
+    const recipient = /public key: (age1\S+)/.exec(fs.readFileSync(path.join(fleet.state, "age-identity.txt"), "utf8"))![1]!;
+    const encrypt = (text: string) => execFileSync("age", ["-r", recipient], { input: text });
+    const sha256 = (b: Buffer) => crypto.createHash("sha256").update(b).digest("hex");
+    const [latest] = await snapshots();
+    const id = `${latest!.id.slice(0, 16)}-f00d`;
+    const chunk = encrypt("a chunk of beta's");
+    const name = "be".repeat(32);
+    const index = encrypt(JSON.stringify({ format: "lifeboat-chunks/1", size: 17, chunks: [{ key: `beta/chunks/be/${name}.age`, size: 17, sha256: sha256(Buffer.from("a chunk of beta's")), compression: "none", stored: { sha256: sha256(chunk), size: chunk.length } }] }));
+    const artifact = { plugin: "files", instance: "files", name: "files.tar", key: `alpha/${id}/files/files.tar.age`, plainSize: 17, storedSize: index.length, sha256: sha256(index), compression: "chunked", metadata: {} };
+    const manifest = { format: "lifeboat-manifest/1", host: "alpha", snapshotId: id, jobId: "job-x", startedAt: new Date(Date.now() - 60_000).toISOString(), finishedAt: new Date().toISOString(), agentVersion: "0.1.0", runtime: "node", plugins: [{ instance: "files", plugin: "files" }], artifacts: [artifact] };
+    const planted = [
+      [`fleet/beta/chunks/be/${name}.age`, chunk],
+      [`fleet/${artifact.key}`, index],
+      [`fleet/alpha/${id}/manifest.json.age`, encrypt(JSON.stringify(manifest))],
+    ] as const;
+    const client = s3();
+    try {
+      for (const [key, body] of planted) await client.send(new PutObjectCommand({ Bucket: fleet.s3.bucket, Key: key, Body: body }));
+      const rebuilt = await fleet.controller(["ledger", "rebuild", "--destination", "s3", "--json"]);
+      expect(rebuilt.code).toBe(1);
+      const report = JSON.parse(rebuilt.stdout.trim().split("\n").pop()!) as { destinations: { failed: { key: string; reason: string }[] }[] };
+      expect(report.destinations[0]!.failed).toEqual([{ key: `alpha/${id}/manifest.json.age`, reason: expect.stringMatching(/artifact files\/files\.tar: its chunk index is damaged \(its chunk 1 is malformed or outside alpha\/chunks\/\)/) }]);
+      expect((await snapshots()).map((x) => x.id)).not.toContain(id);
+      const db = new Database(path.join(fleet.state, "ledger.db"), { readonly: true });
+      try {
+        expect(db.prepare("SELECT count(*) FROM chunks WHERE object_key LIKE 'beta/%' OR host = 'beta'").pluck().get()).toBe(0);
+      } finally {
+        db.close();
+      }
+    } finally {
+      for (const [key] of planted) await client.send(new DeleteObjectCommand({ Bucket: fleet.s3.bucket, Key: key }));
+      client.destroy();
+    }
+  });
+
+  it("after a rebuild, the next backup takes the rebuilt snapshot as its parent: unchanged data uploads nothing, and the new snapshot restores", async () => {
+    const [rebuiltLatest] = await snapshots();
+    const run = await fleet.controller(["run", "--host", "alpha"]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    const [next] = await snapshots();
+    expect(next!.id).not.toBe(rebuiltLatest!.id);
+    const files = next!.artifacts.find((a) => a.instance === "files")!;
+    expect(files.compression).toBe("chunked");
+    // Every chunk referenced as the rebuilt ledger knows it: none uploaded again.
+    expect(files.chunks).toMatchObject({ uploaded: 0, uploadedBytes: 0, reusedBytes: files.plainSize });
+    expect(files.chunks!.count).toBeGreaterThan(0);
+    const into = path.join(fleet.hosts.alpha!.home, "restored-after-rebuild");
+    const restore = await fleet.controller(["restore", "--from", "alpha", "--snapshot", next!.id, "--plugins", "files", "--into", into, "--yes"]);
+    expect(restore.code, `${restore.stdout}\n${restore.stderr}`).toBe(0);
+    const excluded = (rel: string) => rel === "cache" || rel.startsWith("cache/") || rel === "audit.log";
+    expect(listTree(path.join(into, app.data))).toEqual(Object.fromEntries(Object.entries(listTree(app.data)).filter(([rel]) => !excluded(rel))));
   });
 });

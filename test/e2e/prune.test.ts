@@ -5,7 +5,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonLines } from "../harness/controller-cli";
@@ -13,6 +12,7 @@ import { startFleet, type Fleet, type HostEntry } from "../harness/fleet";
 import { setSnapshotTime } from "../harness/ledger-time";
 import { addBlob, addModel } from "../harness/ollama-models";
 import { listTree } from "../harness/tree";
+import { listStored } from "./stored-object";
 
 interface SnapshotJson {
   id: string;
@@ -59,21 +59,7 @@ describe("controller prune on a real fleet", () => {
   }
 
   /** Every object key in the bucket, listed with the admin key (the controller's), without the destination's prefix. */
-  async function bucket(): Promise<string[]> {
-    const client = fleet.s3.client();
-    const keys: string[] = [];
-    try {
-      let token: string | undefined;
-      do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: fleet.s3.bucket, Prefix: "fleet/", ContinuationToken: token }));
-        keys.push(...(page.Contents ?? []).map((o) => o.Key!.slice("fleet/".length)));
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-    } finally {
-      client.destroy();
-    }
-    return keys.sort();
-  }
+  const bucket = () => listStored(fleet, "s3", "");
 
   const blobKeysOf = (snap: SnapshotJson) => snap.artifacts.flatMap((a) => (a.metadata.blobs ?? []).map((b) => b.key));
   const ledgerRows = (sql: string) => {

@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Fleet } from "../harness/fleet";
 import { reassembleWithRecipe } from "../harness/age-recipe";
 
@@ -26,6 +26,30 @@ export async function deleteStored(fleet: Fleet, destination: string, key: strin
   if (destination === "local") return fs.rmSync(path.join(fleet.dir, "local-store", key));
   if (destination === "sftp") return fs.rmSync(path.join(fleet.vaultStore, key));
   await fleet.s3.client().send(new DeleteObjectCommand({ Bucket: fleet.s3.bucket, Key: `fleet/${key}` }));
+}
+
+/** The keys of every object stored under `prefix` in destination `destination` of the test fleet (S3: listed with the admin key), sorted. */
+export async function listStored(fleet: Fleet, destination: string, prefix: string): Promise<string[]> {
+  if (destination === "local" || destination === "sftp") {
+    const root = destination === "local" ? path.join(fleet.dir, "local-store") : fleet.vaultStore;
+    const dir = path.join(root, prefix);
+    if (!fs.existsSync(dir)) return [];
+    const files = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((p) => fs.statSync(path.join(dir, p)).isFile());
+    return files.map((p) => `${prefix}${p}`).sort();
+  }
+  const client = fleet.s3.client();
+  const keys: string[] = [];
+  try {
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: fleet.s3.bucket, Prefix: `fleet/${prefix}`, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((o) => o.Key!.slice("fleet/".length)));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  } finally {
+    client.destroy();
+  }
+  return keys.sort();
 }
 
 /** Decrypts with the stock `age` CLI and the controller's identity file, then decompresses with the stock tools. */

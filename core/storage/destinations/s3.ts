@@ -127,6 +127,9 @@ async function* partsOf(data: ByteStream, size: number): AsyncGenerator<Uint8Arr
 }
 
 const NOT_FOUND = new Set(["NoSuchKey", "NotFound", "404"]);
+/** Keys per DeleteObjects request (S3's limit), and requests in flight at once. */
+const DELETE_BATCH = 1000;
+const DELETE_LANES = 4;
 
 /** Objects under `prefix/` in a bucket. Memory per upload: about partSize × 3 (two parts in flight, one filling). */
 class S3Destination implements Destination {
@@ -323,6 +326,29 @@ class S3Destination implements Destination {
       const failure = this.fail("delete", key, err);
       if (failure.code !== "NOT_FOUND") throw failure;
     }
+  }
+
+  async deleteMany(keys: string[]): Promise<{ key: string; error: string }[]> {
+    keys.forEach((key) => checkKey(key));
+    const failed: { key: string; error: string }[] = [];
+    const deleteBatch = async (batch: string[]) => {
+      try {
+        const out = await this.client.send(new this.sdk.DeleteObjectsCommand({ Bucket: this.spec.bucket, Delete: { Objects: batch.map((key) => ({ Key: this.prefix + key })), Quiet: true } }));
+        for (const e of out.Errors ?? []) {
+          if (e.Code !== "NoSuchKey") failed.push({ key: (e.Key ?? "").slice(this.prefix.length), error: redact(`${e.Code ?? "Error"}: ${e.Message ?? "not deleted"}`, this.secrets) });
+        }
+      } catch (err) {
+        const error = this.fail(`delete ${batch.length} object(s), the first`, batch[0]!, err).message;
+        for (const key of batch) failed.push({ key, error });
+      }
+    };
+    // DELETE_LANES requests of DELETE_BATCH keys at a time.
+    for (let at = 0; at < keys.length; at += DELETE_BATCH * DELETE_LANES) {
+      const batches: string[][] = [];
+      for (let b = at; b < Math.min(keys.length, at + DELETE_BATCH * DELETE_LANES); b += DELETE_BATCH) batches.push(keys.slice(b, b + DELETE_BATCH));
+      await Promise.all(batches.map(deleteBatch));
+    }
+    return failed;
   }
 
   async close(): Promise<void> {
