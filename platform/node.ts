@@ -414,7 +414,8 @@ class NodeWorkerPool implements WorkerPool {
 
   constructor(entry: URL, size: number) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(entry, { workerData: { lifeboatWorker: true }, stdout: false, stderr: false });
+      // A small young generation: the work is buffers (outside the heap), and each worker adds its heap to the agent's memory.
+      const worker = new Worker(entry, { workerData: { lifeboatWorker: true }, stdout: false, stderr: false, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 } });
       worker.unref();
       this.busy.set(worker, 0);
       worker.on("message", (reply: WorkerReply) => this.answer(worker, reply));
