@@ -14,8 +14,8 @@ import { chunkNameOf } from "../storage-layout";
 /** Where stored objects are read from, by key. */
 export type ObjectReader = (key: string) => ByteStream;
 
-/** Chunks read ahead of the one being consumed (each at most the chunker's maximum, 4 MiB). */
-const READ_AHEAD = 3;
+/** Chunks read ahead of the one being consumed (each at most the chunker's maximum, 4 MiB; about 1 MiB on average). */
+const READ_AHEAD = 6;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 

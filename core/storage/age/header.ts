@@ -176,14 +176,7 @@ export async function readPrologue(ciphertext: ByteStream): Promise<{ header: Ui
  * identity is not a recipient of the file or the header was modified.
  */
 export async function openHeader(identity: string, header: Uint8Array): Promise<Uint8Array> {
-  const decrypter = new Decrypter();
-  try {
-    decrypter.addIdentity(identity.trim());
-  } catch {
-    throw new LifeboatError("KEYS", "Cannot use the age identity: it is not an age secret key (AGE-SECRET-KEY-1...)", {
-      hint: "pass the controller's identity file, as written by `controller init`",
-    });
-  }
+  const decrypter = decrypterFor(identity.trim());
   try {
     return await decrypter.decryptHeader(header);
   } catch (err) {
@@ -193,6 +186,31 @@ export async function openHeader(identity: string, header: Uint8Array): Promise<
     }
     throw damagedStream(`its header is damaged (${detail})`);
   }
+}
+
+/**
+ * Decrypters by identity, most recent last: a chunked restore opens a thousand
+ * age files per GiB with one or two identities, and setting one up derives its
+ * public key (an X25519 multiplication) each time. Held in memory only, as the
+ * job holds the identity itself.
+ */
+const decrypters = new Map<string, Decrypter>();
+const DECRYPTERS_KEPT = 4;
+
+function decrypterFor(identity: string): Decrypter {
+  const kept = decrypters.get(identity);
+  if (kept) return kept;
+  const decrypter = new Decrypter();
+  try {
+    decrypter.addIdentity(identity);
+  } catch {
+    throw new LifeboatError("KEYS", "Cannot use the age identity: it is not an age secret key (AGE-SECRET-KEY-1...)", {
+      hint: "pass the controller's identity file, as written by `controller init`",
+    });
+  }
+  if (decrypters.size >= DECRYPTERS_KEPT) decrypters.delete(decrypters.keys().next().value!);
+  decrypters.set(identity, decrypter);
+  return decrypter;
 }
 
 /** The INTEGRITY error for an age stream that cannot be trusted. */
