@@ -100,9 +100,10 @@ async function fetchAll(job: ReadJob, jc: JobContext, destination: Destination):
   const dir = `${jc.scratchDir}/objects`;
   await jc.platform.mkdir(dir, 0o700);
   const local = new Map<string, string>();
+  let files = 0;
   const fetch = async (key: string, expected: { sha256: string; size: number }) => {
     if (local.has(key)) return;
-    const file = `${dir}/${local.size}.age`;
+    const file = `${dir}/${files++}.age`;
     await jc.platform.writeStream(file, verified(jc.platform, destination.get(key, jc.signal), expected, key), 0o600);
     local.set(key, file);
   };
@@ -110,27 +111,36 @@ async function fetchAll(job: ReadJob, jc: JobContext, destination: Destination):
   await ensureSpace(job, jc, job.artifacts.reduce((n, a) => n + a.storedSize, 0));
   for (const record of job.artifacts) await fetch(record.key, { sha256: record.sha256, size: record.storedSize });
   // A chunked artifact's chunks are fetched too, each checked against the stored hash its (checked) index records.
-  const chunks = new Map<string, ChunkRef>();
+  const chunks = new Map<string, { ref: ChunkRef; owner: ArtifactRecord }>();
   for (const record of job.artifacts.filter((r) => r.compression === "chunked")) {
-    for (const ref of (await readChunkIndex(jc.platform, reader, job.identity, record)).chunks) chunks.set(ref.key, ref);
+    for (const ref of (await readChunkIndex(jc.platform, reader, job.identity, record)).chunks) if (!chunks.has(ref.key)) chunks.set(ref.key, { ref, owner: record });
   }
-  if (chunks.size > 0) {
-    await ensureSpace(job, jc, [...chunks.values()].reduce((n, c) => n + c.stored.size, 0));
-    for (const ref of chunks.values()) {
+  await ensureSpace(job, jc, [...chunks.values()].reduce((n, c) => n + c.ref.stored.size, 0));
+  // A few downloads at once: a chunk is about 1 MiB, and a request's latency would dominate one at a time.
+  const queue = [...chunks.values()];
+  const fetchChunks = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const { ref, owner } = next;
       try {
         await fetch(ref.key, ref.stored);
       } catch (err) {
-        const owner = job.artifacts.find((r) => r.compression === "chunked");
+        queue.length = 0;
         if (isLifeboatError(err) && (err.code === "NOT_FOUND" || err.code === "INTEGRITY")) {
-          throw new LifeboatError("INTEGRITY", `Cannot restore snapshot "${job.snapshotId}": chunk "${ref.key}"${owner ? ` (of its chunked artifacts, e.g. ${owner.instance}/${owner.name})` : ""} is ${err.code === "NOT_FOUND" ? "missing from storage" : `damaged: ${err.message}`}`, { hint: "restore from another snapshot", object: ref.key, cause: err });
+          throw new LifeboatError("INTEGRITY", `Cannot restore snapshot "${job.snapshotId}": chunk "${ref.key}" of artifact ${owner.instance}/${owner.name} is ${err.code === "NOT_FOUND" ? "missing from storage" : `damaged: ${err.message}`}`, { hint: "restore from another snapshot", object: ref.key, cause: err });
         }
         throw err;
       }
     }
-  }
+  };
+  // Every download ends (the first failure empties the queue) before the job goes on or cleans up.
+  const failed = (await Promise.allSettled(Array.from({ length: CHUNK_DOWNLOADS }, fetchChunks))).find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
   jc.events.log(`fetched and checked ${local.size} objects before restoring anything`);
   return reader;
 }
+
+/** Chunks downloaded at once before a restore. */
+const CHUNK_DOWNLOADS = 6;
 
 /** @throws RESTORE when `needed` bytes do not fit in the job's scratch space. */
 async function ensureSpace(job: ReadJob, jc: JobContext, needed: number): Promise<void> {
