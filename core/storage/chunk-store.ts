@@ -156,15 +156,22 @@ export class ChunkWriter {
 }
 
 /**
- * One chunk's plain bytes, read through its stored hash and size, age and
+ * One chunk's plain bytes (in pieces), read through its stored hash and size, age and
  * decompression, and checked against its plain hash and size.
  * @throws INTEGRITY (with `object` set to the chunk's key) naming `what` when the chunk is missing, damaged or not the recorded one.
  */
-export async function readChunk(platform: Platform, read: (key: string) => ByteStream, identity: string, ref: ChunkRef, what: string): Promise<Uint8Array> {
-  let plain: Uint8Array;
+export async function readChunk(platform: Platform, read: (key: string) => ByteStream, identity: string, ref: ChunkRef, what: string): Promise<Uint8Array[]> {
+  // Kept as the pieces they arrive in (no copy into one array); hashed as they arrive.
+  const plain: Uint8Array[] = [];
+  const hash = platform.sha256();
+  let size = 0;
   try {
     const stored = verified(platform, read(ref.key), ref.stored, ref.key);
-    plain = await collect(decompress(platform, ref.compression, decryptStream(platform, identity, stored)));
+    for await (const piece of decompress(platform, ref.compression, decryptStream(platform, identity, stored))) {
+      hash.update(piece);
+      size += piece.length;
+      plain.push(piece);
+    }
   } catch (err) {
     if (isLifeboatError(err) && err.code === "NOT_FOUND") {
       throw new LifeboatError("INTEGRITY", `Cannot read ${what}: its chunk "${ref.key}" is missing from storage`, { hint: "restore from another snapshot; `controller verify --level stored` finds every snapshot that needs this chunk", object: ref.key, cause: err });
@@ -174,9 +181,7 @@ export async function readChunk(platform: Platform, read: (key: string) => ByteS
     }
     throw err;
   }
-  const hash = platform.sha256();
-  hash.update(plain);
-  if (plain.length !== ref.size || hash.digestHex() !== ref.sha256) {
+  if (size !== ref.size || hash.digestHex() !== ref.sha256) {
     throw new LifeboatError("INTEGRITY", `Cannot read ${what}: its chunk "${ref.key}" holds other content than its index records`, { hint: "restore from another snapshot", object: ref.key });
   }
   return plain;

@@ -83,7 +83,7 @@ function damagedIndex(what: string, detail: string): LifeboatError {
  */
 export async function* readChunks(platform: Platform, read: ObjectReader, identity: string, record: ArtifactRecord, index: ChunkIndex): ByteStream {
   const what = `artifact ${record.instance}/${record.name}`;
-  const pending: Promise<Uint8Array>[] = [];
+  const pending: Promise<Uint8Array[]>[] = [];
   let next = 0;
   const fill = () => {
     while (pending.length < READ_AHEAD && next < index.chunks.length) {
@@ -96,9 +96,9 @@ export async function* readChunks(platform: Platform, read: ObjectReader, identi
   try {
     fill();
     while (pending.length > 0) {
-      const bytes = await pending.shift()!;
+      const pieces = await pending.shift()!;
       fill();
-      yield bytes;
+      yield* pieces;
     }
   } finally {
     // Stopped early or failed: let the reads ahead settle so nothing runs on unobserved.
