@@ -23,15 +23,18 @@ function own(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
 }
 
 /**
- * Chunk work for a backup: in worker threads (one per core but one, at most
- * {@link MAX_WORKERS}) when the platform can start them from `entry` (the
- * agent's bundle), else in this thread. `close()` ends the workers.
+ * Chunk work for a backup: in worker threads (half the cores on a host of more
+ * than two, at most {@link MAX_WORKERS}; `LIFEBOAT_AGENT_WORKERS` sets the
+ * number) when the platform can start them from `entry` (the agent's bundle),
+ * else in this thread. `close()` ends the workers.
  */
 export function chunkWork(platform: Platform, entry: URL | null, namingKey: Uint8Array, recipients: string[], log: (message: string) => void): ChunkWork & { close(): Promise<void> } {
   const local = localChunkWork(platform, namingKey, recipients);
   // LIFEBOAT_AGENT_WORKERS in the agent's environment sets the number (0: none, all work on the main thread).
   const requested = Number.parseInt(platform.env("LIFEBOAT_AGENT_WORKERS") ?? "", 10);
-  const size = Number.isSafeInteger(requested) && requested >= 0 ? Math.min(requested, MAX_WORKERS) : Math.min(MAX_WORKERS, (platform.parallelism?.() ?? 1) - 1);
+  // By default none on a host of one or two cores (the services need them, and a worker costs ~70 MiB), half the cores above.
+  const cores = platform.parallelism?.() ?? 1;
+  const size = Number.isSafeInteger(requested) && requested >= 0 ? Math.min(requested, MAX_WORKERS) : cores <= 2 ? 0 : Math.min(MAX_WORKERS, Math.floor(cores / 2));
   let pool: WorkerPool | null = entry && size >= 1 ? (platform.startWorkers?.(entry, size) ?? null) : null;
   if (pool) log(`chunks are hashed, compressed and encrypted on ${size} worker thread(s)`);
   /** Runs `remote` on the pool; when a worker fails (not the work itself), this and all later work runs here. */
