@@ -101,6 +101,14 @@ export function describeDestinationContract(type: Pick<DestinationType, "type">,
       expect(await t.destination.deleteMany([])).toEqual([]);
     });
 
+    it("stores concurrent puts into folders that do not exist yet (chunks of one backup, several at once)", async () => {
+      const keys = Array.from({ length: 24 }, (_, i) => `conc/${i % 2}/${String(i % 6).padStart(2, "0")}/${i}.age`);
+      await Promise.all(keys.map((key) => t.destination.put(key, chunked(Buffer.from(key)))));
+      const stored: string[] = [];
+      for await (const o of t.destination.list("conc/")) stored.push(o.key);
+      expect(stored.sort()).toEqual([...keys].sort());
+    });
+
     it("leaves nothing behind when the source fails midway", async () => {
       const before = await t.rawNames();
       await expect(t.destination.put("fail/obj.age", failingAfter(3 * 1024 * 1024))).rejects.toThrow(/source failed midway/);

@@ -97,8 +97,28 @@ class RcloneDestination implements Destination {
     return this.put(key, data, signal);
   }
 
+  /**
+   * Stores `key`. Puts into folders this destination has written to run
+   * concurrently; a put that may have to create folders runs alone (rclone's
+   * SFTP backend fails a put whose folder another put creates at the same moment).
+   */
   async put(key: string, data: ByteStream, signal?: AbortSignal): Promise<number> {
     checkKey(key);
+    const folder = key.slice(0, key.lastIndexOf("/") + 1);
+    if (this.folders.has(folder)) return this.write(key, data, signal);
+    const turn = this.folderTurn.then(() => this.write(key, data, signal));
+    this.folderTurn = turn.then(
+      () => void this.folders.add(folder),
+      () => {},
+    );
+    return turn;
+  }
+
+  /** Folders known to exist (a put into them succeeded), and the queue of puts that may create folders. */
+  private readonly folders = new Set<string>();
+  private folderTurn: Promise<void> = Promise.resolve();
+
+  private async write(key: string, data: ByteStream, signal?: AbortSignal): Promise<number> {
     const partial = `${key}.partial-${Array.from(this.platform.randomBytes(4), (b) => b.toString(16).padStart(2, "0")).join("")}`;
     let size = 0;
     let sourceError: unknown;
