@@ -58,12 +58,12 @@ class ChunkEvents {
   ) {}
 
   add(chunk: StoredChunk): void {
-    if (chunk.uploaded) this.uploaded.push({ name: chunk.name, key: chunk.ref.key, size: chunk.ref.size, stored: chunk.ref.stored });
+    this.orphan(chunk);
     this.refs.push(chunk.name);
     if (this.refs.length >= EVENT_BATCH) this.flush();
   }
 
-  /** An upload no ref names (a unit read again after it changed): still reported, so the ledger can collect it. */
+  /** Reports the chunk's upload, if this job uploaded it; alone, for an upload no ref names (a unit read again after it changed), so the ledger can collect it. */
   orphan(chunk: StoredChunk): void {
     if (chunk.uploaded) this.uploaded.push({ name: chunk.name, key: chunk.ref.key, size: chunk.ref.size, stored: chunk.ref.stored });
   }

@@ -12,6 +12,7 @@ import { decompress } from "./compression";
 import type { Destination } from "./destination";
 import { verified } from "./measure";
 import { readChunkIndex, readChunks, type ObjectReader } from "./chunked-artifact";
+import { single } from "./chunk-store";
 
 /** A snapshot as the ledger recorded it. */
 export interface RecordedSnapshot {
@@ -102,9 +103,7 @@ function openArtifactBytes(platform: Platform, read: ObjectReader, identity: str
 export async function openManifest(platform: Platform, identity: string, stored: Uint8Array, key: string): Promise<Manifest> {
   let text = "";
   const decoder = new TextDecoder();
-  for await (const chunk of decryptStream(platform, identity, (async function* () {
-    yield stored;
-  })())) text += decoder.decode(chunk, { stream: true });
+  for await (const chunk of decryptStream(platform, identity, single(stored))) text += decoder.decode(chunk, { stream: true });
   let manifest: Manifest;
   try {
     manifest = JSON.parse(text) as Manifest;
