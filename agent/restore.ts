@@ -17,10 +17,10 @@ export function runRestore(job: RestoreJob, jc: JobContext, destination: Destina
   const several = new Set(job.artifacts.map((a) => a.instance)).size > 1;
   const order = { fetchFirst: several, stopAtFirstFailure: true };
   return forEachInstance(job, jc, destination, async ({ instance, plugin, config, hooks, inputs }) => {
-    const target = job.into === undefined ? {} : { into: job.into };
+    const target = { ...(job.into === undefined ? {} : { into: job.into }), ...(job.replace ? { replace: true } : {}), ...(job.paths ? { paths: job.paths } : {}) };
     const restore = () => plugin.restore(jc.pluginContext(instance), config, inputs, target);
     // Restoring under --into leaves the running service alone: no hooks.
     const report = job.into === undefined ? await jc.withHooks(instance, hooks, restore) : await restore();
-    return { restored: report.restored, ...(report.details ? { details: report.details } : {}) };
+    return { restored: report.restored, ...(report.details ? { details: report.details } : {}), ...(report.checks?.length ? { checks: report.checks } : {}) };
   }, order);
 }

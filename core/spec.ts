@@ -78,11 +78,16 @@ export interface RestoreJob extends JobBase {
   identity: string;
   /** The identity of the blob area, only for a snapshot that references blobs; held in memory only. */
   blobIdentity?: string;
+  /** Restore under this directory, each instance's paths relative to its root under `<into>/<instance>/` (see plugins' RestoreTarget). */
   into?: string;
+  /** Replace what exists (databases, files) whatever the plugin configuration says: `controller restore --replace`. */
+  replace?: boolean;
+  /** Restore only files matching these patterns (files-type plugins): `controller restore --path`. */
+  paths?: string[];
 }
 
 /** Deep-check a stored snapshot on this host: restore it into scratch space, check it as the service would, remove it. */
-export interface VerifyJob extends Omit<RestoreJob, "kind" | "into"> {
+export interface VerifyJob extends Omit<RestoreJob, "kind" | "into" | "replace" | "paths"> {
   kind: "verify";
 }
 

@@ -67,10 +67,22 @@ export interface RestoreInput {
   open(): ByteStream;
 }
 
-/** Where a restore goes. */
+/** Where a restore goes, and what of it. */
 export interface RestoreTarget {
-  /** Restore under this directory (original absolute paths re-rooted below it) instead of in place. */
+  /**
+   * Restore under this directory instead of in place: each of the instance's
+   * paths relative to the instance's root (the common parent of its configured
+   * paths), under `<into>/<instance>/`. No hooks run, no service is touched.
+   */
   into?: string;
+  /** The operator asked to replace what exists (`restore --replace`), whatever the configuration says. */
+  replace?: boolean;
+  /**
+   * Restore only the files whose original absolute paths match one of these
+   * patterns (`*` within a name, `**` across folders; a folder matches with
+   * everything below it); files-type plugins only. Other files stay as they are.
+   */
+  paths?: string[];
 }
 
 /** What a restore did, for the run summary. */
@@ -79,6 +91,24 @@ export interface RestoreReport {
   restored: string[];
   /** Facts for the report, e.g. row counts checked. */
   details?: Record<string, unknown>;
+  /** Each check the restored data passed, in words (e.g. `integrity_check ok: /srv/app/app.db`), for the recovery report. */
+  checks?: string[];
+}
+
+/**
+ * The order of a whole-host restore, first to last: files and configuration,
+ * certificates, the web server, service data, models. What later stages
+ * need (a compose file, a certificate) is in place before they run.
+ */
+export const RESTORE_STAGES = ["files", "certificates", "web", "data", "models"] as const;
+export type RestoreStage = (typeof RESTORE_STAGES)[number];
+
+/** A program a restore runs on the target host, for the restore plan's preflight. */
+export interface RestoreTool {
+  /** The command as the plugin runs it (a name looked up on PATH, or an absolute path). */
+  command: string;
+  /** How to get it, e.g. `apt-get install postgresql-client`. */
+  install: string;
 }
 
 /** What a verification proved about one plugin instance's artifacts of a snapshot. */
@@ -113,6 +143,21 @@ export interface Plugin<Config = unknown> {
    * @throws INTEGRITY (or RESTORE) naming what is wrong.
    */
   verify(ctx: PluginContext, config: Config, inputs: RestoreInput[], scratch: string): Promise<VerifyReport>;
+  /** Where this plugin's instances go in a whole-host restore (see {@link RESTORE_STAGES}). */
+  readonly restoreStage?: RestoreStage;
+  /**
+   * The programs a restore of this instance runs on the host (`docker` for a
+   * containerized service, whose tools run inside it): the restore plan checks
+   * them on the target before anything changes.
+   */
+  restoreTools?(config: Config): RestoreTool[];
+  /**
+   * Waits, up to `timeoutMs`, until the service answers (after a `prepare`
+   * step started it on a fresh host), before a restore goes into it. Absent:
+   * the plugin needs no running service.
+   * @throws RESTORE naming the service and what it last said, when it does not answer in time.
+   */
+  ready?(ctx: PluginContext, config: Config, timeoutMs: number): Promise<void>;
   /**
    * Warnings an operator should see about a stored artifact of this plugin, read
    * from its manifest record alone (no host needed), e.g. certificates about to

@@ -79,8 +79,10 @@ export function parseJobSpec(raw: unknown): JobSpec {
     return { ...read, kind };
   }
   const into = r.absolutePath("into", true);
+  const replace = r.value("replace") === undefined ? undefined : r.boolean("replace", false);
+  const paths = r.value("paths") === undefined ? undefined : r.stringList("paths", { nonEmpty: true });
   r.rejectUnknown();
-  return { ...read, kind, ...(into !== undefined ? { into } : {}) };
+  return { ...read, kind, ...(into !== undefined ? { into } : {}), ...(replace !== undefined ? { replace } : {}), ...(paths !== undefined ? { paths } : {}) };
 }
 
 function matching(r: FieldReader, name: string, pattern: RegExp): string {
