@@ -1,6 +1,6 @@
 /** @module What one job carries through the agent: platform, events, scratch space, errors. */
 import { runHooks } from "./hooks";
-import { type Hooks } from "../core/hooks";
+import { type HookRun, type Hooks } from "../core/hooks";
 import type { PluginContext } from "../plugins/contract";
 import type { BlobStore } from "../core/storage/blob-store";
 import { isLifeboatError, LifeboatError, messageOf, redact } from "../core/errors";
@@ -51,10 +51,7 @@ export class JobContext {
    * always runs, also when `before` or `work` failed; the first failure is thrown.
    */
   async withHooks<T>(instance: string, hooks: Hooks, work: () => Promise<T>): Promise<T> {
-    const report = (run: { phase: "before" | "after"; command: string; code: number; output: string }) => {
-      this.events.emit({ type: "hook", plugin: instance, ...run, command: redact(run.command, this.secrets), output: redact(run.output, this.secrets) });
-      this.events.log(`[${instance}] ${run.phase} hook "${run.command}" exited ${run.code}${run.output ? `:\n${run.output}` : ""}`);
-    };
+    const report = (run: HookRun) => this.reportHook(instance, run);
     let failure: unknown;
     let result: T | undefined;
     try {
@@ -71,6 +68,12 @@ export class JobContext {
     }
     if (failure !== undefined) throw failure;
     return result as T;
+  }
+
+  /** Reports a hook command that ran: a `hook` event (secrets removed) and its output in the log. */
+  reportHook(instance: string, run: HookRun): void {
+    this.events.emit({ type: "hook", plugin: instance, ...run, command: redact(run.command, this.secrets), output: redact(run.output, this.secrets) });
+    this.events.log(`[${instance}] ${run.phase} hook "${run.command}" exited ${run.code}${run.output ? `:\n${run.output}` : ""}`);
   }
 
   /** Emits an `error` event for `err` (code, message, hint, the stored object at fault), secrets removed; `subject` marks what it is about (see ErrorEvent). */

@@ -39,10 +39,15 @@ export class HostKeys {
     if (!fs.existsSync(file)) {
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       const { identity, recipient } = await generateIdentity();
+      // Written whole under a temp name, then linked into place: a concurrent run sees no file or the complete one.
+      const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
       try {
-        fs.writeFileSync(file, `# host: ${name}\n# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`, { mode: 0o600, flag: "wx" });
+        fs.writeFileSync(temp, `# host: ${name}\n# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`, { mode: 0o600, flag: "wx" });
+        fs.linkSync(temp, file);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err; // made by a concurrent run: use it
+      } finally {
+        fs.rmSync(temp, { force: true });
       }
     }
     return read(name, file);

@@ -64,7 +64,8 @@ export interface PluginDoneEvent {
 export interface HookEvent {
   type: "hook";
   plugin: string;
-  phase: "before" | "after";
+  /** `prepare` runs only for an in-place restore, before `before`. */
+  phase: "prepare" | "before" | "after";
   command: string;
   code: number;
   output: string;

@@ -1,8 +1,19 @@
-/** @module Hooks on every plugin instance, as configured: `before` and `after` commands around its backup or restore (the agent runs them, `agent/hooks.ts`). */
+/**
+ * @module Hooks on every plugin instance, as configured: `before` and `after` commands around its
+ * backup or restore, and `prepare` commands that start its service before an in-place restore
+ * (the agent runs them, `agent/hooks.ts`).
+ */
 import { describe, FieldReader } from "./validate";
 
 /** A plugin instance's hooks. */
 export interface Hooks {
+  /**
+   * Run only for an in-place restore, first (before `before`): start what must run
+   * before data goes in, e.g. `docker compose up -d db` on a fresh host.
+   */
+  prepare: string[];
+  /** After `prepare`, how long an in-place restore waits for the plugin's service to answer (`Plugin.ready`); 0: it does not wait. */
+  readyTimeoutMs: number;
   before: string[];
   after: string[];
   /** Per command, in milliseconds. */
@@ -16,9 +27,15 @@ export interface Hooks {
   env: Record<string, string>;
 }
 
+/** When a hook command runs: `prepare` (in-place restores only), then `before`, then `after`. */
+export type HookPhase = "prepare" | "before" | "after";
+
+/** How long an in-place restore waits for a service to answer, unless `hooks.readyTimeout` says otherwise. */
+export const READY_TIMEOUT_MS = 2 * 60_000;
+
 /** One hook command's result, as reported in the run's log. */
 export interface HookRun {
-  phase: "before" | "after";
+  phase: HookPhase;
   command: string;
   code: number;
   /** The last 4 KiB of its combined output. */
@@ -30,7 +47,7 @@ export interface HookRun {
  * sees only its own fields. @throws LifeboatError("CONFIG") naming the field.
  */
 export function splitHooks(raw: unknown, where: string): { hooks: Hooks; config: unknown } {
-  const none: Hooks = { before: [], after: [], timeoutMs: 10 * 60_000, env: {} };
+  const none: Hooks = { prepare: [], readyTimeoutMs: READY_TIMEOUT_MS, before: [], after: [], timeoutMs: 10 * 60_000, env: {} };
   if (raw === null || typeof raw !== "object" || Array.isArray(raw) || !("hooks" in raw)) return { hooks: none, config: raw };
   const { hooks: rawHooks, ...config } = raw as Record<string, unknown>;
   const r = FieldReader.of(rawHooks, `${where}.hooks`);
@@ -41,7 +58,16 @@ export function splitHooks(raw: unknown, where: string): { hooks: Hooks; config:
     if (Array.isArray(v) && v.every((c) => typeof c === "string" && c.trim() !== "")) return v as string[];
     throw r.fail(name, `expected a command or a list of commands, got ${describe(v)}`);
   };
-  const hooks: Hooks = { before: list("before"), after: list("after"), timeoutMs: r.duration("timeout", none.timeoutMs), env: r.stringMap("env") };
+  // 0 (or "0"): an in-place restore does not wait for the service, e.g. to restore data that keeps it from starting.
+  const noWait = r.value("readyTimeout") === 0 || r.value("readyTimeout") === "0";
+  const hooks: Hooks = {
+    prepare: list("prepare"),
+    readyTimeoutMs: noWait ? 0 : r.duration("readyTimeout", none.readyTimeoutMs),
+    before: list("before"),
+    after: list("after"),
+    timeoutMs: r.duration("timeout", none.timeoutMs),
+    env: r.stringMap("env"),
+  };
   r.rejectUnknown();
   return { hooks, config };
 }

@@ -88,7 +88,7 @@ export function buildInventory(raw: unknown, ctx: BuildContext): Inventory {
   let defaultDestination: string | undefined;
   let sshDefaults: SshDefaults = { identityFiles: [], knownHostsFiles: [] };
   let agentDir = "~/.lifeboat";
-  let runtime = "node";
+  let runtime = "auto";
   let operationDefaults: OperationFields = {};
   const rawDefaults = top.value("defaults");
   if (rawDefaults !== undefined) {

@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { validatePluginConfig as validatePlugin } from "../plugins/registry";
+import { splitHooks } from "../core/hooks";
 import { loadInventory } from "./load";
 import { selectHosts } from "./resolve";
 import { resolveSshAlias } from "./ssh-config";
@@ -45,6 +46,14 @@ describe("inventory", () => {
     ["a destination type only the controller issues", ["destinations:", "  links: { type: presigned, of: x, expiresAt: '2030-01-01T00:00:00Z', objects: {} }"], 2, 'destinations.links.type: expected one of'],
     ["a link expiry beyond S3's limit", ["destinations:", "  s3: { type: s3, bucket: b, accessKeyId: a, secretAccessKey: c, linkExpiry: 30d }"], 2, "destinations.s3.linkExpiry: expected a duration between 1m and 7d"],
   ];
+  it("runs the agent with runtime auto unless the defaults or the host pin one", () => {
+    const { load: read } = load([...base, "  db:", "    ssh: { host: 10.0.0.2 }", "    destination: usb", "    runtime: /opt/rt/d2"].join("\n"));
+    const inventory = read();
+    expect([inventory.hosts.get("web")!.runtime, inventory.hosts.get("db")!.runtime]).toEqual(["auto", "/opt/rt/d2"]);
+    const { load: pinned } = load(["defaults:", "  runtime: deno", ...base].join("\n"));
+    expect(pinned().hosts.get("web")!.runtime).toBe("deno");
+  });
+
   it("gives a host its own storage credentials for its backups, checked by the destination's rules and kept secret", () => {
     const { load: read } = load(
       ["destinations:", "  s3: { type: s3, bucket: b, prefix: lb, accessKeyId: CONTROLLER, secretAccessKey: '${CTRL_SECRET}' }", "hosts:", "  web:", "    ssh: { host: a }", "    destination: s3", "    storage: { accessKeyId: WEBKEY, secretAccessKey: '${WEB_SECRET}' }", "  db:", "    ssh: { host: b }", "    destination: s3"].join("\n"),
@@ -98,6 +107,17 @@ describe("inventory", () => {
     expect(hooks).toEqual({ before: "curl -H 'Authorization: ${HOOK_TOKEN}' https://hc/start", after: ["echo ${HOME}", "echo ${UNSET:-dflt}"], env: { HOOK_TOKEN: "s3cr3t-token-value" } });
     expect(inv.secrets()).toContain("s3cr3t-token-value");
     expect(() => load([...base, "    plugins:", "      files:", "        paths: [/srv]", "        hooks: { before: 'echo ${NOPE}' }"].join("\n")).load()).toThrow(/fleet\.yaml:10:\d+: environment variable NOPE is not set/);
+  });
+
+  it("treats prepare commands like the other hooks: ${VAR} stays in the command, its value goes to the environment; readyTimeout is a duration", () => {
+    const inv = load([...base, "    plugins:", "      files:", "        paths: [/srv]", "        hooks:", "          prepare: 'DB_PASSWORD=${DB_PW} docker compose up -d db'", "          readyTimeout: 30s"].join("\n"), { DB_PW: "db-pw-value" }).load();
+    const raw = inv.hosts.get("web")!.plugins[0]!.config;
+    expect((raw as { hooks: Record<string, unknown> }).hooks).toEqual({ prepare: "DB_PASSWORD=${DB_PW} docker compose up -d db", readyTimeout: "30s", env: { DB_PW: "db-pw-value" } });
+    expect(splitHooks(raw, "plugins.files").hooks).toMatchObject({ prepare: ["DB_PASSWORD=${DB_PW} docker compose up -d db"], readyTimeoutMs: 30_000, before: [] });
+    expect(splitHooks({ hooks: { readyTimeout: 0 } }, "p").hooks.readyTimeoutMs).toBe(0);
+    expect(splitHooks({}, "p").hooks.readyTimeoutMs).toBe(120_000);
+    expect(() => splitHooks({ hooks: { readyTimeout: "soon" } }, "p")).toThrow(/p\.hooks\.readyTimeout: expected a duration/);
+    expect(() => splitHooks({ hooks: { prepare: [""] } }, "p")).toThrow(/p\.hooks\.prepare: expected a command or a list of commands/);
   });
 
   it("resolves ~/.ssh/config aliases as OpenSSH does: first value wins, IdentityFile accumulates, patterns and negation", () => {

@@ -113,12 +113,12 @@ export function loadInventory(file: string, options: LoadOptions = {}): Inventor
   }
 }
 
-/** The `hooks` mapping when the scalar at `path` is one of its `before`/`after` commands. */
+/** The `hooks` mapping when the scalar at `path` is one of its `prepare`/`before`/`after` commands. */
 function hooksOfCommand(path: readonly unknown[]): YAMLMap | undefined {
   for (let i = path.length - 1; i > 0; i--) {
     const pair = path[i];
     if (!isPair(pair) || !isScalar(pair.key)) continue;
-    if (pair.key.value === "before" || pair.key.value === "after") {
+    if (pair.key.value === "prepare" || pair.key.value === "before" || pair.key.value === "after") {
       const outer = path.slice(0, i).reverse().find((p) => isPair(p));
       return isPair(outer) && isScalar(outer.key) && outer.key.value === "hooks" && isMap(outer.value) ? outer.value : undefined;
     }

@@ -40,7 +40,11 @@ export interface HostConfig {
   ownStorage?: DestinationSpec;
   /** Where the agent lives on the host (`~` is the remote home). */
   agentDir: string;
-  /** The runtime that runs the agent: `node` (default), `deno`, or a path. */
+  /**
+   * The runtime that runs the agent: `auto` (default: Node.js >= 20 or Deno >= 2
+   * from the host's PATH, else the Deno the controller carries, pushed there),
+   * or a command or path that pins one (`node`, `/opt/deno/bin/deno`).
+   */
   runtime: string;
   plugins: PluginInstance[];
   /** Schedule, freshness target, verification period and retention, defaults applied. */

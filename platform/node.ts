@@ -365,6 +365,11 @@ export function selfTestedX25519(make: () => X25519 = keyObjectX25519): X25519 |
 /** Whether this is Deno running the platform through its `node:` layer. */
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno === "object";
 
+/** The runtime's own version: Deno's (`2.9.6`), not the Node version its `node:` layer claims (`process.version`). */
+function runtimeVersion(): string {
+  return isDeno ? ((globalThis as { Deno?: { version?: { deno?: string } } }).Deno?.version?.deno ?? process.version) : process.version;
+}
+
 /**
  * HKDF-SHA-256 (RFC 5869), which every small age file calls three or four times.
  * On Node, from two HMACs: the bytes of `crypto.hkdfSync` at half its cost (it
@@ -416,6 +421,8 @@ class NodeWorkerPool implements WorkerPool {
     for (let i = 0; i < size; i++) {
       // A small young generation: the work is buffers (outside the heap), and each worker adds its heap to the agent's memory.
       const worker = new Worker(entry, { workerData: { lifeboatWorker: true }, stdout: false, stderr: false, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 } });
+      // An idle worker does not keep the program alive; one with work does (see request/answer):
+      // Deno ends a program whose only pending work is an unref'd worker's answer.
       worker.unref();
       this.busy.set(worker, 0);
       worker.on("message", (reply: WorkerReply) => this.answer(worker, reply));
@@ -433,7 +440,9 @@ class NodeWorkerPool implements WorkerPool {
     const waiting = this.waiting.get(reply.id);
     if (!waiting) return;
     this.waiting.delete(reply.id);
-    this.busy.set(worker, (this.busy.get(worker) ?? 1) - 1);
+    const left = (this.busy.get(worker) ?? 1) - 1;
+    this.busy.set(worker, left);
+    if (left === 0) worker.unref();
     if (reply.error) waiting.reject(Object.assign(new Error(reply.error.message), reply.error.code ? { name: "LifeboatError", code: reply.error.code, hint: reply.error.hint } : {}));
     else waiting.resolve(reply.result);
   }
@@ -443,7 +452,9 @@ class NodeWorkerPool implements WorkerPool {
     if (workers.length === 0) return Promise.reject(this.failure ?? new Error("no worker thread is running"));
     const [worker] = workers.reduce((a, b) => (b[1] < a[1] ? b : a));
     const id = this.nextId++;
-    this.busy.set(worker, (this.busy.get(worker) ?? 0) + 1);
+    const pending = (this.busy.get(worker) ?? 0) + 1;
+    this.busy.set(worker, pending);
+    if (pending === 1) worker.ref();
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { worker, resolve: resolve as (value: unknown) => void, reject });
       worker.postMessage({ id, request }, transfer);
@@ -459,7 +470,7 @@ class NodeWorkerPool implements WorkerPool {
 
 export const nodePlatform: Platform = {
   runtime: isDeno ? "deno" : "node",
-  runtimeVersion: process.version,
+  runtimeVersion: runtimeVersion(),
   env: (name) => process.env[name],
   homedir: () => os.homedir(),
   hostname: () => os.hostname(),

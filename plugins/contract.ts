@@ -71,8 +71,10 @@ export interface RestoreInput {
 export interface RestoreTarget {
   /**
    * Restore under this directory instead of in place: each of the instance's
-   * paths relative to the instance's root (the common parent of its configured
-   * paths), under `<into>/<instance>/`. No hooks run, no service is touched.
+   * paths relative to the instance's root (the common parent of its paths), so
+   * `/srv/app/data` lands at `<into>/data` (`plugins/common/restore-place.ts`).
+   * For `restore --into DIR` the agent passes `DIR/<instance>`. No hooks run,
+   * no service is touched.
    */
   into?: string;
   /** The operator asked to replace what exists (`restore --replace`), whatever the configuration says. */
@@ -144,13 +146,13 @@ export interface Plugin<Config = unknown> {
    */
   verify(ctx: PluginContext, config: Config, inputs: RestoreInput[], scratch: string): Promise<VerifyReport>;
   /** Where this plugin's instances go in a whole-host restore (see {@link RESTORE_STAGES}). */
-  readonly restoreStage?: RestoreStage;
+  readonly restoreStage: RestoreStage;
   /**
    * The programs a restore of this instance runs on the host (`docker` for a
    * containerized service, whose tools run inside it): the restore plan checks
    * them on the target before anything changes.
    */
-  restoreTools?(config: Config): RestoreTool[];
+  restoreTools(config: Config): RestoreTool[];
   /**
    * Waits, up to `timeoutMs`, until the service answers (after a `prepare`
    * step started it on a fresh host), before a restore goes into it. Absent:

@@ -10,7 +10,9 @@ import { redisPlugin } from "./redis/redis";
 import { sqlitePlugin } from "./sqlite/sqlite";
 import { splitHooks } from "../core/hooks";
 import type { ArtifactRecord } from "../core/records";
-import type { Plugin } from "./contract";
+import { RESTORE_STAGES, type Plugin, type RestoreStage, type RestoreTool } from "./contract";
+
+export { RESTORE_STAGES, type RestoreStage, type RestoreTool };
 
 const registry = new Map<string, Plugin>();
 
@@ -51,4 +53,15 @@ export function validatePluginConfig(plugin: string, raw: unknown, where: string
 /** What an operator should be warned of about stored artifacts (e.g. certificates about to expire), each prefixed with `[instance]`. */
 export function operatorWarnings(records: ArtifactRecord[], now = new Date()): string[] {
   return records.flatMap((record) => (registry.get(record.plugin)?.operatorWarnings?.(record, now) ?? []).map((w) => `[${record.instance}] ${w}`));
+}
+
+/** Where instances of `plugin` go in a whole-host restore (service data for a plugin that does not say). */
+export function restoreStageOf(plugin: string): RestoreStage {
+  return registry.get(plugin)?.restoreStage ?? "data";
+}
+
+/** The programs a restore of this plugin instance runs on its host (`raw`: the instance's inventory config, hooks included). */
+export function restoreToolsOf(plugin: string, raw: unknown, where: string): RestoreTool[] {
+  const p = getPlugin(plugin);
+  return p.restoreTools?.(p.parseConfig(splitHooks(raw, where).config, where)) ?? [];
 }

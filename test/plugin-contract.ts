@@ -76,6 +76,15 @@ export function describePluginContract<C>(name: string, fixture: PluginFixture<C
       expect(await data.state()).toEqual(before);
     });
 
+    it("changes nothing for a --path that selects nothing it holds (plugins that cannot select files refuse --path)", async () => {
+      const artifacts = await backup();
+      await data.damage();
+      const damaged = await data.state();
+      const inputs = artifacts.map((a) => restoreInput(a.bytes, a.metadata, false, a.name));
+      await expect(fixture.plugin.restore(ctx, data.config, inputs, { paths: ["/lifeboat-nothing-here/**"] })).rejects.toMatchObject({ code: "USAGE", message: expect.stringContaining('"/lifeboat-nothing-here/**"') });
+      expect(await data.state()).toEqual(damaged);
+    });
+
     it("changes nothing when a stored artifact fails its check at the very end", async () => {
       const artifacts = await backup();
       await data.damage();

@@ -4,14 +4,15 @@ import { parseCommandArgs } from "../cli-args";
 import { loadFleet } from "../context";
 import { statePaths } from "../keys";
 import { Ledger } from "../ledger/ledger";
-import { formatAge } from "../output/format";
+import { formatAge, formatDuration } from "../output/format";
 import { table } from "../output/table";
 import { takesHostCredentials } from "../../core/storage/destinations/registry";
 import { emit, type Command } from "./command";
 
 const usage = `usage: controller hosts [--json]
 Lists the inventory's hosts: SSH target, destination, plugins, the last complete snapshot, and the
-last verification (controller verify) with its result. For an s3 destination, DESTINATION says whether
+last verification (controller verify) with its result, and the measured recovery time: how long the
+newest real restore or restore drill of its snapshots took, from command to last check. For an s3 destination, DESTINATION says whether
 the host backs up with its own key (hosts.H.storage, scoped to its prefix) or the controller's (which
 reaches every host's objects: see docs/security.md#storage-access-per-host).`;
 
@@ -37,12 +38,14 @@ export const hostsCommand: Command = {
         groups: [...inventory.groups].filter(([, members]) => members.includes(h.name)).map(([g]) => g),
         lastSnapshot: last.get(h.name) ?? null,
         lastVerification: verified.get(h.name) ?? null,
+        /** The newest measured restore of the host's snapshots (a drill or a real restore, possibly onto another host): its recovery time. */
+        lastRestore: ledger?.operations.newestRestoreTime(h.name) ?? null,
       }));
       emit(
         globals,
         () =>
           table(
-            ["HOST", "SSH", "DESTINATION", "PLUGINS", "LAST GOOD SNAPSHOT", "LAST VERIFIED"],
+            ["HOST", "SSH", "DESTINATION", "PLUGINS", "LAST GOOD SNAPSHOT", "LAST VERIFIED", "RECOVERY TIME"],
             hosts.map((h) => [
               h.name,
               h.ssh,
@@ -50,6 +53,7 @@ export const hostsCommand: Command = {
               h.plugins.join(",") || "-",
               h.lastSnapshot?.finishedAt ? `${h.lastSnapshot.snapshotId} (${formatAge(h.lastSnapshot.finishedAt)})` : "never",
               h.lastVerification ? `${h.lastVerification.result === "ok" ? "ok" : "FAILED"} ${h.lastVerification.snapshotId} (${formatAge(h.lastVerification.time)})` : "never",
+              h.lastRestore ? `${formatDuration(h.lastRestore.durationMs)} ${h.lastRestore.kind}${h.lastRestore.onHost === h.name ? "" : ` on ${h.lastRestore.onHost}`} (${formatAge(h.lastRestore.time)})` : "never measured",
             ]),
           ),
         () => ({ type: "hosts", hosts }),

@@ -1,7 +1,7 @@
 /** @module `controller install`: install or upgrade the agent and pin this controller's key on hosts. */
 import { isLifeboatError, messageOf, redact } from "../../core/errors";
 import { selectHosts } from "../../inventory/resolve";
-import { ensureAgent } from "../ssh/install-agent";
+import { describePush, ensureAgent } from "../ssh/install-agent";
 import { hostOptions, hostSelection, parseCommandArgs } from "../cli-args";
 import { ControllerContext } from "../context";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
@@ -19,7 +19,11 @@ inventory name, is refused.
               key it was pinned to before and the new one: for a new controller whose old signing key
               is lost (with the old keys, import them instead: controller keys import FILE). The SSH
               login, checked against known_hosts, is the authority; the agent's replay journal is kept.
-With --json: one {"type":"install", host, installed, reason, runtimeVersion, takenOver?} per host.`;
+Each host runs the agent with the inventory's runtime: (default auto: Node.js >= 20 or Deno >= 2 from
+the host's PATH, else the Deno binary this controller carries, pushed to <agentDir>/runtime/deno);
+the line says which.
+With --json: one {"type":"install", host, installed, reason, runtime: {command, kind, version, pushed},
+runtimeVersion, pushed?, takenOver?} per host.`;
 
 export const installCommand: Command = {
   name: "install",
@@ -44,7 +48,8 @@ export const installCommand: Command = {
             emit(
               globals,
               () =>
-                `✔ ${host.name}  ${status.installed ? `agent ${status.reason}` : "agent up to date"}  (${status.runtimeVersion})` +
+                `✔ ${host.name}  ${status.installed ? `agent ${status.reason}` : "agent up to date"}  (runtime ${status.runtimeVersion}: ${status.runtime.pushed ? `pushed by this controller to ${status.runtime.command}` : status.runtime.command})` +
+                (status.pushed ? `\n    ${describePush(status.pushed)}` : "") +
                 (t ? `\n    was pinned to controller key ${t.from.controllerKey}${t.from.host ? ` as "${t.from.host}"` : ""}\n    now pinned to controller key ${t.to.controllerKey} as "${t.to.host}"` : ""),
               () => ({ type: "install", host: host.name, ...status }),
             );

@@ -3,7 +3,7 @@ import type { AgentEvent } from "../../core/events";
 import { isLifeboatError, messageOf, redact } from "../../core/errors";
 import type { JobSpec } from "../../core/spec";
 import type { HostConfig } from "../../inventory/schema";
-import { ensureAgent } from "../ssh/install-agent";
+import { describePush, ensureAgent } from "../ssh/install-agent";
 import { runAgentJob } from "../ssh/run-agent-job";
 import type { ControllerKeys } from "../keys";
 import type { HostOutcome, Reporter } from "../output/reporter";
@@ -75,9 +75,10 @@ export async function runHostJob(env: HostJobEnv, host: HostConfig, spec: JobSpe
     conn = await connectSsh(sshTargetFor(host, env.acceptNewHostKey));
     env.signal?.throwIfAborted();
     const agent = await ensureAgent(conn, host, env.keys);
+    if (agent.pushed) env.reporter.step(label, describePush(agent.pushed));
     if (agent.installed) env.reporter.step(label, `agent ${agent.reason} (${agent.runtimeVersion})`);
     env.signal?.throwIfAborted();
-    const result = await runAgentJob(conn, host, signSpec(spec, env.keys.signingKey), follow, (line) => outcome.warnings.push(clean(`agent: ${line}`)), env.signal);
+    const result = await runAgentJob(conn, host, agent.runtime, signSpec(spec, env.keys.signingKey), follow, (line) => outcome.warnings.push(clean(`agent: ${line}`)), env.signal);
     if (result.done) {
       outcome.status = result.done.status;
     } else if (outcome.errors.length === 0) {

@@ -3,8 +3,10 @@ import * as crypto from "node:crypto";
 import { LifeboatError } from "../../core/errors";
 import type { AgentEvent } from "../../core/events";
 import type { ReadJob } from "../../core/spec";
+import type { ArtifactRecord } from "../../core/records";
 import { destinationSecrets } from "../../core/storage/destinations/registry";
 import { chunkNameOf } from "../../core/storage-layout";
+import { RESTORE_STAGES, restoreStageOf } from "../../plugins/registry";
 import type { ControllerContext } from "../context";
 import { BLOB_AREA } from "../host-keys";
 import { runHostJob } from "./host-job";
@@ -15,11 +17,16 @@ import { freshness } from "./sign-spec";
 /** Which snapshot, which of its plugin instances, and the host that reads it. */
 export interface SnapshotSelection {
   from: string;
-  /** A snapshot id, or `latest` (the newest complete one). */
+  /** A snapshot id, or `latest` (the newest complete one); ignored when `at` is given. */
   snapshot: string;
+  /** The newest complete snapshot taken at or before this time. */
+  at?: Date;
   /** The host that runs the job (default: `from`). */
   on?: string;
   plugins?: string[];
+  /** Keeps only the artifacts this accepts (besides `plugins`); `keepDescription` names them in messages. */
+  keep?: (artifact: ArtifactRecord) => boolean;
+  keepDescription?: string;
   /**
    * The operator allows sending the master identity, for a snapshot encrypted to
    * the master key only (made before hosts had keys, or recorded by a ledger
@@ -37,15 +44,19 @@ export interface SnapshotSelection {
 export async function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection, action: "restore" | "verify", notes: string[] = []): Promise<Omit<ReadJob, "kind">> {
   const source = ctx.host(sel.from);
   const target = ctx.host(sel.on ?? sel.from);
-  const snapshot = ctx.ledger.getSnapshot(source.name, sel.snapshot);
+  const snapshot = sel.at ? ctx.ledger.snapshotAt(source.name, sel.at) : ctx.ledger.getSnapshot(source.name, sel.snapshot);
   if (!snapshot) {
-    throw new LifeboatError("NOT_FOUND", `Cannot ${action} from "${source.name}": no ${sel.snapshot === "latest" ? "complete snapshot" : `complete snapshot "${sel.snapshot}"`} in the ledger`, {
+    const which = sel.at ? `complete snapshot taken at or before ${sel.at.toISOString()}` : sel.snapshot === "latest" ? "complete snapshot" : `complete snapshot "${sel.snapshot}"`;
+    throw new LifeboatError("NOT_FOUND", `Cannot ${action} from "${source.name}": no ${which} in the ledger`, {
       hint: `list what is stored with: controller snapshots --host ${source.name}`,
     });
   }
-  const artifacts = snapshot.artifacts.filter((a) => !sel.plugins || sel.plugins.includes(a.instance) || sel.plugins.includes(a.plugin));
+  const selected = snapshot.artifacts.filter((a) => (!sel.plugins || sel.plugins.includes(a.instance) || sel.plugins.includes(a.plugin)) && (!sel.keep || sel.keep(a)));
+  // A restore goes in dependency order (files and configuration, certificates, the web server, service data, models).
+  const artifacts = action === "restore" ? inRestoreOrder(selected) : selected;
   if (artifacts.length === 0) {
-    throw new LifeboatError("USAGE", `Cannot ${action} snapshot "${snapshot.id}": it has no artifacts of plugins ${sel.plugins?.join(",")}`, {
+    const wanted = [...(sel.plugins ? [`plugins ${sel.plugins.join(",")}`] : []), ...(sel.keep ? [sel.keepDescription ?? "the selection"] : [])].join(" and ");
+    throw new LifeboatError("USAGE", `Cannot ${action} snapshot "${snapshot.id}": it has no artifacts of ${wanted}`, {
       hint: `it holds: ${[...new Set(snapshot.artifacts.map((a) => a.instance))].join(", ")}`,
     });
   }
@@ -58,6 +69,11 @@ export async function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection
     });
   }
   const instances = [...new Set(artifacts.map((a) => a.instance))];
+  // The target's inventory entry says where things go; one that declares no plugins at all takes the source's layout.
+  const targetDeclaresNothing = target.plugins.length === 0;
+  if (action === "restore" && targetDeclaresNothing && target.name !== source.name) {
+    notes.push(`"${target.name}" declares no plugins: the snapshot is restored with "${source.name}"'s layout (its paths, databases and hooks)`);
+  }
   const plugins = instances.map((instance) => {
     const plugin = artifacts.find((a) => a.instance === instance)!.plugin;
     // A restore writes where the target host's inventory says (paths, databases) and runs its
@@ -72,8 +88,10 @@ export async function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection
         hint: `add hosts.${source.name}.plugins.${instance} back to the inventory`,
       });
     }
-    if (action === "restore" && !onTarget && target.name !== source.name) {
-      notes.push(`"${target.name}" configures no plugin instance "${instance}": it is restored with "${source.name}"'s configuration of it (its paths and hooks)`);
+    if (action === "restore" && !onTarget && target.name !== source.name && !targetDeclaresNothing) {
+      throw new LifeboatError("CONFIG", `Cannot restore "${instance}" onto "${target.name}": its inventory entry declares plugins, but not "${instance}", so Lifeboat does not know where it goes there`, {
+        hint: `add hosts.${target.name}.plugins.${instance} (where its data goes on "${target.name}"), leave out the instance with --plugins, or declare no plugins on "${target.name}" to restore with "${source.name}"'s layout`,
+      });
     }
     return { instance, plugin: configured.plugin, config: configured.config };
   });
@@ -91,6 +109,12 @@ export async function snapshotJob(ctx: ControllerContext, sel: SnapshotSelection
     manifest,
     ...(await identitiesFor(ctx, snapshot, artifacts, { action, on: target.name, masterKey: sel.masterKey === true })),
   };
+}
+
+/** `artifacts` ordered by their plugins' restore stages (see RESTORE_STAGES); within a stage, as recorded. */
+function inRestoreOrder<T extends { plugin: string }>(artifacts: T[]): T[] {
+  const rank = (plugin: string) => RESTORE_STAGES.indexOf(restoreStageOf(plugin));
+  return artifacts.map((a, i) => ({ a, i })).sort((x, y) => rank(x.a.plugin) - rank(y.a.plugin) || x.i - y.i).map(({ a }) => a);
 }
 
 /** The object keys of the blobs that `artifacts` reference. */

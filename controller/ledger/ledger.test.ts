@@ -46,6 +46,22 @@ describe("ledger", () => {
     }
   });
 
+  it("keeps the hook runs of a ledger made before prepare hooks, and records prepare hooks", () => {
+    const old = new Database((fs.mkdirSync(path.dirname(file), { recursive: true }), file));
+    const rebuilt = MIGRATIONS.findIndex((m) => m.includes("hook_runs_new"));
+    for (const m of MIGRATIONS.slice(0, rebuilt)) old.exec(m);
+    old.pragma(`user_version = ${rebuilt}`);
+    old.prepare("INSERT INTO hook_runs(time, run_id, job_id, host, plugin, phase, command, exit_code, output) VALUES ('t', 'r', 'j', 'a', 'db', 'before', 'stop app', 0, '')").run();
+    old.close();
+    const ledger = Ledger.open(file);
+    try {
+      ledger.recordHook({ runId: "r", jobId: "j", host: "a", plugin: "db", phase: "prepare", command: "docker compose up -d db", code: 0, output: "started" });
+      expect(ledger.jobHooks("j").map((h) => `${h.phase} ${h.command}`)).toEqual(["before stop app", "prepare docker compose up -d db"]);
+    } finally {
+      ledger.close();
+    }
+  });
+
   it("refuses a ledger from a newer Lifeboat", () => {
     Ledger.open(file).close();
     const db = new Database(file);

@@ -249,7 +249,7 @@ export class Ledger {
   }
 
   /** A hook command that ran on a host, with its output (the run's log). */
-  recordHook(h: { runId: string; jobId: string; host: string; plugin: string; phase: "before" | "after"; command: string; code: number; output: string }): void {
+  recordHook(h: { runId: string; jobId: string; host: string; plugin: string; phase: "prepare" | "before" | "after"; command: string; code: number; output: string }): void {
     this.db
       .prepare("INSERT INTO hook_runs(time, run_id, job_id, host, plugin, phase, command, exit_code, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .run(now(), h.runId, h.jobId, h.host, h.plugin, h.phase, h.command, h.code, h.output);
@@ -340,6 +340,17 @@ export class Ledger {
         ? this.db.prepare("SELECT * FROM snapshots WHERE host = ? AND status = 'complete' AND damage IS NULL ORDER BY finished_at DESC, id DESC LIMIT 1").get(host)
         : this.db.prepare("SELECT * FROM snapshots WHERE host = ? AND id = ? AND status = 'complete'").get(host, idOrLatest)
     ) as SnapshotRow | undefined;
+    return row ? this.view(row) : undefined;
+  }
+
+  /**
+   * The newest complete, undamaged snapshot of `host` taken at or before `time`
+   * (by when it started: the data is as of then); undefined if none.
+   */
+  snapshotAt(host: string, time: Date): SnapshotView | undefined {
+    const row = this.db
+      .prepare("SELECT * FROM snapshots WHERE host = ? AND status = 'complete' AND damage IS NULL AND started_at <= ? ORDER BY started_at DESC, id DESC LIMIT 1")
+      .get(host, time.toISOString()) as SnapshotRow | undefined;
     return row ? this.view(row) : undefined;
   }
 

@@ -264,6 +264,25 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE snapshots ADD COLUMN rehash INTEGER;
   CREATE INDEX snapshots_rehashed ON snapshots(host, started_at) WHERE rehash = 1 AND status = 'complete';
   `,
+  `
+  -- Hooks of phase 'prepare' (run before an in-place restore): SQLite cannot change a CHECK, so the table is rebuilt.
+  CREATE TABLE hook_runs_new (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    phase TEXT NOT NULL CHECK (phase IN ('prepare','before','after')),
+    command TEXT NOT NULL,
+    exit_code INTEGER NOT NULL,
+    output TEXT NOT NULL
+  );
+  INSERT INTO hook_runs_new SELECT id, time, run_id, job_id, host, plugin, phase, command, exit_code, output FROM hook_runs;
+  DROP TABLE hook_runs;
+  ALTER TABLE hook_runs_new RENAME TO hook_runs;
+  CREATE INDEX hook_runs_by_job ON hook_runs(job_id);
+  `,
 ];
 
 /**

@@ -142,6 +142,14 @@ export class OperationsLedger {
     return { kind: job.kind, snapshotId: job.snapshot_id, onHost: job.on_host, durationMs: job.duration_ms, time: job.time, instances: Object.fromEntries(parts.map((p) => [p.instance, p.duration_ms])) };
   }
 
+  /** The newest measured restore (or drill) of each of `host`'s snapshots that has one, whole jobs only: snapshot id → fact (without per-instance parts). */
+  restoreTimesBySnapshot(host: string): Map<string, Omit<RestoreTimeFact, "instances">> {
+    const rows = this
+      .sql("SELECT snapshot_id, kind, on_host, duration_ms, max(time) AS time FROM restore_times WHERE host = ? AND instance IS NULL GROUP BY snapshot_id")
+      .all(host) as { snapshot_id: string; kind: RestoreTimeFact["kind"]; on_host: string; duration_ms: number; time: string }[];
+    return new Map(rows.map((r) => [r.snapshot_id, { kind: r.kind, snapshotId: r.snapshot_id, onHost: r.on_host, durationMs: r.duration_ms, time: r.time }]));
+  }
+
   /** Records a measured restore: a row per plugin instance, then the whole job's (`instance` NULL), all at one time. */
   recordRestoreTime(r: RestoreTimeRecord): void {
     const t = now();

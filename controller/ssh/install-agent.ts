@@ -1,26 +1,26 @@
 /** @module Installing and upgrading the agent on a host over SFTP, and pinning the controller key there. */
+import * as fs from "node:fs";
 import { LifeboatError } from "../../core/errors";
 import type { HostConfig } from "../../inventory/schema";
 import { agentBundle } from "./agent-bundle";
 import type { ControllerKeys } from "../keys";
-import { remotePathWord, shellQuote } from "./remote-shell";
+import { runtimeLabel, type AgentRuntime } from "./agent-runtime";
+import { carriedDeno, compressedRuntime } from "./carried-runtime";
+import { probeHost, pushedRuntimePath } from "./host-probe";
+import { pushRuntime, type RuntimePush } from "./push-runtime";
+import { chooseRuntime } from "./runtime-choice";
 import type { SshConnection } from "./session";
-
-const MIN_NODE_MAJOR = 20;
-const MIN_DENO_MAJOR = 2;
-
-/** What the host has now. */
-interface HostProbe {
-  bundleSha256: string;
-  pinned?: { host?: string; controllerKey?: string };
-  runtimeVersion: string;
-}
 
 /** What {@link ensureAgent} did. */
 export interface AgentStatus {
   installed: boolean;
   reason?: string;
+  /** The runtime the agent runs with on the host. */
+  runtime: AgentRuntime;
+  /** The runtime in words, as events name it: `node v20.19.0`, `deno 2.9.6`. */
   runtimeVersion: string;
+  /** Set when this call pushed the controller's Deno to the host. */
+  pushed?: RuntimePush;
   /** Set when `takeOver` replaced another pinning: what the host was pinned to before, and now. */
   takenOver?: { from: { controllerKey: string; host: string }; to: { controllerKey: string; host: string } };
 }
@@ -37,47 +37,30 @@ export interface EnsureOptions {
   takeOver?: boolean;
 }
 
-async function probe(conn: SshConnection, host: HostConfig): Promise<HostProbe> {
-  const dir = remotePathWord(host.agentDir);
-  const script = [
-    `printf 'bundle=%s\\n' "$(cat ${dir}/agent.sha256 2>/dev/null)"`,
-    `printf 'pinned=%s\\n' "$(tr -d '\\n' < ${dir}/pinned.json 2>/dev/null)"`,
-    `printf 'runtime=%s\\n' "$(${shellQuote(host.runtime)} --version 2>/dev/null | head -n 1)"`,
-  ].join("; ");
-  const result = await conn.exec(script, {});
-  const fields = new Map<string, string>();
-  for (const line of result.stdout.split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1));
-  }
-  let pinned: HostProbe["pinned"];
-  try {
-    pinned = fields.get("pinned") ? (JSON.parse(fields.get("pinned")!) as HostProbe["pinned"]) : undefined;
-  } catch {
-    pinned = {};
-  }
-  return { bundleSha256: fields.get("bundle") ?? "", pinned, runtimeVersion: fields.get("runtime") ?? "" };
-}
-
-function checkRuntime(host: HostConfig, version: string): void {
-  const isDeno = /(^|\/)deno$/.test(host.runtime);
-  const match = isDeno ? /^deno (\d+)\./.exec(version) : /^v(\d+)\./.exec(version);
-  const minimum = isDeno ? MIN_DENO_MAJOR : MIN_NODE_MAJOR;
-  if (!match) {
-    throw new LifeboatError("TOOL_MISSING", `Cannot run the agent on "${host.name}": runtime "${host.runtime}" was not found there`, {
-      hint: `install Node.js >= ${MIN_NODE_MAJOR} (or Deno >= ${MIN_DENO_MAJOR}) on the host, or set runtime: /path/to/node in the inventory`,
-    });
-  }
-  if (Number(match[1]) < minimum) {
-    throw new LifeboatError("TOOL_MISSING", `Cannot run the agent on "${host.name}": ${host.runtime} is ${version}, the agent needs ${isDeno ? "Deno" : "Node.js"} >= ${minimum}`, {
-      hint: "upgrade the runtime on the host, or set runtime: /path/to/a/newer/node in the inventory",
-    });
-  }
+/** One line for a person: `pushed runtime deno 2.9.6 (x86_64-linux) to ~/.lifeboat/runtime/deno (41.2 MB in 1.3s)`. */
+export function describePush(push: RuntimePush): string {
+  const size = `${(push.bytesSent / 1e6).toFixed(1)} MB${push.compressed ? " gzip" : ""}`;
+  return `pushed runtime deno ${push.version} (${push.target}) to ${push.path} (${size} in ${(push.durationMs / 1000).toFixed(1)}s)` + (push.replacing ? `, replacing it: ${push.replacing}` : "");
 }
 
 /**
- * Makes sure the host runs this controller's agent bundle and has this
- * controller's public key pinned. Installs or upgrades when the bundle differs
+ * Which runtime the agent would use on the host, in words, without changing
+ * anything there (for a restore plan): `node v20.19.0 (/usr/bin/node)`, or
+ * `push deno 2.9.6 (x86_64-linux)` with the bytes that push would send.
+ * @throws LifeboatError("TOOL_MISSING") as {@link ensureAgent} would.
+ */
+export async function describeRuntime(conn: SshConnection, host: HostConfig): Promise<{ runtime: string; pushBytes?: number }> {
+  const probe = await probeHost(conn, host);
+  const choice = await chooseRuntime(host, probe, () => carriedDeno(probe));
+  if ("use" in choice) return { runtime: `${runtimeLabel(choice.use)} (${choice.use.command})` };
+  const bytes = probe.gzip ? fs.statSync(await compressedRuntime(choice.push)).size : choice.push.size;
+  return { runtime: `push deno ${choice.push.version} (${choice.push.target}) to ${pushedRuntimePath(host)}`, pushBytes: bytes };
+}
+
+/**
+ * Makes sure the host runs this controller's agent bundle with a runtime that
+ * fits (pushing the controller's Deno when `runtime: auto` finds none; see
+ * ./runtime-choice) and has this controller's public key pinned. Installs or upgrades when the bundle differs
  * (or `force`). Refuses a host pinned to another controller key, or to another
  * inventory name (never re-pinned silently) — unless `takeOver`, which re-pins
  * it to this key and this name and says what it replaced.
@@ -85,8 +68,8 @@ function checkRuntime(host: HostConfig, version: string): void {
 export async function ensureAgent(conn: SshConnection, host: HostConfig, keys: ControllerKeys, options: boolean | EnsureOptions = false): Promise<AgentStatus> {
   const { force = false, takeOver = false } = typeof options === "boolean" ? { force: options } : options;
   const bundle = agentBundle();
-  const found = await probe(conn, host);
-  checkRuntime(host, found.runtimeVersion);
+  const found = await probeHost(conn, host);
+  const choice = await chooseRuntime(host, found, () => carriedDeno(found));
   const pinnedKey = found.pinned?.controllerKey;
   const pinnedHost = found.pinned?.host;
   const otherKey = Boolean(pinnedKey) && pinnedKey !== keys.publicKey;
@@ -105,7 +88,16 @@ export async function ensureAgent(conn: SshConnection, host: HostConfig, keys: C
   const takingOver = otherKey || otherName;
   const needsPin = !pinnedKey || takingOver;
   const needsBundle = force || found.bundleSha256 !== bundle.sha256;
-  if (!needsPin && !needsBundle) return { installed: false, runtimeVersion: found.runtimeVersion };
+  let pushed: RuntimePush | undefined;
+  let runtime: AgentRuntime;
+  if ("use" in choice) {
+    runtime = choice.use;
+  } else {
+    pushed = await pushRuntime(conn, host, choice.push, found, choice.replacing);
+    runtime = { command: pushed.path, kind: "deno", version: pushed.version, pushed: true };
+  }
+  const used = { runtime, runtimeVersion: runtimeLabel(runtime), ...(pushed ? { pushed } : {}) };
+  if (!needsPin && !needsBundle) return { installed: false, ...used };
 
   if (needsBundle) {
     await conn.sftpPut(bundle.bytes, `${host.agentDir}/agent.mjs`, 0o700);
@@ -120,7 +112,7 @@ export async function ensureAgent(conn: SshConnection, host: HostConfig, keys: C
   return {
     installed: true,
     reason,
-    runtimeVersion: found.runtimeVersion,
+    ...used,
     ...(takingOver ? { takenOver: { from: { controllerKey: pinnedKey!, host: pinnedHost ?? "" }, to: { controllerKey: keys.publicKey, host: host.name } } } : {}),
   };
 }

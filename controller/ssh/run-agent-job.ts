@@ -2,6 +2,7 @@
 import type { AgentEvent } from "../../core/events";
 import type { SignedSpec } from "../../core/spec";
 import type { HostConfig } from "../../inventory/schema";
+import type { AgentRuntime } from "./agent-runtime";
 import { agentCommand } from "./remote-shell";
 import type { SshConnection } from "./session";
 
@@ -16,7 +17,7 @@ export interface AgentJobResult {
 }
 
 /**
- * Sends `signed` to the agent on stdin (never argv: it may hold credentials)
+ * Starts the agent with `runtime` (as {@link ensureAgent} chose it) and sends `signed` to it on stdin (never argv: it may hold credentials)
  * and calls `onEvent` for each event line, in order. Lines that are not
  * events are passed to `onNoise` (e.g. a runtime's own warnings). Aborting
  * `signal` stops the agent (SIGTERM, stdin closed) and rejects (LifeboatError SSH).
@@ -24,6 +25,7 @@ export interface AgentJobResult {
 export async function runAgentJob(
   conn: SshConnection,
   host: HostConfig,
+  runtime: AgentRuntime,
   signed: SignedSpec,
   onEvent: (event: AgentEvent) => void,
   onNoise: (line: string) => void = () => {},
@@ -32,7 +34,7 @@ export async function runAgentJob(
   let done: AgentJobResult["done"];
   // Attached: the spec is one line, and stdin stays open until the agent exits; if this
   // controller or its connection goes away, the agent sees stdin close and stops the job.
-  const command = agentCommand(host.runtime, host.agentDir, ["run", "--dir", host.agentDir, "--attached"]);
+  const command = agentCommand(runtime, host.agentDir, ["run", "--dir", host.agentDir, "--attached"]);
   const result = await conn.exec(command, {
     stdin: `${JSON.stringify(signed)}\n`,
     keepStdinOpen: true,

@@ -83,7 +83,7 @@ describe("chroma plugin", () => {
     const { bytes, metadata } = await backup();
     const into = path.join(dir, "restored");
     await chromaPlugin.restore(ctx, config(), [restoreInput(bytes, metadata)], { into });
-    const restored = listTree(`${into}${persist}`);
+    const restored = listTree(path.join(into, path.basename(persist)));
     const original = listTree(persist, (rel) => rel.startsWith("chroma.sqlite3"));
     for (const [rel, entry] of Object.entries(original)) expect(restored[rel], rel).toEqual(entry);
   });
@@ -101,9 +101,10 @@ describe("chroma plugin", () => {
       expect(metadata).toMatchObject({ path: "/data", paths: ["/data"], container: "chromadb", mode: "online", collections: { chats: 300, docs: 300 } });
       const into = path.join(dir, "restored");
       const report = await chromaPlugin.restore(ctx, cfg, [restoreInput(bytes, metadata)], { into });
-      expect(report.restored).toEqual([`${into}${persist}`]);
+      // The container's path relative to its root: /data → <into>/data.
+      expect(report.restored).toEqual([`${into}/data`]);
       const original = listTree(persist, (rel) => rel.startsWith("chroma.sqlite3"));
-      const restored = listTree(`${into}${persist}`);
+      const restored = listTree(`${into}/data`);
       for (const [rel, entry] of Object.entries(original)) expect(restored[rel], rel).toEqual(entry);
       const verified = await chromaPlugin.verify(ctx, cfg, [restoreInput(bytes, metadata)], path.join(dir, "scratch"));
       expect(verified.checks[0]).toMatch(/^\/data: chroma.sqlite3 integrity_check ok/);

@@ -10,6 +10,8 @@ import type { Platform } from "../../core/platform";
 import { writeTar, type TarEntry } from "../common/tar/writer";
 import { FieldReader } from "../../core/validate";
 import { restoreTrees } from "../common/tree-restore";
+import { accountsOf } from "../common/accounts";
+import { refusePathPatterns } from "../common/path-patterns";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import { runStep } from "../common/shell";
 import { removeSidecars, SqliteCli } from "../sqlite/sqlite-cli";
@@ -81,6 +83,9 @@ async function consistentCopy(ctx: PluginContext, config: ChromaConfig, dir: str
 
 export const chromaPlugin: Plugin<ChromaConfig> = {
   name: "chroma",
+  restoreStage: "data",
+  // integrity_check of the staged database, with the host's sqlite3 (also for a containerized Chroma).
+  restoreTools: (config) => [{ command: config.sqlite3, install: "apt-get install sqlite3" }],
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw, where);
@@ -125,11 +130,13 @@ export const chromaPlugin: Plugin<ChromaConfig> = {
       const entries: TarEntry[] = [];
       // Named in the archive by the path as Chroma sees it (the container's, with `container:`).
       const root = await ctx.platform.stat(dir.host);
-      entries.push({ header: { name: config.path.slice(1), type: "directory", mode: root.mode, uid: root.uid, gid: root.gid, size: 0, mtime: Math.floor(root.mtimeMs / 1000), linkname: "" } });
+      const accounts = await accountsOf(ctx);
+      const owner = (info: { uid: number; gid: number }) => ({ uid: info.uid, gid: info.gid, uname: accounts.userName(info.uid), gname: accounts.groupName(info.gid) });
+      entries.push({ header: { name: config.path.slice(1), type: "directory", mode: root.mode, ...owner(root), size: 0, mtime: Math.floor(root.mtimeMs / 1000), linkname: "" } });
       // Names, modes, owners and times of the originals; contents from the consistent copy.
       const db = await ctx.platform.stat(`${dir.host}/${DB}`);
       for (const f of [{ rel: DB, info: { ...db, size: (await ctx.platform.stat(`${copy}/${DB}`)).size } }, ...copied!]) {
-        const header = { name: `${config.path.slice(1)}/${f.rel}`, mode: f.info.mode, uid: f.info.uid, gid: f.info.gid, mtime: Math.floor(f.info.mtimeMs / 1000), linkname: "" };
+        const header = { name: `${config.path.slice(1)}/${f.rel}`, mode: f.info.mode, ...owner(f.info), mtime: Math.floor(f.info.mtimeMs / 1000), linkname: "" };
         if (f.info.kind === "directory") entries.push({ header: { ...header, type: "directory", size: 0 } });
         else if (f.info.kind === "file") entries.push({ header: { ...header, type: "file", size: f.info.size }, source: `${copy}/${f.rel}` });
       }
@@ -140,6 +147,7 @@ export const chromaPlugin: Plugin<ChromaConfig> = {
   },
 
   async restore(ctx, config, inputs, target) {
+    refusePathPatterns(target, "Chroma's persist directory");
     const [path] = configuredTargets(inputs[0]?.record.metadata.path, [config.path], target.into, "Chroma's persist directory") as [string];
     checkRestoreLocation(config.location, inputs[0]?.record.metadata ?? {}, path, target.into);
     const cli = new SqliteCli(ctx.platform, config.sqlite3);

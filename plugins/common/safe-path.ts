@@ -11,12 +11,6 @@ export function safeSegments(name: string, what: string): string[] {
   return segments;
 }
 
-/** `into` + absolute `path` → the re-rooted path (`/r` + `/srv/a` → `/r/srv/a`); `path` itself without `into`. */
-export function reroot(path: string, into: string | undefined): string {
-  if (!into) return path;
-  return `${into.replace(/\/+$/, "")}${path}`;
-}
-
 /** The parent directory of an absolute path. */
 export function parentOf(path: string): string {
   const i = path.lastIndexOf("/");

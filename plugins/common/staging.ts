@@ -103,7 +103,8 @@ export async function beginSwap(platform: Platform, staged: string, target: stri
  * The swap of a mount point (which cannot be renamed): its entries are moved
  * aside into `<target>/.lifeboat-old-<job>`, the staged entries (staged inside
  * the mount, see {@link stagingDirFor}) moved in, and the staged root's mode
- * taken over; `undo()` moves everything back.
+ * and (as root) owner taken over (its time is the caller's to set once the
+ * staging directory inside is gone); `undo()` moves everything back.
  */
 async function beginContentSwap(platform: Platform, staged: string, target: string, jobId: string): Promise<PendingSwap> {
   const aside = `${target}/.lifeboat-old-${jobId}`;
@@ -115,7 +116,9 @@ async function beginContentSwap(platform: Platform, staged: string, target: stri
     for (const name of placed.reverse()) await platform.rename(`${target}/${name}`, `${staged}/${name}`);
     for (const name of movedAside.reverse()) await platform.rename(`${aside}/${name}`, `${target}/${name}`);
     await platform.chmod(target, before.mode);
+    if (platform.uid() === 0) await platform.lchown(target, before.uid, before.gid);
     await platform.remove(aside);
+    await platform.utimes(target, before.atimeMs, before.mtimeMs);
   };
   await platform.mkdir(aside, 0o700);
   try {
@@ -128,7 +131,9 @@ async function beginContentSwap(platform: Platform, staged: string, target: stri
       await platform.rename(`${staged}/${name}`, `${target}/${name}`);
       placed.push(name);
     }
-    await platform.chmod(target, (await platform.lstat(staged)).mode);
+    const root = await platform.lstat(staged);
+    if (platform.uid() === 0) await platform.lchown(target, root.uid, root.gid);
+    await platform.chmod(target, root.mode);
   } catch (err) {
     await undo();
     throw err;

@@ -4,6 +4,7 @@ import type { FileInfo, Platform } from "../../core/platform";
 import type { CompressionHint } from "../../core/records";
 import type { ArtifactSource, PluginContext } from "../contract";
 import { compileExcludes, type ExcludeSet } from "./exclude";
+import { accountsOf } from "./accounts";
 import type { MappedPath } from "./service-tool";
 import { writeTar, type TarEntry } from "./tar/writer";
 import { tarUnits, type UnitEntry } from "./tar/units";
@@ -26,10 +27,11 @@ export interface TreeCounts {
   bytes: number;
 }
 
-/** Walks `tree.host`, naming the entries in the archive under `tree.path`. */
+/** Walks `tree.host`, naming the entries in the archive under `tree.path`, their owners by id and by this host's names. */
 async function* walk(ctx: PluginContext, tree: MappedPath, excludes: ExcludeSet, oneFileSystem: boolean, counts: TreeCounts): AsyncIterable<UnitEntry> {
   const platform = ctx.platform;
   const root = tree.host;
+  const accounts = await accountsOf(ctx);
   let rootInfo: FileInfo;
   try {
     rootInfo = await platform.lstat(root);
@@ -38,7 +40,8 @@ async function* walk(ctx: PluginContext, tree: MappedPath, excludes: ExcludeSet,
   }
   async function* visit(path: string, rel: string, info: FileInfo): AsyncIterable<UnitEntry> {
     const name = `${tree.path}${path.slice(root.length)}`.slice(1);
-    const base = { name, mode: info.mode, uid: info.uid, gid: info.gid, mtime: Math.floor(info.mtimeMs / 1000), linkname: "", size: 0 };
+    const owner = { uid: info.uid, gid: info.gid, uname: accounts.userName(info.uid), gname: accounts.groupName(info.gid) };
+    const base = { name, mode: info.mode, ...owner, mtime: Math.floor(info.mtimeMs / 1000), linkname: "", size: 0 };
     if (info.kind === "file") {
       counts.files++;
       counts.bytes += info.size;

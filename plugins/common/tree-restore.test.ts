@@ -60,18 +60,47 @@ describe("restoring trees onto real file systems", () => {
     expect(fs.readdirSync(dir).filter((n) => n.includes("lifeboat"))).toEqual([]);
   });
 
-  it("restores a mount point in place by swapping its contents, and it stays a mount point", async () => {
+  it("restores a mount point in place by swapping its contents, and it stays a mount point, with its recorded mode and time", async () => {
     const data = path.join(dir, "data");
     mount(data);
     fs.mkdirSync(path.join(data, "sub"));
     fs.writeFileSync(path.join(data, "sub", "a"), "backed up");
+    const time = new Date("2021-01-02T03:04:05Z");
+    fs.chmodSync(data, 0o751);
+    fs.utimesSync(data, time, time);
     const { config, bytes, metadata } = await backup([data]);
     const backedUp = listTree(data);
     fs.writeFileSync(path.join(data, "sub", "a"), "edited");
     fs.writeFileSync(path.join(data, "new"), "new since");
+    fs.chmodSync(data, 0o777);
     await filesPlugin.restore(ctx, config, [restoreInput(bytes, metadata)], {});
     expect(listTree(data)).toEqual(backedUp);
     expect(fs.statSync(data).dev).not.toBe(fs.statSync(dir).dev);
+    expect([fs.statSync(data).mode & 0o7777, Math.floor(fs.statSync(data).mtimeMs / 1000)]).toEqual([0o751, time.getTime() / 1000]);
+  });
+
+  it("restores --path files inside a volume mounted in the tree, and puts every file back when one cannot be placed", async () => {
+    const data = path.join(dir, "data");
+    const volume = path.join(data, "volume");
+    fs.mkdirSync(data);
+    mount(volume);
+    fs.writeFileSync(path.join(data, "a"), "a backed up");
+    fs.writeFileSync(path.join(volume, "b"), "b backed up");
+    const { config, bytes, metadata } = await backup([data]);
+    const paths = [path.join(data, "a"), path.join(volume, "b")];
+    const edit = (text: string) => paths.forEach((p) => fs.writeFileSync(p, text));
+    edit("edited");
+    // Across the mount: staged beside the tree, copied next to the file in the volume, renamed there.
+    await filesPlugin.restore(ctx, config, [restoreInput(bytes, metadata)], { paths });
+    expect(paths.map((p) => fs.readFileSync(p, "utf8"))).toEqual(["a backed up", "b backed up"]);
+    edit("edited again");
+    const inode = fs.statSync(paths[0]!).ino;
+    execFileSync("mount", ["-o", "remount,ro", volume]);
+    await expect(filesPlugin.restore(ctx, config, [restoreInput(bytes, metadata)], { paths })).rejects.toMatchObject({ code: "RESTORE", message: expect.stringContaining("read-only; nothing was changed") });
+    execFileSync("mount", ["-o", "remount,rw", volume]);
+    expect(paths.map((p) => fs.readFileSync(p, "utf8"))).toEqual(["edited again", "edited again"]);
+    expect(fs.statSync(paths[0]!).ino).toBe(inode);
+    expect([...fs.readdirSync(dir), ...fs.readdirSync(data), ...fs.readdirSync(volume)].filter((n) => n.includes("lifeboat"))).toEqual([]);
   });
 
   it("refuses before writing anything when the staged copy cannot fit, naming the space it needs", async () => {

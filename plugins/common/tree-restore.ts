@@ -1,23 +1,39 @@
-/** @module Restoring tar artifacts of directory trees: extract into staging beside each target, check, then swap in. */
+/** @module Restoring tar artifacts of directory trees: extract into staging beside each target, check, then swap (or, for `--path`, merge) in. */
 import { LifeboatError, messageOf } from "../../core/errors";
+import type { FileInfo } from "../../core/platform";
 import type { PluginContext, RestoreInput, RestoreReport, RestoreTarget } from "../contract";
-import { baseName, parentOf, reroot, safeSegments } from "./safe-path";
+import { PathPatterns } from "./path-patterns";
+import { instanceRoot, placeRestored } from "./restore-place";
+import { baseName, parentOf } from "./safe-path";
 import type { MappedPath } from "./service-tool";
 import { beginSwap, removeStaging, stagingDirFor, swapAllIn, type Staging } from "./staging";
-import { readTar } from "./tar/reader";
+import { emptyExtraction, extractTree, settleDirectories } from "./tree-extract";
+import { planMerge, type MergePlan } from "./tree-merge";
 
 /** How archive entries are restored. */
 export interface TreeRestoreOptions {
   /** Keep setuid/setgid bits (only when restoring as root); dropped with a warning otherwise. */
   keepSetuid: boolean;
+  /** The instance's root, which `--into` lays paths out relative to (default: the common parent of the trees' paths, see {@link instanceRoot}). */
+  root?: string;
 }
 
 /**
- * Restores trees from tar inputs: extract everything into staging beside each
- * target, run `check` on the staged copies (archive path → staged host path),
- * and only then swap each into place. Each tree is named in the archive by
- * `path` and restored at `host` (under `target.into` when set: `into` + host path).
+ * Restores trees from tar inputs: extract into staging beside each target,
+ * run `check` on the staged copies (archive path → staged host path), and only
+ * then swap each into place. Each tree is named in the archive by `path` and
+ * restored at `host`, or with `target.into` at `<into>/<path relative to the
+ * instance's root>`. Owners (by name, as root), modes and times are as
+ * recorded, directories and each tree's top included.
+ *
+ * With `target.paths`, only the entries the patterns match are extracted (with
+ * the folders above them, as recorded), and `check` is not run (part of a tree
+ * cannot be checked as a whole); under `into` they are swapped in as above, in
+ * place each is renamed into the live tree, every other live file left as it
+ * is (see {@link planMerge}). A tree with no match is not touched.
+ *
  * On any failure the targets are untouched.
+ * @throws USAGE naming a pattern that matches nothing in the archive; RESTORE for archives and swaps that fail.
  */
 export async function restoreTrees(
   ctx: PluginContext,
@@ -29,36 +45,84 @@ export async function restoreTrees(
 ): Promise<RestoreReport> {
   const platform = ctx.platform;
   const paths = trees.map((t) => t.path);
+  const select = target.paths?.length ? new PathPatterns(target.paths) : undefined;
+  const root = options.root ?? instanceRoot(paths);
+  const places = new Map(trees.map((tree) => [tree.path, placeRestored(target.into, root, tree.path, () => tree.host)]));
   const staged = new Map<string, string>(); // archive path → its staged copy
   const stagings: Staging[] = [];
+  // Times to set last, once staging is gone: the folders above an in-place --path restore, and each swapped-in tree's top.
+  const untouched: { path: string; before: FileInfo; onlyAfterSuccess?: boolean }[] = [];
+  const merges: MergePlan[] = [];
   let failed = true;
   try {
     for (const tree of trees) {
-      const staging = await stagingDirFor(platform, reroot(tree.host, target.into), ctx.jobId, target.into);
+      const at = places.get(tree.path)!;
+      if (select && !target.into) {
+        const parent = await platform.lstat(parentOf(at)).catch(() => null);
+        if (parent) untouched.push({ path: parentOf(at), before: parent });
+      }
+      const staging = await stagingDirFor(platform, at, ctx.jobId, target.into);
       stagings.push(staging);
-      staged.set(tree.path, `${staging.dir}/${baseName(tree.host)}`);
+      staged.set(tree.path, `${staging.dir}/${baseName(at)}`);
     }
-    if (stagings.length === 1) await requireSpace(ctx, stagings[0]!.dir, inputs, reroot(trees[0]!.host, target.into));
-    for (const input of inputs) await extract(ctx, input, paths, staged, options);
-    for (const path of paths) {
-      if (!(await platform.exists(staged.get(path)!))) throw new LifeboatError("RESTORE", `Cannot restore "${path}": the archive does not contain it`);
+    if (stagings.length === 1) await requireSpace(ctx, stagings[0]!.dir, inputs, places.get(paths[0]!)!);
+    const extraction = emptyExtraction();
+    for (const input of inputs) await extractTree(ctx, input, paths, staged, { keepSetuid: options.keepSetuid, ...(select ? { select } : {}) }, extraction);
+    if (select) {
+      const unmatched = select.unmatched();
+      if (unmatched.length > 0) {
+        throw new LifeboatError("USAGE", `Cannot restore --path ${unmatched.map((p) => `"${p}"`).join(", ")}: nothing in the snapshot's ${paths.join(", ")} matches`, {
+          hint: `a pattern is an absolute path as the service sees it, below ${paths.join(" or ")} (e.g. ${paths[0]}/*.json, ${paths[0]}/uploads/**); nothing was changed`,
+        });
+      }
+    } else {
+      for (const path of paths) {
+        if (!(await platform.exists(staged.get(path)!))) throw new LifeboatError("RESTORE", `Cannot restore "${path}": the archive does not contain it`);
+      }
+      await check(staged);
+      // A check may have written into staging (files kept from the live tree, test copies): the recorded times again.
+      await settleDirectories(ctx, extraction.directories, true);
     }
-    await check(staged);
-    await swapAllIn(
-      trees.map((tree) => {
-        const at = reroot(tree.host, target.into);
-        return { target: at, begin: () => beginSwap(platform, staged.get(tree.path)!, at, ctx.jobId) };
-      }),
-      ctx.jobId,
-    );
+    const chosen: MappedPath[] = [];
+    for (const tree of trees) if (await platform.exists(staged.get(tree.path)!)) chosen.push(tree);
+    if (select && !target.into) {
+      for (const tree of chosen) {
+        merges.push(await planMerge(platform, { staged: staged.get(tree.path)!, live: places.get(tree.path)!, path: tree.path, selected: extraction.selected, jobId: ctx.jobId }));
+      }
+      await swapAllIn(merges.map((merge, i) => ({ target: places.get(chosen[i]!.path)!, begin: () => merge.begin() })), ctx.jobId);
+    } else {
+      // A mount point is restored by moving its contents (see beginSwap): its recorded time is set once staging inside it is gone.
+      for (const tree of chosen) {
+        const info = await platform.lstat(staged.get(tree.path)!);
+        if (info.kind === "directory") untouched.push({ path: places.get(tree.path)!, before: info, onlyAfterSuccess: true });
+      }
+      await swapAllIn(
+        chosen.map((tree) => {
+          const at = places.get(tree.path)!;
+          return { target: at, begin: () => beginSwap(platform, staged.get(tree.path)!, at, ctx.jobId) };
+        }),
+        ctx.jobId,
+      );
+    }
     // From here on parents hold restored data: never remove them.
     failed = false;
-    return { restored: trees.map((t) => reroot(t.host, target.into)) };
+    if (!select) return { restored: trees.map((t) => places.get(t.path)!) };
+    const restored = target.into ? topMost([...extraction.selected]).map((p) => placeRestored(target.into, root, p)) : merges.flatMap((m) => m.placed);
+    return { restored, details: { paths: target.paths, selected: extraction.selected.size } };
   } finally {
     for (const staging of stagings) {
       await removeStaging(platform, staging, failed).catch((err: unknown) => ctx.warn(`could not remove the staging directory "${staging.dir}": ${messageOf(err)}`));
     }
+    for (const merge of merges) await merge.settle(!failed).catch((err: unknown) => ctx.warn(`could not set the times of the folders restored into: ${messageOf(err)}`));
+    for (const { path, before, onlyAfterSuccess } of untouched) {
+      if (!failed || !onlyAfterSuccess) await platform.utimes(path, before.atimeMs, before.mtimeMs).catch(() => {});
+    }
   }
+}
+
+/** The paths that are not below another one of them. */
+function topMost(paths: string[]): string[] {
+  return paths.filter((p) => !paths.some((other) => other !== p && p.startsWith(`${other}/`))).sort();
 }
 
 /** Refuses, before anything is written, a restore whose archives (by their recorded sizes) do not fit beside `target`. */
@@ -70,90 +134,4 @@ async function requireSpace(ctx: PluginContext, stagingDir: string, inputs: Rest
   throw new LifeboatError("RESTORE", `Cannot restore "${target}": its staged copy needs about ${mib(needed)} beside it, and that file system has ${mib(free)} free`, {
     hint: `free space on the file system of "${target}", or restore --into a directory on a larger disk`,
   });
-}
-
-/** A symlink of the archive, made an inert placeholder file until every entry is written. */
-interface PendingLink {
-  path: string;
-  target: string;
-  uid: number;
-  gid: number;
-  mtime: number;
-}
-
-/**
- * Extracts tar inputs into staging, confined to it as bsdtar and GNU tar do it:
- * no entry is ever written through a symlink, because the archive's symlinks
- * are created as placeholder files and become links only once every entry is
- * written (an entry under one fails: its parent is a file); files are created
- * exclusively without following links, with owner, mode and time applied to
- * the open file; a name the archive already used is refused; setuid/setgid bits
- * are kept only for a root restore that asks for them. Nothing outside staging
- * is touched, and staging starts empty.
- */
-async function extract(ctx: PluginContext, input: RestoreInput, paths: string[], staged: Map<string, string>, options: TreeRestoreOptions): Promise<void> {
-  const platform = ctx.platform;
-  const root = platform.uid() === 0;
-  const links: PendingLink[] = [];
-  const directories: { path: string; mtime: number; mode: number }[] = [];
-  let droppedSpecialBits = 0;
-  const what = `artifact "${input.record.key}"`;
-  const refuse = (name: string, why: string) => new LifeboatError("RESTORE", `Refusing archive entry "${name}" of ${what}: ${why}`, { hint: "the stored archive is not what Lifeboat writes; restore from another snapshot and check who can write to the storage" });
-  for await (const { header, body } of readTar(input.open())) {
-    const segments = safeSegments(header.name, what);
-    const name = segments.join("/");
-    const owner = paths.find((p) => name === p.slice(1) || name.startsWith(`${p.slice(1)}/`));
-    if (!owner) throw refuse(header.name, "it is outside the configured paths");
-    const rest = name.slice(owner.length - 1); // "" or "/sub/path" (owner has a leading "/", name does not)
-    const dest = `${staged.get(owner)!}${rest}`;
-    const ownerIds = root ? { uid: header.uid, gid: header.gid } : undefined;
-    let mode = header.mode & 0o7777;
-    if (mode & 0o6000 && !(root && options.keepSetuid)) {
-      mode &= ~0o6000;
-      droppedSpecialBits++;
-    }
-    try {
-      if (rest !== "") await platform.mkdir(parentOf(dest), 0o700);
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === "EEXIST" || code === "ENOTDIR") throw refuse(header.name, "it would be written under a symlink or a file of the archive");
-      throw err;
-    }
-    try {
-      if (header.type === "directory") {
-        const existing = await platform.lstat(dest).catch(() => null);
-        if (existing && existing.kind !== "directory") throw refuse(header.name, "it names a path the archive already holds as a file or symlink");
-        await platform.mkdir(dest, 0o700);
-        if (ownerIds) await platform.lchown(dest, ownerIds.uid, ownerIds.gid);
-        directories.push({ path: dest, mtime: header.mtime, mode });
-      } else if (header.type === "file") {
-        await platform.writeNewFile(dest, body, { mode, ...(ownerIds ? { owner: ownerIds } : {}), mtimeMs: header.mtime * 1000 });
-      } else if (header.type === "symlink") {
-        await platform.writeNewFile(dest, (async function* () {})(), { mode: 0o600 });
-        links.push({ path: dest, target: header.linkname, uid: header.uid, gid: header.gid, mtime: header.mtime });
-      } else {
-        throw refuse(header.name, `unsupported entry type ${header.type} (hardlinks and device nodes are never restored)`);
-      }
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === "EEXIST") throw refuse(header.name, "it names a path the archive already holds");
-      throw err;
-    }
-  }
-  // Every entry is written: only now do the placeholders become links.
-  for (const link of links) {
-    const placeholder = await platform.lstat(link.path);
-    if (placeholder.kind !== "file" || placeholder.size !== 0) throw refuse(link.path, "its symlink placeholder changed during the restore");
-    await platform.remove(link.path);
-    await platform.symlink(link.target, link.path);
-    if (root) await platform.lchown(link.path, link.uid, link.gid);
-    await platform.utimes(link.path, link.mtime * 1000, link.mtime * 1000, true).catch(() => {});
-  }
-  for (const dir of directories.reverse()) {
-    await platform.chmod(dir.path, dir.mode);
-    await platform.utimes(dir.path, dir.mtime * 1000, dir.mtime * 1000);
-  }
-  if (droppedSpecialBits > 0) {
-    ctx.warn(`${droppedSpecialBits} entr${droppedSpecialBits === 1 ? "y" : "ies"} of ${what} had setuid/setgid bits, restored without them${root ? " (set keepSetuid: true for this plugin to keep them)" : " (only a restore as root can keep them)"}`);
-  }
 }

@@ -53,9 +53,10 @@ describe("files plugin", () => {
     expect(metadata).toMatchObject({ paths: [data], files: 2, symlinks: 1 });
     const into = path.join(dir, "restored");
     const report = await filesPlugin.restore(ctx, config(), [restoreInput(bytes, metadata)], { into });
-    expect(report.restored).toEqual([`${into}${data}`]);
-    expect(listTree(`${into}${data}`)).toEqual(listTree(data, excluded));
-    const owned = fs.statSync(`${into}${data}/owned`);
+    // Relative to the instance's root (the folder above its one path).
+    expect(report.restored).toEqual([`${into}/app`]);
+    expect(listTree(`${into}/app`)).toEqual(listTree(data, excluded));
+    const owned = fs.statSync(`${into}/app/owned`);
     expect([owned.uid, owned.gid]).toEqual([1234, 2345]);
   });
 

@@ -4,7 +4,8 @@ import type { CompressionHint } from "../../core/records";
 import { FieldReader } from "../../core/validate";
 import { carryOverExcluded } from "../common/carry-over";
 import { compileExcludes } from "../common/exclude";
-import { reroot, safeSegments } from "../common/safe-path";
+import { safeSegments } from "../common/safe-path";
+import { instanceRoot, placeRestored } from "../common/restore-place";
 import type { MappedPath } from "../common/service-tool";
 import { countTrees, treeArchive, type TreeCounts } from "../common/tree-archive";
 import { restoreTrees } from "../common/tree-restore";
@@ -31,6 +32,9 @@ const onHost = (paths: string[]): MappedPath[] => paths.map((path) => ({ path, h
 /** Backs up configured paths as `files.tar`; restores them in place or under `--into`. */
 export const filesPlugin: Plugin<FilesConfig> = {
   name: "files",
+  restoreStage: "files",
+  // Restores are written by the agent itself.
+  restoreTools: () => [],
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw, where);
@@ -67,7 +71,8 @@ export const filesPlugin: Plugin<FilesConfig> = {
   async restore(ctx, config, inputs, target) {
     const paths = configuredTargets(inputs[0]?.record.metadata.paths, config.paths, target.into, `"${inputs[0]?.record.instance ?? "files"}"`);
     const excludes = compileExcludes(config.exclude);
-    // Excluded files were never backed up: restoring must not delete them from the target.
+    // Excluded files were never backed up: restoring must not delete them from the target
+    // (a --path restore replaces only what it selects, and runs no check).
     return restoreTrees(
       ctx,
       onHost(paths),
@@ -75,7 +80,7 @@ export const filesPlugin: Plugin<FilesConfig> = {
       target,
       async (staged) => {
         for (const path of paths) {
-          const carried = await carryOverExcluded(ctx.platform, reroot(path, target.into), staged.get(path)!, excludes);
+          const carried = await carryOverExcluded(ctx.platform, placeRestored(target.into, instanceRoot(paths), path), staged.get(path)!, excludes);
           if (carried.length) ctx.log(`kept ${carried.length} excluded entries of ${path}: ${carried.slice(0, 5).join(", ")}${carried.length > 5 ? ", ..." : ""}`);
         }
       },

@@ -65,9 +65,10 @@ describe("letsencrypt plugin", () => {
     const before = listTree(root);
     const into = path.join(dir, "restored");
     await letsencryptPlugin.restore(ctx, config(), [restoreInput(bytes, metadata)], { into });
-    expect(listTree(`${into}${root}`)).toEqual(before);
-    expect(fs.readlinkSync(`${into}${root}/live/example.com/privkey.pem`)).toBe("../../archive/example.com/privkey1.pem");
-    expect(fs.statSync(`${into}${root}/archive/example.com/privkey1.pem`).mode & 0o777).toBe(0o600);
+    const restored = path.join(into, path.basename(root));
+    expect(listTree(restored)).toEqual(before);
+    expect(fs.readlinkSync(`${restored}/live/example.com/privkey.pem`)).toBe("../../archive/example.com/privkey1.pem");
+    expect(fs.statSync(`${restored}/archive/example.com/privkey1.pem`).mode & 0o777).toBe(0o600);
   });
 
   it("refuses a restore whose certificates differ from the manifest, leaving the target untouched", async () => {

@@ -73,6 +73,9 @@ export function expiryWarnings(certificates: CertificateFacts[], days: number, n
 
 export const letsencryptPlugin: Plugin<LetsencryptConfig> = {
   name: "letsencrypt",
+  restoreStage: "certificates",
+  // The certificates are read and checked by the agent itself.
+  restoreTools: () => [],
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw ?? {}, where);

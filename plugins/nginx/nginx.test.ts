@@ -148,12 +148,12 @@ describe("nginx plugin", () => {
       expect(fs.existsSync(copy)).toBe(false);
     });
 
-    it("verifies a snapshot with nginx -t in the container, restored under scratch at the mapped host path", async () => {
+    it("verifies a snapshot with nginx -t in the container, restored under scratch relative to the configuration's parent", async () => {
       const { bytes, metadata } = await backup(inContainer());
       const scratch = path.join(dir, "scratch");
       const report = await nginxPlugin.verify(ctx, inContainer(), [restoreInput(bytes, metadata)], scratch);
       expect(report.checks).toEqual(["/etc/nginx: nginx -t passed on the restored configuration"]);
-      expect(fs.readFileSync(`${scratch}${hostRoot}/conf.d/app.conf`, "utf8")).toContain("app.example");
+      expect(fs.readFileSync(`${scratch}/nginx/conf.d/app.conf`, "utf8")).toContain("app.example");
       expect(standin.calls().filter((c) => c.startsWith("web nginx -t"))).toHaveLength(1);
     });
 

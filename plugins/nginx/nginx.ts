@@ -13,6 +13,7 @@ import { runShell } from "../common/shell";
 import { listTree } from "../common/tree";
 import { configuredTargets } from "../common/restore-targets";
 import type { ArtifactSource, Plugin, PluginContext } from "../contract";
+import { serviceTools } from "../common/restore-tools";
 import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
 
@@ -138,6 +139,9 @@ const recordedRoot = (config: NginxConfig, metadata: Record<string, unknown> | u
 
 export const nginxPlugin: Plugin<NginxConfig> = {
   name: "nginx",
+  restoreStage: "web",
+  // `nginx -t` on the staged tree, where nginx runs (reloadCommand is the operator's own).
+  restoreTools: (config) => serviceTools(config.location, [{ command: config.nginx, install: "apt-get install nginx" }]),
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw, where);

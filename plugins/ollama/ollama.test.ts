@@ -66,7 +66,7 @@ describe("ollama plugin", () => {
     for (const ref of refs) expect(ref.key).toMatch(/^blobs\/v2\/[0-9a-f]{64}\.20261130T000000Z-test\.age$/);
     const into = path.join(dir, "restored");
     await ollamaPlugin.restore(ctx, config(), [restoreInput(bytes, metadata, false, "manifests.tar")], { into });
-    await verifyModels(ctx, `${into}${models}`);
+    await verifyModels(ctx, `${into}/models`);
   });
 
   it("stores a model shared by another host once", async () => {
@@ -84,8 +84,9 @@ describe("ollama plugin", () => {
     await ollamaPlugin.restore(ctx, config(), [restoreInput(bytes, metadata, false, "manifests.tar")], { into });
     // Blobs are rewritten from storage (new mtimes); content, names and modes must match.
     const withoutTimes = (tree: ReturnType<typeof listTree>) => Object.fromEntries(Object.entries(tree).map(([k, { mtimeS: _m, ...v }]) => [k, v]));
-    expect(withoutTimes(listTree(`${into}${models}`))).toEqual(withoutTimes(listTree(models)));
-    await verifyModels(ctx, `${into}${models}`);
+    // Relative to the instance's root, the folder above the models directory.
+    expect(withoutTimes(listTree(`${into}/models`))).toEqual(withoutTimes(listTree(models)));
+    await verifyModels(ctx, `${into}/models`);
   });
 
   it("refuses a blob whose content does not match its name, storing nothing for it", async () => {
@@ -112,10 +113,10 @@ describe("ollama plugin", () => {
       expect(artifact!.metadata).toMatchObject({ models: "/root/.ollama/models", paths: ["/root/.ollama/models/manifests"], container: "ollama", uploadedBlobs: 6 });
       const into = path.join(dir, "restored");
       const report = await ollamaPlugin.restore(ctx, cfg, [restoreInput(artifact!.bytes, artifact!.metadata, false, "manifests.tar")], { into });
-      expect(report.restored[0]).toBe(`${into}${models}/manifests`);
+      expect(report.restored[0]).toBe(`${into}/models/manifests`);
       const withoutTimes = (tree: ReturnType<typeof listTree>) => Object.fromEntries(Object.entries(tree).map(([k, { mtimeS: _m, ...v }]) => [k, v]));
-      expect(withoutTimes(listTree(`${into}${models}`))).toEqual(withoutTimes(listTree(models)));
-      await verifyModels(ctx, `${into}${models}`);
+      expect(withoutTimes(listTree(`${into}/models`))).toEqual(withoutTimes(listTree(models)));
+      await verifyModels(ctx, `${into}/models`);
       const verified = await ollamaPlugin.verify(ctx, cfg, [restoreInput(artifact!.bytes, artifact!.metadata, false, "manifests.tar")], path.join(dir, "scratch"));
       expect(verified.checks[0]).toMatch(/^\/root\/.ollama\/models: 2 models, 6 blobs/);
       expect(standin.calls()).toEqual([]);

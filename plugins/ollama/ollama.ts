@@ -10,7 +10,9 @@ import type { Platform } from "../../core/platform";
 import { FieldReader } from "../../core/validate";
 import { treeArchive } from "../common/tree-archive";
 import { restoreTrees } from "../common/tree-restore";
-import { reroot } from "../common/safe-path";
+import { parentOf } from "../common/safe-path";
+import { placeRestored } from "../common/restore-place";
+import { refusePathPatterns } from "../common/path-patterns";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import { listTree } from "../common/tree";
 import { configuredTargets } from "../common/restore-targets";
@@ -50,6 +52,9 @@ const blobFile = (models: string, digest: string) => `${models}/blobs/${digest.r
 
 export const ollamaPlugin: Plugin<OllamaConfig> = {
   name: "ollama",
+  restoreStage: "models",
+  // Manifests and blobs are written by the agent itself; Ollama finds them when it next reads its models directory.
+  restoreTools: () => [],
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw, where);
@@ -106,11 +111,13 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
   async restore(ctx, config, inputs, target) {
     const input = inputs.find((i) => i.record.name === "manifests.tar");
     if (!input) throw new LifeboatError("RESTORE", "Cannot restore Ollama models: the snapshot has no manifests.tar");
+    refusePathPatterns(target, "the Ollama models directory");
     const tool = new ServiceTool(ctx.platform, config.location);
     const [models] = configuredTargets(input.record.metadata.models, [config.models], target.into, "the Ollama models directory") as [string];
     const refs = (input.record.metadata.blobs ?? []) as BlobRef[];
     checkRestoreLocation(config.location, input.record.metadata, models, target.into);
-    const root = reroot(tool.hostPath(models), target.into);
+    // The instance's root is the folder above the models directory: --into DIR gives DIR/<instance>/models.
+    const root = placeRestored(target.into, parentOf(models), models, () => tool.hostPath(models));
     const blobDir = `${root}/blobs`;
     const staging = `${root}/.lifeboat-blobs-${ctx.jobId}`;
     const fetched: string[] = [];
@@ -129,7 +136,7 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
         }
         await ctx.platform.mkdir(blobDir, 0o755);
         for (const name of fetched) await ctx.platform.rename(`${staging}/${name}`, `${blobDir}/${name}`);
-      });
+      }, { keepSetuid: false, root: parentOf(models) });
     } finally {
       await ctx.platform.remove(staging);
     }
@@ -140,7 +147,7 @@ export const ollamaPlugin: Plugin<OllamaConfig> = {
     // Every blob is fetched into scratch through the blob store, which checks its SHA-256 against its name as it arrives.
     await ollamaPlugin.restore(ctx, config, inputs, { into: scratch });
     const models = String(inputs.find((i) => i.record.name === "manifests.tar")?.record.metadata.models ?? config.models);
-    const found = await verifyModels(ctx, reroot(new ServiceTool(ctx.platform, config.location).hostPath(models), scratch), false);
+    const found = await verifyModels(ctx, placeRestored(scratch, parentOf(models), models), false);
     return { checks: [`${models}: ${found.models} models, ${found.blobs} blobs; every blob a manifest names present, each blob's SHA-256 equal to its name`] };
   },
 };

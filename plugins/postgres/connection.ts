@@ -1,5 +1,6 @@
 /** @module How the postgres plugin reaches the server: the tools' environment (the password never in argv), one-shot psql queries, quoting, row counts. */
-import { LifeboatError } from "../../core/errors";
+import { isLifeboatError, LifeboatError } from "../../core/errors";
+import type { ServiceProbe } from "../common/service-ready";
 import type { ServiceTool } from "../common/service-tool";
 import type { PostgresConfig } from "./postgres";
 
@@ -46,6 +47,25 @@ export async function psql(tool: ServiceTool, config: PostgresConfig, database: 
     throw new LifeboatError("SOURCE", `Cannot query PostgreSQL database "${database}" on ${config.host}:${config.port}: ${detail}`, hint ? { hint } : {});
   }
   return result.stdout.split("\n").filter((l) => l !== "");
+}
+
+/**
+ * How `ready` asks the server whether it answers: `SELECT 1` with psql as the
+ * plugin's user. A refused login or a missing psql is final: waiting does not mend them.
+ */
+export function postgresProbe(tool: ServiceTool, config: PostgresConfig): ServiceProbe {
+  return {
+    service: `PostgreSQL on ${config.host}:${config.port}${config.location.container ? ` (container "${config.location.container}")` : ""}`,
+    async ask(signal) {
+      const result = await tool.run(config.tools.psql, ["-X", "-q", "-A", "-t"], { env: { ...pgEnv(config, "postgres"), PGCONNECT_TIMEOUT: "5" }, stdin: "SELECT 1;", signal });
+      if (result.code !== 0 || result.stdout.trim() !== "1") {
+        const detail = result.stderr.trim().split("\n").slice(-2).join(" | ") || `psql exited with code ${result.code}`;
+        const hint = postgresHint(detail);
+        throw new LifeboatError("SOURCE", `Cannot query PostgreSQL on ${config.host}:${config.port}: ${detail}`, hint ? { hint } : {});
+      }
+    },
+    final: (err) => isLifeboatError(err) && (err.code === "TOOL_MISSING" || /password authentication failed|no password supplied|role ".*" does not exist|no pg_hba\.conf entry/.test(err.message)),
+  };
 }
 
 /** One query counting the rows of each of `tables` (quoted `schema.table` names): lines `name|count`. */

@@ -65,6 +65,18 @@ describe("postgres plugin in a container (stand-in docker: runs locally, no Dock
     expect(standin.calls().some((c) => c.startsWith("db pg_restore_in_db --clean --if-exists --file=-"))).toBe(true);
   });
 
+  it("waits for the server and applies the snapshot's roles through the container", async () => {
+    await postgresPlugin.ready!(ctx, config(), 10_000);
+    expect(standin.calls()).toContain("db psql -X -q -A -t");
+    pg.sql("postgres", "CREATE ROLE clerk LOGIN PASSWORD 'clerk-pw';");
+    const inputs = await backup();
+    pg.sql("postgres", "DROP ROLE clerk;");
+    const report = await postgresPlugin.restore(ctx, config({ restore: { replace: true } }), inputs, {});
+    expect(report.details?.roles).toEqual({ created: ["clerk"], leftAlone: ["postgres"] });
+    expect(pg.sql("postgres", "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'clerk'")).toBe("t");
+    pg.sql("postgres", "DROP ROLE clerk;");
+  });
+
   it("reports pg_restore missing in the container as a missing tool, for verify and restore, and leaves the database alone", async () => {
     const inputs = await backup();
     pg.sql("shop", "DELETE FROM documents WHERE id > 10");

@@ -6,12 +6,16 @@
 import { isLifeboatError, LifeboatError } from "../../core/errors";
 import { FieldReader } from "../../core/validate";
 import { ArchiveRowCounter, type ArchiveCount } from "./pg-archive";
-import { conninfoDbname, countSql, dropDatabase, parseCounts, pgEnv, postgresHint, psql, quoteIdent, quoteLiteral } from "./connection";
+import { conninfoDbname, countSql, dropDatabase, parseCounts, pgEnv, postgresHint, postgresProbe, psql, quoteIdent, quoteLiteral } from "./connection";
 import { PsqlSession } from "./psql-session";
 import { restoreTables } from "./table-restore";
-import { reroot } from "../common/safe-path";
+import { dropRoles, restoreRoles } from "./roles";
+import { placeRestored } from "../common/restore-place";
+import { refusePathPatterns } from "../common/path-patterns";
 import { readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import type { ArtifactSource, Plugin, PluginContext, RestoreInput } from "../contract";
+import { serviceTools } from "../common/restore-tools";
+import { waitForService } from "../common/service-ready";
 import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
 
@@ -29,6 +33,8 @@ export interface PostgresConfig {
   schemaOnly: boolean;
   restore: {
     replace: boolean;
+    /** Create the snapshot's roles (globals.sql) that do not exist here before the databases go in; existing roles are left alone. */
+    roles: boolean;
     noOwner: boolean;
     noPrivileges: boolean;
     jobs: number;
@@ -59,6 +65,13 @@ function tablePattern(pattern: string): RegExp {
 
 export const postgresPlugin: Plugin<PostgresConfig> = {
   name: "postgres",
+  restoreStage: "data",
+  // psql applies the roles and runs the checks, pg_restore loads the dumps, both where the server is.
+  restoreTools: (config) =>
+    serviceTools(config.location, [
+      { command: config.tools.psql, install: "apt-get install postgresql-client" },
+      { command: config.tools.pgRestore, install: "apt-get install postgresql-client" },
+    ]),
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw, where);
@@ -77,6 +90,7 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
     if (!Number.isInteger(jobs) || jobs < 1) throw rr.fail("jobs", "expected a whole number >= 1");
     const restore = {
       replace: rr.boolean("replace", false),
+      roles: rr.boolean("roles", true),
       noOwner: rr.boolean("noOwner", false),
       noPrivileges: rr.boolean("noPrivileges", false),
       jobs,
@@ -186,7 +200,14 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
     }
   },
 
-  async restore(ctx, config, inputs, target) {
+  async ready(ctx, config, timeoutMs) {
+    await waitForService(ctx, postgresProbe(new ServiceTool(ctx.platform, config.location), config), timeoutMs);
+  },
+
+  async restore(ctx, configured, inputs, target) {
+    refusePathPatterns(target, "PostgreSQL databases");
+    // The operator's --replace counts as restore: { replace: true }.
+    const config = target.replace ? { ...configured, restore: { ...configured.restore, replace: true } } : configured;
     const tool = new ServiceTool(ctx.platform, config.location);
     const missing = config.restore.databases.filter((d) => !inputs.some((i) => i.record.metadata.database === d));
     if (missing.length > 0) {
@@ -196,29 +217,43 @@ export const postgresPlugin: Plugin<PostgresConfig> = {
     }
     const restored: string[] = [];
     const details: Record<string, unknown> = {};
-    for (const input of inputs) {
-      const meta = input.record.metadata;
-      if (meta.kind === "globals") {
-        if (target.into) restored.push(await placeFile(ctx, input, target.into));
-        else ctx.warn("globals.sql (roles) is not applied automatically; restore it with --into DIR and apply it with psql");
-        continue;
-      }
-      if (target.into) {
-        restored.push(await placeFile(ctx, input, target.into));
-        continue;
-      }
-      const database = String(meta.database);
-      if (config.restore.databases.length > 0 && !config.restore.databases.includes(database)) continue;
-      if (config.databases !== "all" && !config.databases.includes(database)) {
-        throw new LifeboatError("RESTORE", `Refusing to restore database "${database}" in place: this host's configuration of the plugin does not include it`, {
-          hint: `it configures ${config.databases.join(", ")}; restore with --into DIR to get the dump file`,
-        });
-      }
-      const name = config.restore.rename[database] ?? database;
-      details[name] = await restoreDatabase(ctx, tool, config, input, name);
-      restored.push(name === database ? `database ${database}` : `database ${database} as ${name}`);
+    const checks: string[] = [];
+    if (target.into) {
+      for (const input of inputs) restored.push(await placeFile(ctx, input, target.into));
+      return { restored };
     }
-    return { restored, details };
+    const globals = inputs.find((i) => i.record.metadata.kind === "globals");
+    // Roles first: the databases' owners and grants name them.
+    const roles = globals && config.restore.roles ? await restoreRoles(ctx, tool, config, globals) : undefined;
+    if (globals && !config.restore.roles) ctx.log("restore.roles is false: the snapshot's roles (globals.sql) are not applied");
+    if (roles) {
+      details.roles = { created: roles.created, leftAlone: roles.leftAlone };
+      if (roles.created.length > 0) restored.push(`roles ${roles.created.join(", ")}`);
+      checks.push(...roles.checks);
+    }
+    try {
+      for (const input of inputs) {
+        const meta = input.record.metadata;
+        if (meta.kind === "globals") continue;
+        const database = String(meta.database);
+        if (config.restore.databases.length > 0 && !config.restore.databases.includes(database)) continue;
+        if (config.databases !== "all" && !config.databases.includes(database)) {
+          throw new LifeboatError("RESTORE", `Refusing to restore database "${database}" in place: this host's configuration of the plugin does not include it`, {
+            hint: `it configures ${config.databases.join(", ")}; restore with --into DIR to get the dump file`,
+          });
+        }
+        const name = config.restore.rename[database] ?? database;
+        const facts = await restoreDatabase(ctx, tool, config, input, name);
+        details[name] = facts;
+        restored.push(name === database ? `database ${database}` : `database ${database} as ${name}`);
+        checks.push(databaseCheck(name, facts));
+      }
+    } catch (err) {
+      // The roles were made for this restore: take them back when it failed (unless a restored database uses them by now).
+      if (roles?.created.length && !(await dropRoles(tool, config, roles.created))) ctx.warn(`the roles this restore created stay: ${roles.created.join(", ")} (something uses them now)`);
+      throw err;
+    }
+    return { restored, details, checks };
   },
 
   async verify(ctx, config, inputs, scratch) {
@@ -254,7 +289,7 @@ async function rowCounts(ctx: PluginContext, session: PsqlSession, counted: Arch
 }
 
 async function placeFile(ctx: PluginContext, input: RestoreInput, into: string): Promise<string> {
-  const file = reroot(`/${input.record.name}`, into);
+  const file = placeRestored(into, "/", `/${input.record.name}`);
   await ctx.platform.mkdir(into, 0o700);
   await ctx.platform.writeNewFile(`${file}.lifeboat-staging`, input.open(), { mode: 0o600 });
   await ctx.platform.rename(`${file}.lifeboat-staging`, file);
@@ -358,6 +393,12 @@ async function restoreDatabase(ctx: PluginContext, tool: ServiceTool, config: Po
   } finally {
     await ctx.platform.remove(dir);
   }
+}
+
+/** A restored database's check, in words, from what {@link restoreDatabase} (or a table restore) found. */
+function databaseCheck(database: string, facts: Record<string, unknown>): string {
+  const tables = Object.keys((facts.tables ?? {}) as Record<string, number>).length;
+  return `database ${database}: row counts of ${tables} tables as recorded${typeof facts.owner === "string" ? `, owned by "${facts.owner}"` : ""}`;
 }
 
 /** Deep check of one stored dump: pg_restore --list, then a load into a scratch database (dropped afterwards) with the recorded row counts. */

@@ -30,9 +30,14 @@ export class RedisCli {
   }
 
   /** Runs one command; returns its raw reply. @throws SOURCE with Redis's own error text. */
-  async command(...args: string[]): Promise<string> {
+  command(...args: string[]): Promise<string> {
+    return this.commandUntil(undefined, ...args);
+  }
+
+  /** {@link command}, stopped when `signal` fires (then it throws). */
+  async commandUntil(signal: AbortSignal | undefined, ...args: string[]): Promise<string> {
     const env: Record<string, string> = this.endpoint.password ? { REDISCLI_AUTH: this.endpoint.password } : {};
-    const result = await this.tool.run(this.endpoint.redisCli, [...this.args(), ...args], { env });
+    const result = await this.tool.run(this.endpoint.redisCli, [...this.args(), ...args], { env, ...(signal ? { signal } : {}) });
     const out = result.stdout.trim();
     const failed = result.code !== 0 || /^(ERR|NOAUTH|WRONGPASS|NOPERM|LOADING|MISCONF|\(error\))/m.test(out) || /Could not connect/.test(result.stderr + out);
     if (failed) {

@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addUser } from "../../test/harness/accounts";
 import { dockerStandIn } from "../../test/harness/docker-standin";
 import { startRedis, fillRedis, type RedisServer } from "../../test/harness/redis";
 import { collect, pluginContext, restoreInput, type TestContext } from "../../test/plugin-context";
@@ -49,6 +50,37 @@ describe("redis plugin", () => {
     expect(redis.cli("GET", "after-backup")).toBe("");
     expect(redis.cli("HGET", "hash:1", "b")).toBe("x y");
     expect(redis.cli("-n", "1", "GET", "other:2")).toBe("two");
+  });
+
+  it("records dump.rdb's mode, owner and time, and restores them: the owner by name, whose id here differs from the recorded one", async () => {
+    const [rdb] = await backup();
+    const live = fs.statSync(path.join(redis.dir, "dump.rdb"));
+    const file = rdb!.metadata.file as Record<string, unknown>;
+    expect(file).toEqual({ mode: live.mode & 0o7777, uid: live.uid, gid: live.gid, user: "root", group: "root", mtimeMs: live.mtimeMs });
+    // As a snapshot of another host records it: user "redis"-like, with that host's ids.
+    const owner = addUser();
+    try {
+      const recorded = { ...file, mode: 0o644, uid: owner.uid + 1, gid: owner.gid + 1, user: owner.name, group: owner.name, mtimeMs: Date.parse("2025-05-06T07:08:09Z") };
+      redis.cli("FLUSHALL");
+      // A restore is a job of its own: it reads this host's accounts afresh.
+      const job = pluginContext();
+      await redisPlugin.restore(job, config(), [restoreInput(rdb!.bytes, { ...rdb!.metadata, file: recorded }, false, "dump.rdb")], {}).finally(() => job.cleanup());
+      expect(redis.cli("DBSIZE")).toBe("5000");
+      const st = fs.statSync(path.join(redis.dir, "dump.rdb"));
+      expect([st.mode & 0o7777, st.uid, st.gid, st.mtimeMs]).toEqual([0o644, owner.uid, owner.gid, recorded.mtimeMs]);
+    } finally {
+      owner.remove();
+    }
+  });
+
+  it("refuses --path, touching nothing: it restores the whole dataset", async () => {
+    const [rdb] = await backup();
+    redis.cli("SET", "still-here", "yes");
+    await expect(redisPlugin.restore(ctx, config(), [restoreInput(rdb!.bytes, rdb!.metadata, false, "dump.rdb")], { paths: [path.join(redis.dir, "dump.rdb")] })).rejects.toMatchObject({
+      code: "USAGE",
+      message: expect.stringContaining("of Redis: --path selects files of files, nginx and letsencrypt instances only"),
+    });
+    expect(redis.cli("GET", "still-here")).toBe("yes");
   });
 
   it("refuses a damaged RDB before stopping the server", async () => {
@@ -171,8 +203,9 @@ describe("redis plugin with appendonly on (Redis 7 multi-part AOF)", () => {
     redis.cli("SET", "untouched", "yes");
     const into = fs.mkdtempSync(path.join(ctx.scratchDir, "into-"));
     const report = await redisPlugin.restore(ctx, config(), inputs, { into });
-    const aofDir = path.join(into, redis.dir, "appendonlydir");
-    expect(report.restored).toEqual([path.join(into, redis.dir, "dump.rdb"), aofDir]);
+    // Relative to the folder that holds them.
+    const aofDir = path.join(into, "appendonlydir");
+    expect(report.restored).toEqual([path.join(into, "dump.rdb"), aofDir]);
     expect(fs.readdirSync(aofDir).sort()).toEqual((inputs[1]!.record.metadata.files as string[]).slice().sort());
     expect(redis.cli("GET", "untouched")).toBe("yes");
   });

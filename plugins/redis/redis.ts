@@ -4,11 +4,16 @@ import { readTar } from "../common/tar/reader";
 import { writeTar } from "../common/tar/writer";
 import { FieldReader } from "../../core/validate";
 import { RedisCli, type RedisEndpoint } from "./redis-cli";
-import { baseName, parentOf, reroot } from "../common/safe-path";
+import { baseName, parentOf } from "../common/safe-path";
+import { applyFileFacts, recordedFileFacts, recordFileFacts } from "../common/file-facts";
+import { refusePathPatterns } from "../common/path-patterns";
+import { instanceRoot, placeRestored } from "../common/restore-place";
 import { readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import { runStep } from "../common/shell";
 import { beginSwap, stagedBeside, swapIn, type PendingSwap } from "../common/staging";
 import type { ArtifactSource, Plugin, PluginContext, RestoreInput, RestoreReport } from "../contract";
+import { serviceTools } from "../common/restore-tools";
+import { waitForService } from "../common/service-ready";
 import { readCompression } from "../common/config-fields";
 import type { CompressionHint } from "../../core/records";
 
@@ -58,6 +63,9 @@ async function checkRdb(ctx: PluginContext, config: RedisConfig, file: string, w
 
 export const redisPlugin: Plugin<RedisConfig> = {
   name: "redis",
+  restoreStage: "data",
+  // redis-check-rdb runs on the host over the staged file; redis-cli where the server is.
+  restoreTools: (config) => [{ command: config.redisCheckRdb, install: "apt-get install redis-tools" }, ...serviceTools(config.location, [{ command: config.redisCli, install: "apt-get install redis-tools" }])],
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw, where);
@@ -86,6 +94,17 @@ export const redisPlugin: Plugin<RedisConfig> = {
     await cli.command("PING");
   },
 
+  async ready(ctx, config, timeoutMs) {
+    const cli = new RedisCli(new ServiceTool(ctx.platform, config.location), config);
+    const where = config.socket ?? `${config.host}:${config.port}`;
+    await waitForService(ctx, {
+      service: `Redis on ${where}${config.location.container ? ` (container "${config.location.container}")` : ""}`,
+      ask: async (signal) => void (await cli.commandUntil(signal, "PING")),
+      // Waiting does not mend a wrong password or a missing redis-cli; LOADING and a refused connection it does.
+      final: (err) => isLifeboatError(err) && (err.code === "TOOL_MISSING" || /NOAUTH|WRONGPASS|NOPERM/.test(err.message)),
+    }, timeoutMs);
+  },
+
   async *backup(ctx, config): AsyncIterable<ArtifactSource> {
     const tool = new ServiceTool(ctx.platform, config.location);
     const cli = new RedisCli(tool, config);
@@ -103,13 +122,14 @@ export const redisPlugin: Plugin<RedisConfig> = {
     const keyspace = await cli.keyspace();
     const copy = `${ctx.scratchDir}/redis.rdb`;
     try {
+      const file = await recordFileFacts(ctx, layout.rdbPath);
       await ctx.platform.writeStream(copy, ctx.platform.readStream(layout.rdbPath), 0o600);
       await checkRdb(ctx, config, copy, "back up");
       yield {
         name: "dump.rdb",
         compression: config.compression,
         data: ctx.platform.readStream(copy),
-        metadata: () => ({ rdbPath: layout.rdbPath, aof: layout.aof ?? null, redisVersion: server.redis_version, keyspace }),
+        metadata: () => ({ rdbPath: layout.rdbPath, aof: layout.aof ?? null, redisVersion: server.redis_version, keyspace, file }),
       };
     } finally {
       await ctx.platform.remove(copy);
@@ -128,6 +148,7 @@ export const redisPlugin: Plugin<RedisConfig> = {
   async restore(ctx, config, inputs, target) {
     const rdb = inputs.find((i) => i.record.name === "dump.rdb");
     if (!rdb) throw new LifeboatError("RESTORE", "Cannot restore Redis: the snapshot has no dump.rdb");
+    refusePathPatterns(target, "Redis");
     const recorded = recordedLayout(rdb, inputs);
     if (target.into) return placeInto(ctx, config, rdb, inputs, recorded, target.into);
     if (!config.stop || !config.start) {
@@ -186,13 +207,19 @@ async function aofFiles(ctx: PluginContext, aof: NonNullable<RedisLayout["aof"]>
   return files;
 }
 
-/** Streams the RDB to a staging file next to `destination` and checks it with redis-check-rdb. @returns the staged path. */
+/**
+ * Streams the RDB to a staging file next to `destination`, checks it with
+ * redis-check-rdb, and gives it the recorded mode, owner and time (a snapshot
+ * that recorded none: 0600, the agent's user). @returns the staged path.
+ */
 async function stageRdb(ctx: PluginContext, config: RedisConfig, rdb: RestoreInput, destination: string): Promise<string> {
   await ctx.platform.mkdir(parentOf(destination), 0o755);
   const staged = stagedBeside(destination, ctx.jobId);
   try {
     await ctx.platform.writeNewFile(staged, rdb.open(), { mode: 0o600 });
     await checkRdb(ctx, config, staged, "restore");
+    const facts = recordedFileFacts(rdb.record.metadata.file);
+    if (facts) await applyFileFacts(ctx, staged, facts);
     return staged;
   } catch (err) {
     await ctx.platform.remove(staged);
@@ -207,16 +234,23 @@ async function stageRdb(ctx: PluginContext, config: RedisConfig, rdb: RestoreInp
  * that is an RDB preamble. With appendonly on, Redis loads its AOF and ignores
  * dump.rdb, so placing the RDB alone would start it with the old data, or none.
  */
-async function stageAof(ctx: PluginContext, stagedRdb: string, aof: NonNullable<RedisLayout["aof"]>): Promise<string> {
+async function stageAof(ctx: PluginContext, stagedRdb: string, aof: NonNullable<RedisLayout["aof"]>, rdb: RestoreInput): Promise<string> {
   const staged = stagedBeside(aof.path, ctx.jobId);
+  // The RDB's recorded owner and mode for the AOF's files too: the server that reads one reads the other.
+  const facts = recordedFileFacts(rdb.record.metadata.file);
   if (aof.kind === "file") {
     await ctx.platform.writeStream(staged, ctx.platform.readStream(stagedRdb), 0o600);
+    if (facts) await applyFileFacts(ctx, staged, facts);
     return staged;
   }
   const base = `${aof.filename}.1.base.rdb`;
   await ctx.platform.mkdir(staged, 0o755);
   await ctx.platform.writeStream(`${staged}/${base}`, ctx.platform.readStream(stagedRdb), 0o600);
   await ctx.platform.writeFile(`${staged}/${aof.filename}.manifest`, `file ${base} seq 1 type b\n`, 0o600);
+  if (facts) {
+    for (const file of [base, `${aof.filename}.manifest`]) await applyFileFacts(ctx, `${staged}/${file}`, facts);
+    await applyFileFacts(ctx, staged, { ...facts, mode: 0o755 });
+  }
   return staged;
 }
 
@@ -231,7 +265,7 @@ async function restoreInPlace(ctx: PluginContext, config: RedisConfig, rdb: Rest
   const swaps: PendingSwap[] = [];
   try {
     staged.push(await stageRdb(ctx, config, rdb, layout.rdbPath));
-    if (layout.aof) staged.push(await stageAof(ctx, staged[0]!, layout.aof));
+    if (layout.aof) staged.push(await stageAof(ctx, staged[0]!, layout.aof, rdb));
     await runStep(platform, ctx.log, "stop Redis", commands.stop);
     try {
       swaps.push(await beginSwap(platform, staged[0]!, layout.rdbPath, ctx.jobId));
@@ -266,14 +300,15 @@ async function putBack(ctx: PluginContext, commands: { stop: string; start: stri
   return new LifeboatError(code, `${messageOf(err)}; the previous data files were put back and ${started}`, hint ? { hint } : {});
 }
 
-/** `--into DIR`: the checked RDB, and the snapshot's AOF files, under DIR at their recorded paths; no server is touched. */
+/** `--into DIR`: the checked RDB, and the snapshot's AOF files, under DIR relative to the folder that holds them; no server is touched. */
 async function placeInto(ctx: PluginContext, config: RedisConfig, rdb: RestoreInput, inputs: RestoreInput[], layout: RedisLayout, into: string): Promise<RestoreReport> {
-  const destination = reroot(layout.rdbPath, into);
+  const root = instanceRoot(layout.aof ? [layout.rdbPath, layout.aof.path] : [layout.rdbPath]);
+  const destination = placeRestored(into, root, layout.rdbPath);
   const staged = await stageRdb(ctx, config, rdb, destination);
   await ctx.platform.rename(staged, destination);
   const restored = [destination];
   const tar = inputs.find((i) => i.record.name === "appendonly.tar");
-  if (tar && layout.aof) restored.push(await placeAof(ctx, tar, reroot(layout.aof.path, into), layout.aof.kind));
+  if (tar && layout.aof) restored.push(await placeAof(ctx, tar, placeRestored(into, root, layout.aof.path), layout.aof.kind));
   return { restored };
 }
 

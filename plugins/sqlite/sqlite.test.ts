@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { addUser } from "../../test/harness/accounts";
 import { dockerStandIn } from "../../test/harness/docker-standin";
 import { startSqliteWriter } from "../../test/harness/sqlite-writer";
 import { collect, pluginContext, restoreInput, type TestContext } from "../../test/plugin-context";
@@ -134,11 +135,61 @@ INSERT INTO "odd ""name"" table" VALUES (1),(2),(3);`,
     expect(fs.readdirSync(dir).filter((n) => n.includes("lifeboat") && n !== path.basename(inTheWay))).toEqual([]);
   });
 
+  it("restores a 0644 database with its recorded mode, time and owner by name (whose id differs on the target), also where it is missing", async () => {
+    const source = addUser();
+    let target: ReturnType<typeof addUser> | undefined;
+    try {
+      fs.chownSync(db, source.uid, source.gid);
+      fs.chmodSync(db, 0o644);
+      const time = new Date("2025-01-02T03:04:05Z");
+      fs.utimesSync(db, time, time);
+      const job = pluginContext();
+      let artifact;
+      try {
+        for await (const a of sqlitePlugin.backup(job, config())) artifact = { bytes: await collect(a.data), metadata: a.metadata() };
+      } finally {
+        job.cleanup();
+      }
+      const file = artifact!.metadata.file as { mode: number; user: string; group: string; mtimeMs: number };
+      expect(file).toMatchObject({ mode: 0o644, uid: source.uid, gid: source.gid, user: source.name, group: source.name });
+      // The fresh host: the same names under other ids, and no database yet.
+      source.remove();
+      target = addUser(source.name);
+      fs.rmSync(db);
+      await sqlitePlugin.restore(ctx, config(), [restoreInput(artifact!.bytes, artifact!.metadata)], {});
+      const st = fs.statSync(db);
+      expect([st.mode & 0o7777, st.uid, st.gid]).toEqual([0o644, target.uid, target.gid]);
+      expect(Math.abs(st.mtimeMs - file.mtimeMs)).toBeLessThan(0.002);
+      expect(sql(db, "SELECT count(*) FROM chat")).toBe("5000");
+      // Under --into as well; a snapshot that recorded no facts keeps the previous behaviour (0600).
+      const into = path.join(dir, "into");
+      await sqlitePlugin.restore(ctx, config(), [restoreInput(artifact!.bytes, artifact!.metadata)], { into });
+      expect(fs.statSync(path.join(into, "webui.db")).mode & 0o7777).toBe(0o644);
+      const { file: _file, ...older } = artifact!.metadata;
+      const intoAgain = path.join(dir, "into-again");
+      await sqlitePlugin.restore(ctx, config(), [restoreInput(artifact!.bytes, older)], { into: intoAgain });
+      expect(fs.statSync(path.join(intoAgain, "webui.db")).mode & 0o7777).toBe(0o600);
+    } finally {
+      source.remove();
+      target?.remove();
+    }
+  });
+
+  it("refuses --path: it restores whole databases, never single files", async () => {
+    const [artifact] = await backup();
+    sql(db, "DELETE FROM chat");
+    await expect(sqlitePlugin.restore(ctx, config(), [restoreInput(artifact!.bytes, artifact!.metadata)], { paths: [db] })).rejects.toMatchObject({
+      code: "USAGE",
+      message: `Cannot restore only "${db}" of SQLite databases: --path selects files of files, nginx and letsencrypt instances only`,
+    });
+    expect(sql(db, "SELECT count(*) FROM chat")).toBe("0");
+  });
+
   it("restores under --into", async () => {
     const [artifact] = await backup();
     const into = path.join(dir, "into");
     await sqlitePlugin.restore(ctx, config(), [restoreInput(artifact!.bytes, artifact!.metadata)], { into });
-    expect(sql(`${into}${db}`, "SELECT count(*) FROM chat")).toBe("5000");
+    expect(sql(path.join(into, path.basename(db)), "SELECT count(*) FROM chat")).toBe("5000");
   });
 
   it("refuses a damaged copy and leaves the live database and directory untouched", async () => {
@@ -193,7 +244,7 @@ INSERT INTO "odd ""name"" table" VALUES (1),(2),(3);`,
       const scratch = path.join(dir, "scratch");
       const verified = await sqlitePlugin.verify(ctx, inContainer(), [restoreInput(artifact!.bytes, artifact!.metadata)], scratch);
       expect(verified.checks).toEqual(["/app/data/webui.db: integrity_check ok, row counts of 2 tables as recorded"]);
-      expect(sql(`${scratch}${db}`, "SELECT count(*) FROM chat")).toBe("5000");
+      expect(sql(`${scratch}/webui.db`, "SELECT count(*) FROM chat")).toBe("5000");
       // sqlite3 ran on the host against the mapped path: nothing went through docker.
       expect(standin.calls()).toEqual([]);
     });
@@ -225,7 +276,7 @@ INSERT INTO "odd ""name"" table" VALUES (1),(2),(3);`,
       });
       const into = path.join(dir, "into");
       await sqlitePlugin.restore(ctx, onHost, [restoreInput(artifact!.bytes, artifact!.metadata)], { into });
-      expect(sql(`${into}/app/data/webui.db`, "SELECT count(*) FROM chat")).toBe("5000");
+      expect(sql(`${into}/webui.db`, "SELECT count(*) FROM chat")).toBe("5000");
     });
 
     it("names both the container path and the host path of a missing database", async () => {

@@ -6,7 +6,10 @@
  */
 import { LifeboatError } from "../../core/errors";
 import { FieldReader } from "../../core/validate";
-import { baseName, parentOf, reroot } from "../common/safe-path";
+import { baseName, parentOf } from "../common/safe-path";
+import { applyFileFacts, recordedFileFacts, recordFileFacts, type FileFacts } from "../common/file-facts";
+import { refusePathPatterns } from "../common/path-patterns";
+import { instanceRoot, placeRestored } from "../common/restore-place";
 import { checkRestoreLocation, locationFacts, readLocation, ServiceTool, type ServiceLocation } from "../common/service-tool";
 import { removeSidecars, SqliteCli } from "./sqlite-cli";
 import { stagedBeside, swapAllIn, type PendingSwap } from "../common/staging";
@@ -55,10 +58,15 @@ interface Staged {
   target: string;
   staged: string;
   tables: Record<string, number>;
+  /** The file's recorded mode, owner and time; absent in snapshots made before they were recorded. */
+  facts?: FileFacts;
 }
 
 export const sqlitePlugin: Plugin<SqliteConfig> = {
   name: "sqlite",
+  restoreStage: "data",
+  // integrity_check and row counts of the staged copy, with the host's sqlite3 (also for a containerized application).
+  restoreTools: (config) => [{ command: config.sqlite3, install: "apt-get install sqlite3" }],
 
   parseConfig(raw, where) {
     const r = FieldReader.of(raw, where);
@@ -103,12 +111,13 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
         if (report.length !== 1 || report[0] !== "ok") throw integrityFailure(database, report, "back up");
         const tables = await cli.tableCounts(copy);
         const facts = await cli.facts(copy);
+        const file = await recordFileFacts(ctx, host);
         ctx.log(`${database}: consistent copy, ${Object.keys(tables).length} tables, integrity ok`);
         yield {
           name: names[i]!,
           compression: config.compression,
           data: ctx.platform.readStream(copy),
-          metadata: () => ({ path: database, tables, ...facts, journalMode, ...locationFacts(config.location) }),
+          metadata: () => ({ path: database, tables, ...facts, journalMode, file, ...locationFacts(config.location) }),
         };
       } finally {
         await ctx.platform.remove(copy);
@@ -121,11 +130,14 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
     const cli = new SqliteCli(ctx.platform, config.sqlite3);
     const tool = new ServiceTool(ctx.platform, config.location);
     const staged: Staged[] = [];
+    refusePathPatterns(target, "SQLite databases");
     try {
       for (const input of inputs) checkRestoreLocation(config.location, input.record.metadata, String(input.record.metadata.path), target.into);
-      for (const input of inputs) {
-        const [path] = configuredTargets(input.record.metadata.path, config.databases, target.into, `SQLite database "${input.record.name}"`) as [string];
-        staged.push(await stage(ctx, cli, tool, input, path, target.into));
+      const paths = inputs.map((input) => (configuredTargets(input.record.metadata.path, config.databases, target.into, `SQLite database "${input.record.name}"`) as [string])[0]);
+      const root = instanceRoot(paths);
+      for (const [i, input] of inputs.entries()) {
+        const path = paths[i]!;
+        staged.push(await stage(ctx, cli, input, path, placeRestored(target.into, root, path, () => tool.hostPath(path))));
       }
       await swapAllIn(staged.map((s) => ({ target: s.target, begin: () => beginDatabaseSwap(ctx, s) })), ctx.jobId);
       return { restored: staged.map((s) => s.target), details: Object.fromEntries(staged.map((s) => [s.target, { tables: s.tables }])) };
@@ -146,9 +158,12 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
   },
 };
 
-/** Stages one database beside its target: the recorded path (the container's, with `container:`) mapped to the host, under `into` when set. */
-async function stage(ctx: PluginContext, cli: SqliteCli, tool: ServiceTool, input: RestoreInput, original: string, into: string | undefined): Promise<Staged> {
-  const target = reroot(tool.hostPath(original), into);
+/**
+ * Stages one database beside `target` (the recorded path, the container's with
+ * `container:`, mapped to the host or placed under --into), checks it, and gives
+ * it the recorded mode, owner and time.
+ */
+async function stage(ctx: PluginContext, cli: SqliteCli, input: RestoreInput, original: string, target: string): Promise<Staged> {
   await ctx.platform.mkdir(parentOf(target), 0o755);
   const staged = stagedBeside(target, ctx.jobId);
   try {
@@ -162,7 +177,9 @@ async function stage(ctx: PluginContext, cli: SqliteCli, tool: ServiceTool, inpu
         throw new LifeboatError("INTEGRITY", `Cannot restore SQLite database "${original}": table "${table}" has ${tables[table] ?? "no"} rows, the snapshot recorded ${rows}`);
       }
     }
-    return { target, staged, tables };
+    const facts = recordedFileFacts(input.record.metadata.file);
+    if (facts) await applyFileFacts(ctx, staged, facts);
+    return facts ? { target, staged, tables, facts } : { target, staged, tables };
   } catch (err) {
     await ctx.platform.remove(staged);
     throw err;
@@ -174,7 +191,8 @@ async function stage(ctx: PluginContext, cli: SqliteCli, tool: ServiceTool, inpu
 
 /**
  * Moves the old database and its -wal/-shm/-journal aside and the staged copy in
- * (keeping the old file's owner and mode); `commit()` removes the old files,
+ * (with the recorded mode and owner, or for an older snapshot that recorded
+ * none, the old file's); `commit()` removes the old files,
  * `undo()` puts them back.
  */
 async function beginDatabaseSwap(ctx: PluginContext, s: Staged): Promise<PendingSwap> {
@@ -193,7 +211,7 @@ async function beginDatabaseSwap(ctx: PluginContext, s: Staged): Promise<Pending
       }
     }
     await p.rename(s.staged, s.target);
-    if (moved[0]) {
+    if (moved[0] && !s.facts) {
       const old = await p.stat(moved[0][1]);
       if (p.uid() === 0) await p.lchown(s.target, old.uid, old.gid);
       await p.chmod(s.target, old.mode);

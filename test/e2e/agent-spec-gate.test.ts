@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BackupJob, SignedSpec } from "../../core/spec";
 import { freshness, signSpec } from "../../controller/jobs/sign-spec";
+import { agentArgv } from "../harness/test-runtime";
 
 const agent = fileURLToPath(new URL("../../dist/agent.mjs", import.meta.url));
 
@@ -55,7 +56,8 @@ describe("the agent refuses specs it must not run", () => {
   }
 
   function runAgent(input: string) {
-    const result = spawnSync(process.execPath, [agent, "run", "--dir", agentDir], { input, encoding: "utf8" });
+    const launch = agentArgv(agent, ["run", "--dir", agentDir]); // node, or deno with LIFEBOAT_TEST_RUNTIME=deno
+    const result = spawnSync(launch.command, launch.args, { input, encoding: "utf8", env: { ...process.env, ...launch.env } });
     return { code: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 

@@ -41,7 +41,7 @@ describe("a missing or altered chunk is found, marked damaged, and stored again 
     const into = path.join(fleet.hosts.alpha!.home, `restored-${id}`);
     const restore = await fleet.controller(["restore", "--from", "alpha", "--snapshot", id, "--into", into, "--yes"]);
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
-    expect(listTree(path.join(into, data))).toEqual(listTree(data));
+    expect(listTree(path.join(into, "files", path.basename(data)))).toEqual(listTree(data));
   }
 
   beforeAll(async () => {

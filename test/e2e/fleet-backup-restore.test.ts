@@ -122,9 +122,10 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     // Progress names the host the restore runs on.
     expect(result.stdout).toMatch(/^ {2}beta: connecting to /m);
     expect(result.stdout).not.toMatch(/^ {2}alpha: /m);
-    const restoredData = path.join(into, apps.alpha!.data.slice(1));
+    // --into DIR: each instance under DIR/<instance>, its paths relative to the folder above them.
+    const restoredData = path.join(into, "files", path.basename(apps.alpha!.data));
     expect(listTree(restoredData)).toEqual(listTree(apps.alpha!.data, excluded));
-    const restoredDb = path.join(into, apps.alpha!.database.slice(1));
+    const restoredDb = path.join(into, "db", path.basename(apps.alpha!.database));
     expect(execFileSync("sqlite3", [restoredDb, "PRAGMA integrity_check"], { encoding: "utf8" }).trim()).toBe("ok");
     const [latest] = await snapshots("alpha");
     const db = latest!.artifacts.find((a) => a.instance === "db")!;
@@ -372,11 +373,12 @@ describe("a fleet of two hosts backed up and restored through the controller", (
     const into = path.join(fleet.hosts.beta!.home, "owui-restored");
     const restore = await fleet.controller(["restore", "--from", "beta", "--snapshot", "latest", "--into", into, "--yes"]);
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
-    const restored = listTree(`${into}${data}`);
+    // Each of the preset's instances under its own name, relative to the folder above its paths.
+    const restored = listTree(`${into}/openwebui-files/${path.basename(data)}`);
     expect(Object.keys(restored).filter((k) => k.startsWith("cache") || k === "audit.log")).toEqual([]);
     expect(restored["uploads/report.pdf"]).toEqual(listTree(data)["uploads/report.pdf"]);
-    expect(execFileSync("sqlite3", [`${into}${data}/webui.db`, "SELECT count(*) FROM chat"], { encoding: "utf8" }).trim()).toBe("2");
-    expect(fs.existsSync(`${into}${data}/vector_db/chroma.sqlite3`)).toBe(true);
+    expect(execFileSync("sqlite3", [`${into}/openwebui-db/webui.db`, "SELECT count(*) FROM chat"], { encoding: "utf8" }).trim()).toBe("2");
+    expect(fs.existsSync(`${into}/openwebui-vectors/vector_db/chroma.sqlite3`)).toBe(true);
   });
 
   it("lists snapshots with their artifacts, keys, sizes and hashes", async () => {

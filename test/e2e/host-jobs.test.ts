@@ -5,8 +5,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type AppData } from "../harness/app-data";
-import { controller } from "../harness/controller-cli";
+import { controller, jsonLines } from "../harness/controller-cli";
 import { startFleet, type Fleet } from "../harness/fleet";
+import { testRuntime } from "../harness/test-runtime";
 
 describe("jobs on one host", () => {
   let fleet: Fleet;
@@ -60,6 +61,14 @@ describe("jobs on one host", () => {
     for (const file of fs.readdirSync(fleet.state).filter((f) => f.startsWith("ledger.db"))) {
       expect(fs.readFileSync(path.join(fleet.state, file)).includes(Buffer.from(secret)), file).toBe(false);
     }
+  });
+
+  it("runs the agent with the test runtime (LIFEBOAT_TEST_RUNTIME: node by default, or deno), and the ledger records it", async () => {
+    fleet.writeInventory({ delta: { destination: "local", plugins: { files: { paths: [app.data] } } } });
+    const run = await fleet.controller(["run", "--host", "delta", "--json"]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const expected = testRuntime() === "deno" ? /^deno 2\.\d+\.\d+$/ : new RegExp(`^node ${process.version.replace(/\./g, "\\.")}$`);
+    expect(jsonLines(run.stdout).find((l) => l.type === "start")?.runtime).toMatch(expected);
   });
 
   it("refuses a second inventory name for a machine pinned under the first, instead of re-pinning it", async () => {

@@ -186,15 +186,19 @@ describe("restores of hostile archives", () => {
   it("restores --into a directory whose inside is a symlink planted to lead out: refused, nothing written there", async () => {
     await plant((_root, add) => add(inArchive("")));
     const into = path.join(home(), "into-with-link");
-    fs.mkdirSync(into);
     const outside = path.join(work, "outside");
     fs.mkdirSync(outside);
-    fs.symlinkSync(outside, path.join(into, app.data.split("/")[1]!));
-    execFileSync("chown", ["-h", `${user()}:${user()}`, into, path.join(into, app.data.split("/")[1]!)]);
-    const result = await fleet.controller(["restore", "--from", "alpha", "--snapshot", snapshotId, "--into", into, "--yes", "--json"]);
-    expect(result.code).toBe(1);
-    expect(result.stdout).toContain("is a symlink, which would carry the restore out of that directory");
-    expect(fs.readdirSync(outside)).toEqual([]);
+    // Planted where the instance's folder goes (DIR/files), and below it (DIR/files/<data>).
+    for (const link of [path.join(into, "files"), path.join(into, "files", path.basename(app.data))]) {
+      fs.rmSync(into, { recursive: true, force: true });
+      fs.mkdirSync(path.dirname(link), { recursive: true });
+      fs.symlinkSync(outside, link);
+      execFileSync("chown", ["-hR", `${user()}:${user()}`, into]);
+      const result = await fleet.controller(["restore", "--from", "alpha", "--snapshot", snapshotId, "--into", into, "--yes", "--json"]);
+      expect(result.code, link).toBe(1);
+      expect(result.stdout).toContain(`${link}\\" is a symlink, which would carry the restore out of that directory`);
+      expect(fs.readdirSync(outside)).toEqual([]);
+    }
   });
 
   it("restores a setuid file without its setuid bit, and says so", async () => {
@@ -206,7 +210,7 @@ describe("restores of hostile archives", () => {
     const into = path.join(home(), "into-setuid");
     const result = await fleet.controller(["restore", "--from", "alpha", "--snapshot", snapshotId, "--into", into, "--yes", "--json"]);
     expect(result.code, result.stdout).toBe(0);
-    expect(fs.statSync(path.join(into, app.data, "tool")).mode & 0o7777).toBe(0o755);
+    expect(fs.statSync(path.join(into, "files", path.basename(app.data), "tool")).mode & 0o7777).toBe(0o755);
     expect(jsonLines(result.stdout).filter((l) => l.type === "warning").map((l) => l.message)).toEqual([expect.stringContaining("setuid/setgid bits, restored without them")]);
   });
 

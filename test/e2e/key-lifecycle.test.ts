@@ -185,7 +185,7 @@ describe("the controller's keys: export, import, take-over", () => {
     const into = path.join(fleet.hosts.kappa!.home, "restored-by-d");
     const restored = await fleet.controller(["restore", "--from", "kappa", "--snapshot", first, "--into", into, "--yes", "--state", stateD]);
     expect(restored.code, restored.stdout + restored.stderr).toBe(0);
-    expect(fs.readFileSync(path.join(into, app.data.slice(1), "README.txt"), "utf8")).toContain("notes for kappa");
+    expect(fs.readFileSync(path.join(into, "files", path.basename(app.data), "README.txt"), "utf8")).toContain("notes for kappa");
     // The old controller (and anyone holding its key) is now the one refused.
     const old = await fleet.controller(["run", "--host", "kappa", "--json"]);
     expect(old.code).toBe(1);

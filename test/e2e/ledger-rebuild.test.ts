@@ -128,7 +128,7 @@ describe("ledger rebuild and fetch", () => {
     expect(restore.code, `${restore.stdout}\n${restore.stderr}`).toBe(0);
     const excluded = (rel: string) => rel === "cache" || rel.startsWith("cache/") || rel === "audit.log";
     const source = Object.fromEntries(Object.entries(listTree(app.data)).filter(([rel]) => !excluded(rel)));
-    expect(listTree(path.join(into, app.data))).toEqual(source);
+    expect(listTree(path.join(into, "files", path.basename(app.data)))).toEqual(source);
   });
 
   it("records no manifest that describes another snapshot than its folder, and says why", async () => {
@@ -252,6 +252,6 @@ describe("ledger rebuild and fetch", () => {
     const restore = await fleet.controller(["restore", "--from", "alpha", "--snapshot", next!.id, "--plugins", "files", "--into", into, "--yes"]);
     expect(restore.code, `${restore.stdout}\n${restore.stderr}`).toBe(0);
     const excluded = (rel: string) => rel === "cache" || rel.startsWith("cache/") || rel === "audit.log";
-    expect(listTree(path.join(into, app.data))).toEqual(Object.fromEntries(Object.entries(listTree(app.data)).filter(([rel]) => !excluded(rel))));
+    expect(listTree(path.join(into, "files", path.basename(app.data)))).toEqual(Object.fromEntries(Object.entries(listTree(app.data)).filter(([rel]) => !excluded(rel))));
   });
 });

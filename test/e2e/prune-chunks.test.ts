@@ -153,7 +153,7 @@ describe("prune collects the chunks no remaining snapshot references (S3 and a d
         const into = path.join(fleet.hosts[host]!.home, `restored-${s.id}`);
         const restore = await fleet.controller(["restore", "--from", host, "--snapshot", s.id, "--into", into, "--yes"]);
         expect(restore.code, restore.stdout + restore.stderr).toBe(0);
-        expect(contents(path.join(into, data[host]))).toEqual(s.files);
+        expect(contents(path.join(into, "files", path.basename(data[host])))).toEqual(s.files);
       }
     }
 

@@ -97,6 +97,7 @@ describe("a local destination (a directory on the host): read over its SSH login
     const into = path.join(fleet.hosts.alpha!.home, "restored");
     const restore = await fleet.controller(["restore", "--from", "alpha", "--snapshot", "latest", "--into", into, "--yes"]);
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
-    expect(fs.readFileSync(path.join(into, data.slice(1), "notes.txt"), "utf8")).toBe("backup 2\n");
+    // --into DIR: each instance under DIR/<instance>, its paths relative to the folder above them.
+    expect(fs.readFileSync(path.join(into, "files", path.basename(data), "notes.txt"), "utf8")).toBe("backup 2\n");
   });
 });

@@ -192,9 +192,10 @@ describe("controller prune on a real fleet", () => {
     const into = path.join(fleet.hosts.alpha!.home, "restored");
     const restore = await fleet.controller(["restore", "--from", "alpha", "--snapshot", s[2]!, "--into", into, "--yes"]);
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
-    expect(fs.readFileSync(path.join(into, data.slice(1), "notes.txt"), "utf8")).toBe("retention, backup 2\n");
+    // --into DIR: each instance under DIR/<instance>, its paths relative to the folder above them.
+    expect(fs.readFileSync(path.join(into, "files", path.basename(data), "notes.txt"), "utf8")).toBe("retention, backup 2\n");
     // Blobs come back by content (the blob area keeps no mtimes): compare content and modes.
     const contents = (root: string) => Object.fromEntries(Object.entries(listTree(root)).map(([rel, e]) => [rel, { ...e, mtimeS: undefined }]));
-    expect(contents(path.join(into, models.slice(1)))).toEqual(contents(models));
+    expect(contents(path.join(into, "ollama", path.basename(models)))).toEqual(contents(models));
   });
 });

@@ -152,7 +152,7 @@ describe("status, verification rotation and restore drills on a real fleet", () 
     const into = path.join(fleet.hosts.gamma!.home, "from-beta");
     const restore = await fleet.controller(["restore", "--from", "beta", "--snapshot", "latest", "--to", "gamma", "--into", into, "--yes"]);
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
-    expect(fs.existsSync(path.join(into, apps.beta!.data.slice(1), "README.txt"))).toBe(true);
+    expect(fs.existsSync(path.join(into, "files", path.basename(apps.beta!.data), "README.txt"))).toBe(true);
     const after = await status();
     expect(after.of("beta").rto).toMatchObject({ kind: "restore", onHost: "gamma", instances: { files: expect.any(Number) } });
     const text = await fleet.controller(["status"]);

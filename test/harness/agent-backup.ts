@@ -35,6 +35,8 @@ export interface AgentRun {
   /** Chunks uploaded, and keyed names referenced, over all `chunks` events. */
   uploaded: number;
   refs: string[];
+  /** The stored manifest, when the backup wrote one (a restore job names it). */
+  manifest?: { key: string; sha256: string; size: number };
 }
 
 /** A host's agent directory, a local destination and a key pair, in one temporary directory. */
@@ -81,7 +83,8 @@ export class AgentBench {
     const sink = { emit: (e: AgentEvent) => events.push(e), log: () => {}, flush: async () => {} } as unknown as EventSink;
     const scratch = path.join(this.root, `scratch-${n}`);
     fs.mkdirSync(scratch);
-    const status = await runBackup(job, new JobContext(this.platform, sink, job.jobId, scratch, []), this.destination, this.agentDir);
+    const jc = new JobContext(this.platform, sink, job.jobId, scratch, []);
+    const status = await runBackup(job, jc, this.destination, this.agentDir);
     const chunkEvents = events.filter((e): e is ChunksEvent => e.type === "chunks");
     return {
       snapshotId,
@@ -90,6 +93,7 @@ export class AgentBench {
       records: events.filter((e): e is Extract<AgentEvent, { type: "artifact" }> => e.type === "artifact").map(({ type: _t, ...r }) => r),
       uploaded: chunkEvents.reduce((k, e) => k + e.uploaded.length, 0),
       refs: chunkEvents.flatMap((e) => e.refs),
+      ...(jc.manifest ? { manifest: jc.manifest } : {}),
     };
   }
 

@@ -8,7 +8,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { controller, type CliResult } from "./controller-cli";
 import { startS3Server, type S3Server } from "./s3-server";
-import { startSimulatedHost, type SimulatedHost } from "./sshd";
+import { startSimulatedHost, type SimulatedHost, type SimulatedHostOptions } from "./sshd";
+import { denoForHosts, testRuntime } from "./test-runtime";
 
 /** A running fleet; `stop()` ends every process and removes every file. */
 export interface Fleet {
@@ -39,7 +40,10 @@ export interface HostEntry {
   presets?: Record<string, unknown>;
   /** Connect to this host instead of its simulated one (e.g. an unreachable port). */
   sshOverride?: { host: string; port: number; user: string };
-  /** The agent's runtime on the host (default: node on the session's PATH). */
+  /**
+   * The agent's runtime on the host. Default: `auto` (the node on the session's
+   * PATH); with LIFEBOAT_TEST_RUNTIME=deno, the Deno binary pinned (bare hosts: `auto`).
+   */
   runtime?: string;
   /** The host's own storage settings (`storage:`, e.g. its scoped accessKeyId/secretAccessKey; values may be `${ENV}`). */
   storage?: Record<string, string>;
@@ -53,14 +57,18 @@ export interface InventoryOptions {
   defaults?: Record<string, unknown>;
 }
 
-/** Starts `names` simulated hosts plus the vault and S3; knows every host key unless `trustHostKeys` is false. */
-export async function startFleet(names: string[], options: { trustHostKeys?: boolean } = {}): Promise<Fleet> {
+/**
+ * Starts `names` simulated hosts plus the vault and S3; knows every host key
+ * unless `trustHostKeys` is false. `hosts` gives some of them options, e.g.
+ * `{ "new-vps": { bare: true } }` for a host with no runtime.
+ */
+export async function startFleet(names: string[], options: { trustHostKeys?: boolean; hosts?: Record<string, SimulatedHostOptions> } = {}): Promise<Fleet> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-fleet-"));
   fs.chmodSync(dir, 0o755);
   const started: SimulatedHost[] = [];
   let s3: S3Server | undefined;
   try {
-    for (const name of names) started.push(await startSimulatedHost(name));
+    for (const name of names) started.push(await startSimulatedHost(name, options.hosts?.[name]));
     const vault = await startSimulatedHost("vault");
     started.push(vault);
     s3 = await startS3Server();
@@ -121,7 +129,7 @@ function inventoryYaml(fleet: Fleet, entries: Record<string, HostEntry>, vaultKn
       destination: entry.destination,
       plugins: entry.plugins,
       ...(entry.presets ? { presets: entry.presets } : {}),
-      ...(entry.runtime ? { runtime: entry.runtime } : {}),
+      ...(entry.runtime ? { runtime: entry.runtime } : testRuntime() === "deno" && sim && !sim.bare ? { runtime: denoForHosts() } : {}),
       ...(entry.storage ? { storage: entry.storage } : {}),
     };
   }

@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulatedHost, type SimulatedHost } from "./sshd";
+import { runtimeBinaries } from "./test-runtime";
 
 let dir: string;
 beforeAll(() => {
@@ -74,6 +75,30 @@ describe("simulated hosts", () => {
     hosts.push(multi);
     expect(multi.knownHostsLines.map((l) => l.split(" ")[1])).toEqual(["ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"]);
     expect(ssh(multi, "echo ok").trim()).toBe("ok");
+  });
+
+  it("a bare host (a fresh VPS) cannot run node or deno, has no node directory on its PATH, and sees hidden directories empty", async () => {
+    fs.chmodSync(dir, 0o755);
+    const data = fs.mkdtempSync(path.join(dir, "data-"));
+    fs.chmodSync(data, 0o750);
+    fs.writeFileSync(path.join(data, "secret.db"), "rows");
+    const bare = await startSimulatedHost("bare", { bare: true, hide: [data] });
+    hosts.push(bare);
+    expect(bare.bare).toBe(true);
+    const out = ssh(bare, 'echo "PATH=$PATH"; node --version; echo "node=$?"; deno --version; echo "deno=$?"; for b in ' + runtimeBinaries().join(" ") + ' ; do "$b" --version >/dev/null 2>&1; echo "$b=$?"; done; ls -A ' + data + '; stat -c "%U %a" ' + data);
+    const lines = out.trim().split("\n");
+    expect(lines[0]).toBe("PATH=/usr/local/bin:/usr/bin:/bin");
+    // bash: 126 found but not executable (the mask), 127 not found.
+    expect(lines.filter((l) => /^(node|deno)=/.test(l))).toEqual([expect.stringMatching(/^node=12[67]$/), expect.stringMatching(/^deno=12[67]$/)]);
+    // Every Node.js and Deno binary of the machine, the npm Deno's included, fails to start there.
+    const binaries = runtimeBinaries();
+    expect(binaries.some((b) => b.endsWith("/deno")) && binaries.includes(fs.realpathSync(process.execPath))).toBe(true);
+    for (const b of binaries) expect(lines).toContain(`${b}=126`);
+    expect(lines.at(-1)).toBe(`${bare.user} 750`);
+    expect(lines).not.toContain("secret.db");
+    // Outside the host's namespace nothing changed.
+    expect(fs.readdirSync(data)).toEqual(["secret.db"]);
+    expect(execFileSync(process.execPath, ["--version"], { encoding: "utf8" }).trim()).toBe(process.version);
   });
 
   it("a later start removes the user and files left behind by a test process that died", async () => {

@@ -3,6 +3,8 @@
  * key, host key(s) and a real OpenSSH `sshd` on 127.0.0.1 and a free port,
  * started as a child process of the tests. Needs root (useradd) and
  * openssh-server; without them it throws, so tests fail instead of skipping.
+ * A bare host (a fresh VPS) runs its sshd in a mount namespace of its own in
+ * which no Node.js or Deno binary of this machine can run.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as crypto from "node:crypto";
@@ -12,6 +14,7 @@ import * as path from "node:path";
 import { currentPlatform } from "../../platform/current";
 import type { SshTarget } from "../../controller/ssh/connect";
 import { freePort, waitForPort } from "./free-port";
+import { denoForHosts, runtimeBinaries, testRuntime } from "./test-runtime";
 
 /** Host key types a simulated host can have. */
 export type HostKeyType = "ed25519" | "ecdsa" | "rsa";
@@ -20,6 +23,22 @@ export type HostKeyType = "ed25519" | "ecdsa" | "rsa";
 export interface SimulatedHostOptions {
   /** The host's keys, in sshd's order of preference; default `["ed25519"]`. */
   hostKeyTypes?: HostKeyType[];
+  /**
+   * A fresh VPS: sshd runs in a mount namespace of its own (`unshare -m`,
+   * private propagation) where an empty, non-executable file is bind-mounted
+   * over every Node.js and Deno binary of this machine, so its sessions cannot
+   * run either; their PATH has no node directory.
+   */
+  bare?: boolean;
+  /**
+   * Directories that look empty on this host: an empty tmpfs, owned by the
+   * host's user with the directory's mode, is mounted over each inside the
+   * host's mount namespace, e.g. another host's data directories, so the same
+   * paths start empty here.
+   */
+  hide?: string[];
+  /** More files masked like the runtimes of a bare host, e.g. `/usr/bin/gzip` for a host without gzip. */
+  mask?: string[];
 }
 
 /** A running simulated host. */
@@ -31,6 +50,8 @@ export interface SimulatedHost {
   port: number;
   /** The user's home (inside the host's own temp dir). */
   home: string;
+  /** Started with `bare`: no Node.js or Deno runs there. */
+  bare: boolean;
   /** The passphrase-less ed25519 private key the controller logs in with (its `.pub` is beside it). */
   clientKeyPath: string;
   /** The first host key as in its `.pub` file: `ssh-ed25519 AAAA...`. */
@@ -72,9 +93,15 @@ function checkPrerequisites(): void {
   if (process.getuid?.() !== 0) throw new Error("simulated hosts need root (useradd, sshd): run the tests as root");
 }
 
-function sshdConfig(base: string, port: number, user: string, hostKeys: string[]): string {
-  // sshd gives sessions a fixed PATH; make sure it finds the node running the tests.
-  const nodeDir = path.dirname(process.execPath);
+/** The PATH sshd gives sessions: the node running the tests first (and Deno's directory under LIFEBOAT_TEST_RUNTIME=deno); none of them on a bare host. */
+function sessionPath(bare: boolean): string {
+  const system = ["/usr/local/bin", "/usr/bin", "/bin"];
+  if (bare) return system.join(":");
+  const runtimes = [path.dirname(process.execPath), ...(testRuntime() === "deno" ? [path.dirname(denoForHosts())] : [])];
+  return [...new Set([...runtimes, ...system])].join(":");
+}
+
+function sshdConfig(base: string, port: number, user: string, hostKeys: string[], bare: boolean): string {
   return [
     `Port ${port}`,
     "ListenAddress 127.0.0.1",
@@ -88,20 +115,55 @@ function sshdConfig(base: string, port: number, user: string, hostKeys: string[]
     "StrictModes yes",
     `AllowUsers ${user}`,
     "Subsystem sftp internal-sftp",
-    `SetEnv PATH=${nodeDir}:/usr/local/bin:/usr/bin:/bin`,
+    // LIFEBOAT_AGENT_WORKERS of the tests reaches the agents (e.g. chunk worker threads on a 2-core machine).
+    `SetEnv PATH=${sessionPath(bare)}${process.env.LIFEBOAT_AGENT_WORKERS ? ` LIFEBOAT_AGENT_WORKERS=${Number.parseInt(process.env.LIFEBOAT_AGENT_WORKERS, 10)}` : ""}`,
     "LogLevel VERBOSE",
     "",
   ].join("\n");
 }
 
+/** A word for /bin/sh. */
+function shWord(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** How a host's own mount namespace is made: what to mask and hide, and as whom hidden directories appear. */
+interface Namespace {
+  mask: string;
+  binaries: string[];
+  hide: string[];
+  uid: number;
+  gid: number;
+}
+
+/**
+ * sshd's command: sshd itself, or (bare, hide, mask) `unshare -m` running a shell
+ * that mounts the masks and tmpfs directories, then execs sshd (same pid).
+ */
+function sshdCommand(config: string, namespace: Namespace | undefined): { command: string; args: string[] } {
+  const sshd = ["-D", "-e", "-f", config];
+  if (!namespace) return { command: SSHD, args: sshd };
+  const script = [
+    "set -e",
+    ...namespace.binaries.map((b) => `mount --bind ${shWord(namespace.mask)} ${shWord(b)}`),
+    ...namespace.hide.map((dir) => {
+      const mode = (fs.statSync(dir).mode & 0o7777).toString(8);
+      return `mount -t tmpfs -o mode=${mode},uid=${namespace.uid},gid=${namespace.gid} lifeboat-hidden ${shWord(dir)}`;
+    }),
+    `exec ${[SSHD, ...sshd].map(shWord).join(" ")}`,
+  ].join("\n");
+  return { command: "/usr/bin/unshare", args: ["--mount", "--propagation", "private", "/bin/sh", "-c", script] };
+}
+
 /** Starts sshd on a free port; retries with another port if one was taken in between. */
-async function startSshd(base: string, user: string, hostKeys: string[], logFile: string): Promise<{ sshd: ChildProcess; port: number; exited: Promise<void> }> {
+async function startSshd(base: string, user: string, hostKeys: string[], logFile: string, bare: boolean, namespace?: Namespace): Promise<{ sshd: ChildProcess; port: number; exited: Promise<void> }> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const config = path.join(base, "sshd_config");
-    fs.writeFileSync(config, sshdConfig(base, port, user, hostKeys));
+    fs.writeFileSync(config, sshdConfig(base, port, user, hostKeys, bare));
     const logFd = fs.openSync(logFile, "a");
-    const sshd = spawn(SSHD, ["-D", "-e", "-f", config], { stdio: ["ignore", logFd, logFd] });
+    const launch = sshdCommand(config, namespace);
+    const sshd = spawn(launch.command, launch.args, { stdio: ["ignore", logFd, logFd] });
     fs.closeSync(logFd);
     let gone = false;
     const exited = new Promise<void>((resolve) => sshd.once("exit", () => ((gone = true), resolve())));
@@ -171,6 +233,12 @@ async function removeStaleSimulatedHosts(): Promise<void> {
  */
 export async function startSimulatedHost(name: string, options: SimulatedHostOptions = {}): Promise<SimulatedHost> {
   checkPrerequisites();
+  if ((options.bare || options.hide?.length || options.mask?.length) && !fs.existsSync("/usr/bin/unshare")) {
+    throw new Error("/usr/bin/unshare is missing: install util-linux (bare, hide and mask start sshd in a mount namespace)");
+  }
+  for (const dir of options.hide ?? []) {
+    if (!path.isAbsolute(dir) || !fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`startSimulatedHost: cannot hide "${dir}": not an existing absolute directory`);
+  }
   await removeStaleSimulatedHosts();
   const user = `lbt-${name.replace(/[^a-z0-9-]/gi, "").toLowerCase().slice(0, 16)}-${crypto.randomBytes(3).toString("hex")}`;
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `lifeboat-host-${name}-`));
@@ -217,7 +285,15 @@ export async function startSimulatedHost(name: string, options: SimulatedHostOpt
     });
     fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory
     const logFile = path.join(base, "sshd.log");
-    const started = await startSshd(base, user, hostKeys, logFile);
+    let namespace: Namespace | undefined;
+    if (options.bare || options.hide?.length || options.mask?.length) {
+      const mask = path.join(base, "masked");
+      fs.writeFileSync(mask, "", { mode: 0o644 });
+      const gid = Number(run("id", ["-g", user]).trim());
+      const binaries = [...new Set([...(options.bare ? runtimeBinaries() : []), ...(options.mask ?? []).map((f) => fs.realpathSync(f))])];
+      namespace = { mask, binaries, hide: options.hide ?? [], uid, gid };
+    }
+    const started = await startSshd(base, user, hostKeys, logFile, options.bare === true, namespace);
     sshd = started.sshd;
     exited = started.exited;
     const publicLines = hostKeys.map((k) => fs.readFileSync(`${k}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" "));
@@ -228,6 +304,7 @@ export async function startSimulatedHost(name: string, options: SimulatedHostOpt
       hostname: "127.0.0.1",
       port: started.port,
       home,
+      bare: options.bare === true,
       clientKeyPath,
       hostPublicKeyLine: publicLines[0]!,
       knownHostsLine: knownHostsLines[0]!,

@@ -81,7 +81,14 @@ export function encodeHeader(h: TarHeader): Uint8Array {
   if (h.size > MAX_OCTAL_11) pax.push(paxRecord("size", String(h.size)));
   if (h.uid > MAX_OCTAL_7) pax.push(paxRecord("uid", String(h.uid)));
   if (h.gid > MAX_OCTAL_7) pax.push(paxRecord("gid", String(h.gid)));
-  const main = ustarBlock(h, name, h.linkname, h.type === "file" ? h.size : 0, TYPE_FLAGS[h.type]);
+  // ustar's 32-byte name fields hold 31 ASCII characters and a NUL; longer or non-ASCII names go in pax.
+  const owner = { uname: h.uname ?? "", gname: h.gname ?? "" };
+  for (const key of ["uname", "gname"] as const) {
+    if (fits(owner[key], 31)) continue;
+    pax.push(paxRecord(key, owner[key]));
+    owner[key] = "";
+  }
+  const main = ustarBlock({ ...h, ...owner }, name, h.linkname, h.type === "file" ? h.size : 0, TYPE_FLAGS[h.type]);
   if (pax.length === 0) return main;
   const body = encoder.encode(pax.join(""));
   const paxHeader = ustarBlock({ ...h, uname: "", gname: "" }, "././@PaxHeader", "", body.length, 0x78);

@@ -118,6 +118,8 @@ export async function* readTar(data: ByteStream): AsyncIterable<TarReadEntry> {
     if (pax.size !== undefined) h.size = Number(pax.size);
     if (pax.uid !== undefined) h.uid = Number(pax.uid);
     if (pax.gid !== undefined) h.gid = Number(pax.gid);
+    if (pax.uname !== undefined) h.uname = pax.uname;
+    if (pax.gname !== undefined) h.gname = pax.gname;
     if (pax.mtime !== undefined) h.mtime = Math.floor(Number(pax.mtime));
     pax = {};
     longName = undefined;

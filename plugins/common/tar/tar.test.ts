@@ -88,6 +88,21 @@ describe("tar", () => {
     });
   }
 
+  it("records owner names as GNU tar reads them, a name longer than ustar holds in a pax record", async () => {
+    const long = `svc-${"x".repeat(40)}`;
+    const entry = (name: string, uname: string, gname: string): TarEntry => ({ header: { name, type: "directory", mode: 0o755, uid: 1234, gid: 2345, size: 0, mtime: 0, linkname: "", uname, gname } });
+    const archive = await collect(writeTar(platform, [entry("short", "www-data", "adm"), entry("long", long, "grüppe")]));
+    const listing = execFileSync("tar", ["-tvf", "-"], { input: archive, encoding: "utf8" });
+    expect(listing).toContain("www-data/adm");
+    expect(listing).toContain(`${long}/grüppe`);
+    const read: [string, string | undefined, string | undefined][] = [];
+    for await (const { header } of readTar(bytes(archive))) read.push([header.name, header.uname, header.gname]);
+    expect(read).toEqual([
+      ["short", "www-data", "adm"],
+      ["long", long, "grüppe"],
+    ]);
+  });
+
   it("refuses a header whose checksum does not match", async () => {
     const archive = await collect(writeTar(platform, entriesOf(sourceTree())));
     archive[3] = archive[3]! ^ 0x20;

@@ -32,7 +32,7 @@ function nameHash(name: string): number {
 function describe(entry: TarEntry, info: FileInfo | null): string {
   const h = entry.header;
   const content = info && h.type === "file" ? [info.size, info.mtimeMs, info.ctimeMs, info.ino, info.dev] : [];
-  return JSON.stringify([h.name, h.type, h.mode, h.uid, h.gid, h.mtime, h.size, h.linkname, ...content]);
+  return JSON.stringify([h.name, h.type, h.mode, h.uid, h.gid, h.uname ?? "", h.gname ?? "", h.mtime, h.size, h.linkname, ...content]);
 }
 
 /** True when two `lstat`s of one file say its content may differ. */
