@@ -14,7 +14,9 @@ const usage = `usage: controller install (--host H[,H2] | --group G | --all) [--
 Uploads the agent bundle over SFTP to each host's agent directory (default ~/.lifeboat) and pins
 this controller's public key and the host's inventory name there (pinned.json). \`controller run\`
 does the same automatically when needed. A host pinned to another controller's key, or under another
-inventory name, is refused.
+inventory name, is refused — except a machine that a restore of the host's snapshot was run on
+(controller restore --from H --to NEW): after pointing H's inventory entry at NEW's address,
+\`controller install --host H\` re-pins that machine as H, and H's history, schedule and retention go on.
 --take-over   re-pins such a host to this controller's key and this inventory name, and prints the
               key it was pinned to before and the new one: for a new controller whose old signing key
               is lost (with the old keys, import them instead: controller keys import FILE). The SSH
@@ -43,13 +45,16 @@ export const installCommand: Command = {
         try {
           const conn = await connectSsh(sshTargetFor(host, values["accept-new-host-key"] === true));
           try {
-            const status = await ensureAgent(conn, host, ctx.keys, { force: values.force === true, takeOver: values["take-over"] === true });
+            // A machine rebuilt from this host's snapshot (restore --to NEW) may become this host.
+            const adoptFrom = new Map([...ctx.ledger.operations.restoredOnto(host.name)].map(([on, r]) => [on, `it was rebuilt from "${host.name}"'s snapshot ${r.snapshotId} (${r.time.slice(0, 16).replace("T", " ")} UTC)`]));
+            const status = await ensureAgent(conn, host, ctx.keys, { force: values.force === true, takeOver: values["take-over"] === true, adoptFrom });
             const t = status.takenOver;
             emit(
               globals,
               () =>
                 `✔ ${host.name}  ${status.installed ? `agent ${status.reason}` : "agent up to date"}  (runtime ${status.runtimeVersion}: ${status.runtime.pushed ? `pushed by this controller to ${status.runtime.command}` : status.runtime.command})` +
                 (status.pushed ? `\n    ${describePush(status.pushed)}` : "") +
+                (status.adopted ? `\n    the machine was pinned as "${status.adopted.from}": now it is "${host.name}" (${status.adopted.because})` : "") +
                 (t ? `\n    was pinned to controller key ${t.from.controllerKey}${t.from.host ? ` as "${t.from.host}"` : ""}\n    now pinned to controller key ${t.to.controllerKey} as "${t.to.host}"` : ""),
               () => ({ type: "install", host: host.name, ...status }),
             );

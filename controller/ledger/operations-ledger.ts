@@ -150,6 +150,14 @@ export class OperationsLedger {
     return new Map(rows.map((r) => [r.snapshot_id, { kind: r.kind, snapshotId: r.snapshot_id, onHost: r.on_host, durationMs: r.duration_ms, time: r.time }]));
   }
 
+  /** The hosts other than `host` that a restore of `host`'s snapshots succeeded on (real restores, not drills): host → the newest such restore. */
+  restoredOnto(host: string): Map<string, { snapshotId: string; time: string }> {
+    const rows = this
+      .sql("SELECT on_host, snapshot_id, max(time) AS time FROM restore_times WHERE host = ? AND kind = 'restore' AND instance IS NULL AND on_host <> host GROUP BY on_host")
+      .all(host) as { on_host: string; snapshot_id: string; time: string }[];
+    return new Map(rows.map((r) => [r.on_host, { snapshotId: r.snapshot_id, time: r.time }]));
+  }
+
   /** Records a measured restore: a row per plugin instance, then the whole job's (`instance` NULL), all at one time. */
   recordRestoreTime(r: RestoreTimeRecord): void {
     const t = now();

@@ -21,6 +21,8 @@ export interface AgentStatus {
   runtimeVersion: string;
   /** Set when this call pushed the controller's Deno to the host. */
   pushed?: RuntimePush;
+  /** Set when the machine was pinned under a name it was rebuilt as (see EnsureOptions.adoptFrom): that name, and why. */
+  adopted?: { from: string; because: string };
   /** Set when `takeOver` replaced another pinning: what the host was pinned to before, and now. */
   takenOver?: { from: { controllerKey: string; host: string }; to: { controllerKey: string; host: string } };
 }
@@ -35,6 +37,17 @@ export interface EnsureOptions {
    * against known_hosts, the operator's credentials) is the authority.
    */
   takeOver?: boolean;
+  /**
+   * Inventory names this host's machine may be re-pinned from without
+   * `takeOver`, each with why: machines the ledger records as rebuilt from
+   * this host's snapshot (a whole restore of it succeeded there). Pinned to
+   * this controller's key only.
+   */
+  adoptFrom?: Map<string, string>;
+}
+
+function otherKeyOf(pinnedKey: string | undefined, keys: ControllerKeys): boolean {
+  return Boolean(pinnedKey) && pinnedKey !== keys.publicKey;
 }
 
 /** One line for a person: `pushed runtime deno 2.9.6 (x86_64-linux) to ~/.lifeboat/runtime/deno (41.2 MB in 1.3s)`. */
@@ -66,14 +79,17 @@ export async function describeRuntime(conn: SshConnection, host: HostConfig): Pr
  * it to this key and this name and says what it replaced.
  */
 export async function ensureAgent(conn: SshConnection, host: HostConfig, keys: ControllerKeys, options: boolean | EnsureOptions = false): Promise<AgentStatus> {
-  const { force = false, takeOver = false } = typeof options === "boolean" ? { force: options } : options;
+  const { force = false, takeOver = false, adoptFrom } = typeof options === "boolean" ? { force: options } : options;
   const bundle = agentBundle();
   const found = await probeHost(conn, host);
   const choice = await chooseRuntime(host, found, () => carriedDeno(found));
   const pinnedKey = found.pinned?.controllerKey;
   const pinnedHost = found.pinned?.host;
-  const otherKey = Boolean(pinnedKey) && pinnedKey !== keys.publicKey;
-  const otherName = Boolean(pinnedKey) && Boolean(pinnedHost) && pinnedHost !== host.name;
+  const otherKey = otherKeyOf(pinnedKey, keys);
+  const nameMismatch = Boolean(pinnedKey) && Boolean(pinnedHost) && pinnedHost !== host.name;
+  // A machine rebuilt from this host's snapshot under another name becomes this host: the ledger says so, and the key is ours.
+  const adopting = nameMismatch && !otherKeyOf(pinnedKey, keys) && adoptFrom?.has(pinnedHost!) === true;
+  const otherName = nameMismatch && !adopting;
   if (otherKey && !takeOver) {
     throw new LifeboatError("KEYS", `Cannot install the agent on "${host.name}": the host is pinned to another controller's key`, {
       hint: `if this controller should take over the host (e.g. the old controller's signing key is lost), run: controller install --host ${host.name} --take-over  (it replaces ${host.agentDir}/pinned.json; or import the old controller's keys: controller keys import FILE)`,
@@ -86,7 +102,7 @@ export async function ensureAgent(conn: SshConnection, host: HostConfig, keys: C
     });
   }
   const takingOver = otherKey || otherName;
-  const needsPin = !pinnedKey || takingOver;
+  const needsPin = !pinnedKey || takingOver || adopting;
   const needsBundle = force || found.bundleSha256 !== bundle.sha256;
   let pushed: RuntimePush | undefined;
   let runtime: AgentRuntime;
@@ -108,11 +124,12 @@ export async function ensureAgent(conn: SshConnection, host: HostConfig, keys: C
     const pinning = { host: host.name, controllerKey: keys.publicKey, pinnedAt: new Date().toISOString() };
     await conn.sftpPut(Buffer.from(`${JSON.stringify(pinning)}\n`), `${host.agentDir}/pinned.json`, 0o600);
   }
-  const reason = !found.bundleSha256 ? "new install" : needsBundle ? "upgrade" : takingOver ? "taken over" : "pinned";
+  const reason = !found.bundleSha256 ? "new install" : needsBundle ? "upgrade" : takingOver ? "taken over" : adopting ? "re-pinned" : "pinned";
   return {
     installed: true,
     reason,
     ...used,
+    ...(adopting ? { adopted: { from: pinnedHost!, because: adoptFrom!.get(pinnedHost!)! } } : {}),
     ...(takingOver ? { takenOver: { from: { controllerKey: pinnedKey!, host: pinnedHost ?? "" }, to: { controllerKey: keys.publicKey, host: host.name } } } : {}),
   };
 }

@@ -73,12 +73,15 @@ export const filesPlugin: Plugin<FilesConfig> = {
     const excludes = compileExcludes(config.exclude);
     // Excluded files were never backed up: restoring must not delete them from the target
     // (a --path restore replaces only what it selects, and runs no check).
-    return restoreTrees(
+    const checks: string[] = [];
+    const report = await restoreTrees(
       ctx,
       onHost(paths),
       inputs,
       target,
       async (staged) => {
+        // A whole restore is counted against the manifest before it goes in (a --path restore is a part).
+        if (!target.paths) checks.push(checkCounts(inputs[0]?.record.metadata ?? {}, paths, await countTrees(ctx.platform, paths.map((p) => staged.get(p)!))));
         for (const path of paths) {
           const carried = await carryOverExcluded(ctx.platform, placeRestored(target.into, instanceRoot(paths), path), staged.get(path)!, excludes);
           if (carried.length) ctx.log(`kept ${carried.length} excluded entries of ${path}: ${carried.slice(0, 5).join(", ")}${carried.length > 5 ? ", ..." : ""}`);
@@ -86,6 +89,7 @@ export const filesPlugin: Plugin<FilesConfig> = {
       },
       { keepSetuid: config.keepSetuid },
     );
+    return { ...report, ...(checks.length ? { checks } : {}) };
   },
 
   async verify(ctx, config, inputs, scratch) {
@@ -95,14 +99,22 @@ export const filesPlugin: Plugin<FilesConfig> = {
     await restoreTrees(ctx, onHost(paths), inputs, { into: scratch }, async (staged) => {
       found = await countTrees(ctx.platform, [...staged.values()]);
     });
-    for (const key of ["files", "directories", "symlinks", "bytes"] as const) {
-      if (typeof meta[key] === "number" && meta[key] !== found[key]) {
-        throw new LifeboatError("INTEGRITY", `The restored copy of ${paths.join(", ")} has ${found[key]} ${key}, the snapshot recorded ${meta[key]}`, {
-          hint: "the stored archive does not match its manifest; restore from another snapshot",
-        });
-      }
-    }
-    return { checks: [`${paths.join(", ")}: restored ${found.files} files (${found.bytes} bytes), ${found.directories} directories, ${found.symlinks} symlinks, as recorded`] };
+    return { checks: [checkCounts(meta, paths, found)] };
   },
 };
+
+/**
+ * Compares what a restored copy holds with the counts its manifest recorded.
+ * @returns the check in words. @throws INTEGRITY naming the count that differs.
+ */
+function checkCounts(meta: Record<string, unknown>, paths: string[], found: TreeCounts): string {
+  for (const key of ["files", "directories", "symlinks", "bytes"] as const) {
+    if (typeof meta[key] === "number" && meta[key] !== found[key]) {
+      throw new LifeboatError("INTEGRITY", `The restored copy of ${paths.join(", ")} has ${found[key]} ${key}, the snapshot recorded ${meta[key]}`, {
+        hint: "the stored archive does not match its manifest; restore from another snapshot",
+      });
+    }
+  }
+  return `${paths.join(", ")}: restored ${found.files} files (${found.bytes} bytes), ${found.directories} directories, ${found.symlinks} symlinks, as recorded`;
+}
 

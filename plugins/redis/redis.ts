@@ -263,6 +263,7 @@ async function restoreInPlace(ctx: PluginContext, config: RedisConfig, rdb: Rest
   const platform = ctx.platform;
   const staged: string[] = [];
   const swaps: PendingSwap[] = [];
+  let keys: Record<string, number> = {};
   try {
     staged.push(await stageRdb(ctx, config, rdb, layout.rdbPath));
     if (layout.aof) staged.push(await stageAof(ctx, staged[0]!, layout.aof, rdb));
@@ -271,13 +272,18 @@ async function restoreInPlace(ctx: PluginContext, config: RedisConfig, rdb: Rest
       swaps.push(await beginSwap(platform, staged[0]!, layout.rdbPath, ctx.jobId));
       if (layout.aof) swaps.push(await beginSwap(platform, staged[1]!, layout.aof.path, ctx.jobId));
       await runStep(platform, ctx.log, "start Redis", commands.start);
-      await confirmKeys(ctx, config, rdb);
+      keys = await confirmKeys(ctx, config, rdb);
     } catch (err) {
       throw await putBack(ctx, commands, swaps, err);
     }
     for (const swap of swaps) await swap.commit();
     const restored = layout.aof ? [layout.rdbPath, layout.aof.path] : [layout.rdbPath];
-    return { restored, details: { keyspace: rdb.record.metadata.keyspace, aof: layout.aof ? `rebuilt from the RDB at ${layout.aof.path}` : "off" } };
+    const loaded = Object.entries(keys).map(([db, n]) => `${db}=${n}`).join(", ") || "no keys";
+    return {
+      restored,
+      details: { keyspace: rdb.record.metadata.keyspace, aof: layout.aof ? `rebuilt from the RDB at ${layout.aof.path}` : "off" },
+      checks: [`redis-check-rdb ok on ${layout.rdbPath}`, `Redis restarted on it with the snapshot's keys (${loaded})`],
+    };
   } finally {
     for (const path of staged) await platform.remove(path);
   }
@@ -331,7 +337,7 @@ async function placeAof(ctx: PluginContext, tar: RestoreInput, target: string, k
   }
 }
 
-async function confirmKeys(ctx: PluginContext, config: RedisConfig, rdb: RestoreInput): Promise<void> {
+async function confirmKeys(ctx: PluginContext, config: RedisConfig, rdb: RestoreInput): Promise<Record<string, number>> {
   const cli = new RedisCli(new ServiceTool(ctx.platform, config.location), config);
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -350,4 +356,5 @@ async function confirmKeys(ctx: PluginContext, config: RedisConfig, rdb: Restore
     }
   }
   ctx.log(`redis restarted with keyspace ${JSON.stringify(actual)}`);
+  return actual;
 }

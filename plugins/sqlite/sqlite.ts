@@ -140,7 +140,11 @@ export const sqlitePlugin: Plugin<SqliteConfig> = {
         staged.push(await stage(ctx, cli, input, path, placeRestored(target.into, root, path, () => tool.hostPath(path))));
       }
       await swapAllIn(staged.map((s) => ({ target: s.target, begin: () => beginDatabaseSwap(ctx, s) })), ctx.jobId);
-      return { restored: staged.map((s) => s.target), details: Object.fromEntries(staged.map((s) => [s.target, { tables: s.tables }])) };
+      return {
+        restored: staged.map((s) => s.target),
+        details: Object.fromEntries(staged.map((s) => [s.target, { tables: s.tables }])),
+        checks: staged.map((s) => `integrity_check ok: ${s.target} (${Object.keys(s.tables).length} tables, row counts as recorded${s.facts ? ", mode, owner and time as recorded" : ""})`),
+      };
     } finally {
       for (const s of staged) await ctx.platform.remove(s.staged);
     }

@@ -12,6 +12,10 @@ export interface PostgresServer {
   password: string;
   /** Runs SQL with psql against `database` and returns its unaligned output. */
   sql(database: string, query: string): string;
+  /** Stops the server (it can be started again with {@link startCommand}). */
+  halt(): void;
+  /** A shell command, for root, that starts the stopped server without waiting for it (as a `prepare` step would). */
+  startCommand: string;
   stop(): Promise<void>;
 }
 
@@ -35,7 +39,8 @@ export async function startPostgres(): Promise<PostgresServer> {
   const asPostgres = (cmd: string, args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", cmd, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   asPostgres(path.join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${path.join(dir, "pwfile")}`, "-E", "UTF8", "--locale=C.UTF-8"]);
   const port = await freePort();
-  asPostgres(path.join(bin, "pg_ctl"), ["-D", data, "-l", path.join(dir, "log"), "-w", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, "start"]);
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`;
+  asPostgres(path.join(bin, "pg_ctl"), ["-D", data, "-l", path.join(dir, "log"), "-w", "-o", options, "start"]);
   const env = { ...process.env, PGPASSWORD: password };
   const sql = (database: string, query: string) =>
     execFileSync("psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-At", "-v", "ON_ERROR_STOP=1"], { input: query, env, encoding: "utf8" }).trim();
@@ -44,6 +49,8 @@ export async function startPostgres(): Promise<PostgresServer> {
     user: "postgres",
     password,
     sql,
+    halt: () => void asPostgres(path.join(bin, "pg_ctl"), ["-D", data, "-m", "fast", "-w", "stop"]),
+    startCommand: `runuser -u postgres -- ${path.join(bin, "pg_ctl")} -D ${data} -l ${path.join(dir, "log")} -W -o '${options}' start`,
     async stop() {
       try {
         asPostgres(path.join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]);

@@ -39,6 +39,13 @@ export interface SimulatedHostOptions {
   hide?: string[];
   /** More files masked like the runtimes of a bare host, e.g. `/usr/bin/gzip` for a host without gzip. */
   mask?: string[];
+  /**
+   * The controller logs in as root, as on a fresh VPS (restores then keep
+   * owners). The host gets a mount namespace in which `/root` is an empty
+   * tmpfs, so the machine's real root home is never touched; `home` is `/root`
+   * there (not visible from the tests' side).
+   */
+  root?: boolean;
 }
 
 /** A running simulated host. */
@@ -101,7 +108,9 @@ function sessionPath(bare: boolean): string {
   return [...new Set([...runtimes, ...system])].join(":");
 }
 
-function sshdConfig(base: string, port: number, user: string, hostKeys: string[], bare: boolean): string {
+function sshdConfig(base: string, port: number, user: string, hostKeys: string[], bare: boolean, root: boolean): string {
+  // As root, the authorized keys live with the host's files (under the temp dir, hence no StrictModes).
+  const login = root ? ["AllowUsers root", "PermitRootLogin prohibit-password", `AuthorizedKeysFile ${path.join(base, "root_authorized_keys")}`, "StrictModes no"] : ["AuthorizedKeysFile .ssh/authorized_keys", "StrictModes yes", `AllowUsers ${user}`];
   return [
     `Port ${port}`,
     "ListenAddress 127.0.0.1",
@@ -111,9 +120,7 @@ function sshdConfig(base: string, port: number, user: string, hostKeys: string[]
     "PasswordAuthentication no",
     "KbdInteractiveAuthentication no",
     "PubkeyAuthentication yes",
-    "AuthorizedKeysFile .ssh/authorized_keys",
-    "StrictModes yes",
-    `AllowUsers ${user}`,
+    ...login,
     "Subsystem sftp internal-sftp",
     // LIFEBOAT_AGENT_WORKERS of the tests reaches the agents (e.g. chunk worker threads on a 2-core machine).
     `SetEnv PATH=${sessionPath(bare)}${process.env.LIFEBOAT_AGENT_WORKERS ? ` LIFEBOAT_AGENT_WORKERS=${Number.parseInt(process.env.LIFEBOAT_AGENT_WORKERS, 10)}` : ""}`,
@@ -131,9 +138,7 @@ function shWord(word: string): string {
 interface Namespace {
   mask: string;
   binaries: string[];
-  hide: string[];
-  uid: number;
-  gid: number;
+  hide: { dir: string; uid: number; gid: number; mode?: number }[];
 }
 
 /**
@@ -146,9 +151,9 @@ function sshdCommand(config: string, namespace: Namespace | undefined): { comman
   const script = [
     "set -e",
     ...namespace.binaries.map((b) => `mount --bind ${shWord(namespace.mask)} ${shWord(b)}`),
-    ...namespace.hide.map((dir) => {
-      const mode = (fs.statSync(dir).mode & 0o7777).toString(8);
-      return `mount -t tmpfs -o mode=${mode},uid=${namespace.uid},gid=${namespace.gid} lifeboat-hidden ${shWord(dir)}`;
+    ...namespace.hide.map(({ dir, uid, gid, mode }) => {
+      const octal = (mode ?? fs.statSync(dir).mode & 0o7777).toString(8);
+      return `mount -t tmpfs -o mode=${octal},uid=${uid},gid=${gid} lifeboat-hidden ${shWord(dir)}`;
     }),
     `exec ${[SSHD, ...sshd].map(shWord).join(" ")}`,
   ].join("\n");
@@ -156,11 +161,11 @@ function sshdCommand(config: string, namespace: Namespace | undefined): { comman
 }
 
 /** Starts sshd on a free port; retries with another port if one was taken in between. */
-async function startSshd(base: string, user: string, hostKeys: string[], logFile: string, bare: boolean, namespace?: Namespace): Promise<{ sshd: ChildProcess; port: number; exited: Promise<void> }> {
+async function startSshd(base: string, user: string, hostKeys: string[], logFile: string, bare: boolean, root: boolean, namespace?: Namespace): Promise<{ sshd: ChildProcess; port: number; exited: Promise<void> }> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const config = path.join(base, "sshd_config");
-    fs.writeFileSync(config, sshdConfig(base, port, user, hostKeys, bare));
+    fs.writeFileSync(config, sshdConfig(base, port, user, hostKeys, bare, root));
     const logFd = fs.openSync(logFile, "a");
     const launch = sshdCommand(config, namespace);
     const sshd = spawn(launch.command, launch.args, { stdio: ["ignore", logFd, logFd] });
@@ -233,7 +238,8 @@ async function removeStaleSimulatedHosts(): Promise<void> {
  */
 export async function startSimulatedHost(name: string, options: SimulatedHostOptions = {}): Promise<SimulatedHost> {
   checkPrerequisites();
-  if ((options.bare || options.hide?.length || options.mask?.length) && !fs.existsSync("/usr/bin/unshare")) {
+  const ownNamespace = Boolean(options.bare || options.hide?.length || options.mask?.length || options.root);
+  if (ownNamespace && !fs.existsSync("/usr/bin/unshare")) {
     throw new Error("/usr/bin/unshare is missing: install util-linux (bare, hide and mask start sshd in a mount namespace)");
   }
   for (const dir of options.hide ?? []) {
@@ -276,6 +282,7 @@ export async function startSimulatedHost(name: string, options: SimulatedHostOpt
     const clientKeyPath = path.join(base, "client_ed25519");
     run(SSH_KEYGEN, ["-q", "-t", "ed25519", "-N", "", "-C", `controller@${name}`, "-f", clientKeyPath]);
     fs.writeFileSync(path.join(sshDir, "authorized_keys"), fs.readFileSync(`${clientKeyPath}.pub`), { mode: 0o600 });
+    if (options.root) fs.writeFileSync(path.join(base, "root_authorized_keys"), fs.readFileSync(`${clientKeyPath}.pub`), { mode: 0o600 });
     run("chown", ["-R", `${user}:${user}`, sshDir]);
 
     const hostKeys = (options.hostKeyTypes ?? ["ed25519"]).map((type) => {
@@ -286,24 +293,25 @@ export async function startSimulatedHost(name: string, options: SimulatedHostOpt
     fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory
     const logFile = path.join(base, "sshd.log");
     let namespace: Namespace | undefined;
-    if (options.bare || options.hide?.length || options.mask?.length) {
+    if (ownNamespace) {
       const mask = path.join(base, "masked");
       fs.writeFileSync(mask, "", { mode: 0o644 });
       const gid = Number(run("id", ["-g", user]).trim());
       const binaries = [...new Set([...(options.bare ? runtimeBinaries() : []), ...(options.mask ?? []).map((f) => fs.realpathSync(f))])];
-      namespace = { mask, binaries, hide: options.hide ?? [], uid, gid };
+      const hide = [...(options.hide ?? []).map((dir) => ({ dir, uid, gid })), ...(options.root ? [{ dir: "/root", uid: 0, gid: 0, mode: 0o700 }] : [])];
+      namespace = { mask, binaries, hide };
     }
-    const started = await startSshd(base, user, hostKeys, logFile, options.bare === true, namespace);
+    const started = await startSshd(base, user, hostKeys, logFile, options.bare === true, options.root === true, namespace);
     sshd = started.sshd;
     exited = started.exited;
     const publicLines = hostKeys.map((k) => fs.readFileSync(`${k}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" "));
     const knownHostsLines = publicLines.map((line) => `[127.0.0.1]:${started.port} ${line}`);
     return {
       name,
-      user,
+      user: options.root ? "root" : user,
       hostname: "127.0.0.1",
       port: started.port,
-      home,
+      home: options.root ? "/root" : home,
       bare: options.bare === true,
       clientKeyPath,
       hostPublicKeyLine: publicLines[0]!,
