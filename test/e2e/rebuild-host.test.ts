@@ -135,6 +135,20 @@ describe("rebuilding a host on a fresh VPS", () => {
     fleet.writeInventory({ aidset: source(), newvps: target() });
   });
 
+  it("a target that declares no plugins gets the source's layout, and one that declares some must declare every instance", async () => {
+    fleet.writeInventory({ aidset: source(), newvps: { destination: "s3", plugins: {} } });
+    const bare = await fleet.controller(["restore", "--from", "aidset", "--snapshot", "latest", "--to", "newvps", "--plan"]);
+    expect(bare.code, bare.stdout + bare.stderr).toBe(0);
+    expect(bare.stdout).toContain(`note: "newvps" declares no plugins: the snapshot is restored with "aidset"'s layout (its paths, databases and hooks)`);
+    fleet.writeInventory({ aidset: source(), newvps: { destination: "s3", plugins: { files: { paths: [app().data] } } } });
+    const some = await fleet.controller(["restore", "--from", "aidset", "--snapshot", "latest", "--to", "newvps", "--plan"]);
+    expect(some.code).toBe(2);
+    expect(some.stderr).toMatch(/Cannot restore "\w+" onto "newvps": its inventory entry declares plugins, but not "\w+"/);
+    const chosen = await fleet.controller(["restore", "--from", "aidset", "--snapshot", "latest", "--to", "newvps", "--plugins", "files", "--plan"]);
+    expect(chosen.code, chosen.stdout + chosen.stderr).toBe(0);
+    fleet.writeInventory({ aidset: source(), newvps: target() });
+  });
+
   it("--at picks the newest complete snapshot at or before a time, and says when there is none", async () => {
     const none = await fleet.controller(["restore", "--from", "aidset", "--at", "2020-01-01 00:00", "--to", "newvps", "--plan"]);
     expect(none.code).toBe(2);
@@ -191,6 +205,23 @@ describe("rebuilding a host on a fresh VPS", () => {
     expect(hosts.stdout).toMatch(/^aidset\s.*\s\S+ restore on newvps \(/m);
     const snapshots = await fleet.controller(["snapshots", "--host", "aidset", "--json"]);
     expect((JSON.parse(snapshots.stdout) as { snapshots: { restoreTime: { kind: string; onHost: string } | null }[] }).snapshots[0]!.restoreTime).toMatchObject({ kind: "restore", onHost: "newvps" });
+  });
+
+  it("--path brings back one deleted file and leaves every other file as it is", async () => {
+    const readme = path.join(app().data, "README.txt");
+    const script = path.join(app().data, "run.sh");
+    onFresh(`rm '${readme}' && echo changed >> '${script}'`);
+    const outside = await fleet.controller(["restore", "--from", "aidset", "--snapshot", "latest", "--to", "newvps", "--path", "/etc/nothing-here", "--yes"]);
+    expect(outside.code).toBe(2);
+    expect(outside.stderr).toContain("it has no artifacts of files of plugin files under /etc/nothing-here");
+    const result = await fleet.controller(["restore", "--from", "aidset", "--snapshot", "latest", "--to", "newvps", "--path", readme, "--yes"]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const plan = result.stdout.slice(0, result.stdout.indexOf("tools on"));
+    expect(plan).toContain(`--path: only files matching ${readme}`);
+    expect(plan).not.toMatch(/\bdata\s+db\b/); // only the files instance
+    const copy = copyFromFresh(app().data);
+    expect(fs.readFileSync(path.join(copy, "README.txt"))).toEqual(fs.readFileSync(readme));
+    expect(fs.readFileSync(path.join(copy, "run.sh"), "utf8")).toBe("#!/bin/sh\necho hi\nchanged\n");
   });
 
   it("the new machine becomes the host: its name, history and next backups go on", async () => {
