@@ -96,6 +96,16 @@ describe("chunked backups on the agent", () => {
     expect((await restoreBytes(run.records[0]!)).includes(Buffer.from("hello"))).toBe(true);
   });
 
+  it("stores a small artifact of several units (many small files) as one object too", async () => {
+    // 200 entries: group ends fall on about one name in 32, so the tar is several units, 200 KiB in all.
+    for (let i = 0; i < 200; i++) fs.writeFileSync(path.join(data, `note-${i}.txt`), `${i}`.padEnd(500, "."));
+    const run = await backup({});
+    expect(run.records[0]!.plainSize).toBeLessThan(256 * 1024);
+    expect(run.records[0]!.compression).not.toBe("chunked");
+    expect(run.uploaded).toBe(0);
+    expect((await restoreBytes(run.records[0]!)).includes(Buffer.from("137".padEnd(500, ".")))).toBe(true);
+  });
+
   it("fails a read naming the artifact and the chunk when a chunk is missing", async () => {
     writeRandom(path.join(data, "big.bin"), 5 * 1024 * 1024, 5);
     const run = await backup({});

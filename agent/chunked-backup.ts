@@ -14,7 +14,7 @@ import type { InstanceCache } from "./chunk-cache";
 
 /** Chunks stored concurrently (hash, compress and encrypt of one overlap the upload of another). */
 const IN_FLIGHT = 4;
-/** A whole artifact smaller than this, read in one chunk, is stored as one object instead. */
+/** A whole artifact smaller than this (however many units it has) is stored as one object instead of chunks. */
 export const SMALL_ARTIFACT = 256 * 1024;
 /** How often a unit that changes while it is read is read again before it is stored as read. */
 const READ_ATTEMPTS = 3;
@@ -24,7 +24,7 @@ const EVENT_BATCH = 2048;
 /** What a chunked store of one artifact produced. */
 export type ChunkedResult =
   | { kind: "chunked"; index: ChunkIndex; stats: ChunkStats }
-  /** The artifact was one small chunk: stored as a single object by the caller. */
+  /** The artifact is smaller than the small size: stored as a single object by the caller. */
   | { kind: "small"; bytes: Uint8Array };
 
 /** What storing one artifact as chunks needs. */
@@ -43,7 +43,7 @@ export interface ChunkedArtifactJob {
   /** A warning for the operator, and a line for the run's log. */
   warn(message: string): void;
   log(message: string): void;
-  /** An artifact of one chunk smaller than this is stored as one object (default {@link SMALL_ARTIFACT}). */
+  /** An artifact smaller than this is stored as one object (default {@link SMALL_ARTIFACT}). */
   smallArtifact?: number;
 }
 
@@ -77,15 +77,17 @@ class ChunkEvents {
 }
 
 /**
- * Stores `artifact` as chunks (see the module). The first chunk is held back
- * while it may be the whole artifact: an artifact that is one chunk under
- * {@link SMALL_ARTIFACT} comes back as `small`, for the caller to store as one object.
+ * Stores `artifact` as chunks (see the module). Chunks are held back while
+ * they may be the whole artifact: an artifact under {@link SMALL_ARTIFACT}
+ * (of one unit or several) comes back as `small`, for the caller to store as one object.
  */
 export async function storeChunked(job: ChunkedArtifactJob, artifact: ArtifactSource): Promise<ChunkedResult> {
   const orphans: StoredChunk[] = [];
-  /** The artifact's chunks in order; slot 0 is null while its bytes are `held`. */
+  /** The artifact's chunks in order; every slot is null while the bytes are `held`. */
   const slots: (Promise<StoredChunk> | null)[] = [];
-  let held: Uint8Array | null = null;
+  /** The chunks so far while they may be the whole artifact (together under the small size); null once stored. */
+  let held: Uint8Array[] | null = [];
+  let heldBytes = 0;
   let settledCount = 0;
   /** Slots before this one have been awaited. */
   let cursor = 0;
@@ -103,12 +105,13 @@ export async function storeChunked(job: ChunkedArtifactJob, artifact: ArtifactSo
     });
   const release = () => {
     if (held === null) return;
-    slots[0] = track(job.writer.put(held, artifact.compression));
+    held.forEach((bytes, i) => (slots[i] = track(job.writer.put(bytes, artifact.compression))));
     held = null;
   };
   const submitBytes = async (bytes: Uint8Array) => {
-    if (slots.length === 0 && bytes.length < (job.smallArtifact ?? SMALL_ARTIFACT)) {
-      held = bytes; // may be the whole artifact
+    if (held !== null && heldBytes + bytes.length < (job.smallArtifact ?? SMALL_ARTIFACT)) {
+      held.push(bytes); // may be the whole artifact (of one unit or several)
+      heldBytes += bytes.length;
       slots.push(null);
       return;
     }
@@ -154,7 +157,7 @@ export async function storeChunked(job: ChunkedArtifactJob, artifact: ArtifactSo
         }
         // Torn: the chunks of this read are not the unit's; they are reported (for the ledger to collect) but never referenced.
         job.log(`part of "${artifact.name}" changed while it was read; reading it again`);
-        if (from === 0 && held !== null) held = null;
+        if (held !== null) heldBytes -= held.splice(from).reduce((n, b) => n + b.length, 0);
         const torn = slots.splice(from).filter((p): p is Promise<StoredChunk> => p !== null);
         orphans.push(...(await Promise.all(torn)));
         settledCount -= torn.length;
@@ -162,7 +165,7 @@ export async function storeChunked(job: ChunkedArtifactJob, artifact: ArtifactSo
         plain = plainBefore;
       }
     }
-    if (slots.length === 1 && held !== null) return { kind: "small", bytes: held };
+    if (held !== null && held.length > 0) return { kind: "small", bytes: concat(held, heldBytes) };
     release();
   } finally {
     await Promise.allSettled(slots);
@@ -188,4 +191,16 @@ export async function storeChunked(job: ChunkedArtifactJob, artifact: ArtifactSo
 /** An artifact without units: its whole stream, always read. */
 async function* oneUnit(data: ByteStream): AsyncIterable<ArtifactUnit> {
   yield { cacheKey: null, read: () => data };
+}
+
+/** `parts` as one buffer of `size` bytes. */
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
