@@ -42,7 +42,7 @@ describe("restores of hostile archives", () => {
    * archive, the next append to it), in a build root that mirrors "/" — encrypts it with
    * the stock age CLI to the fleet's recipient and stores it as the snapshot's files artifact.
    */
-  async function plant(build: (root: string, add: (...args: string[]) => void) => void): Promise<void> {
+  async function plant(build: (root: string, add: (...args: string[]) => void) => void, options: { claimFiles?: number } = {}): Promise<void> {
     const root = fs.mkdtempSync(path.join(work, "forge-"));
     const tar = `${root}.tar`;
     fs.mkdirSync(path.join(root, app.data), { recursive: true });
@@ -53,15 +53,21 @@ describe("restores of hostile archives", () => {
     const stored = execFileSync("age", recipients.flatMap((r) => ["-r", r]), { input: fs.readFileSync(tar) });
     await writeStored(fleet, "s3", objectKey, stored);
     // A compromised source agent reports whatever it likes, consistently: the manifest it writes
-    // and the hashes the ledger records are the forged object's.
+    // and the hashes the ledger records are the forged object's, and it claims no counts the
+    // restore could hold the forged tree against.
     const forged = { sha256: crypto.createHash("sha256").update(stored).digest("hex"), storedSize: stored.length, plainSize: fs.statSync(tar).size, compression: "none" };
     const ledger = new Database(path.join(fleet.state, "ledger.db"));
     ledger
-      .prepare("UPDATE artifacts SET sha256 = ?, stored_size = ?, plain_size = ?, compression = ? WHERE host = 'alpha' AND snapshot_id = ? AND instance = 'files'")
-      .run(forged.sha256, forged.storedSize, forged.plainSize, forged.compression, snapshotId);
+      .prepare("UPDATE artifacts SET sha256 = ?, stored_size = ?, plain_size = ?, compression = ?, metadata = CASE WHEN ? IS NULL THEN json_remove(metadata, '$.files', '$.directories', '$.symlinks', '$.bytes') ELSE json_set(json_remove(metadata, '$.directories', '$.symlinks', '$.bytes'), '$.files', ?) END WHERE host = 'alpha' AND snapshot_id = ? AND instance = 'files'")
+      .run(forged.sha256, forged.storedSize, forged.plainSize, forged.compression, options.claimFiles ?? null, options.claimFiles ?? null, snapshotId);
     const manifestKey = ledger.prepare("SELECT manifest_key FROM snapshots WHERE host = 'alpha' AND id = ?").pluck().get(snapshotId) as string;
     const manifest = JSON.parse(decryptWithAgeCli(fleet, await readStored(fleet, "s3", manifestKey), "none").toString()) as { artifacts: Record<string, unknown>[] };
-    for (const a of manifest.artifacts) if (a.instance === "files") Object.assign(a, forged);
+    for (const a of manifest.artifacts) {
+      if (a.instance !== "files") continue;
+      Object.assign(a, forged);
+      for (const count of ["files", "directories", "symlinks", "bytes"]) delete (a.metadata as Record<string, unknown>)[count];
+      if (options.claimFiles !== undefined) (a.metadata as Record<string, unknown>).files = options.claimFiles;
+    }
     const storedManifest = execFileSync("age", recipients.flatMap((r) => ["-r", r]), { input: JSON.stringify(manifest) });
     await writeStored(fleet, "s3", manifestKey, storedManifest);
     ledger.prepare("UPDATE snapshots SET manifest_sha256 = ?, manifest_size = ? WHERE host = 'alpha' AND id = ?").run(crypto.createHash("sha256").update(storedManifest).digest("hex"), storedManifest.length, snapshotId);
@@ -199,6 +205,18 @@ describe("restores of hostile archives", () => {
       expect(result.stdout).toContain(`${link}\\" is a symlink, which would carry the restore out of that directory`);
       expect(fs.readdirSync(outside)).toEqual([]);
     }
+  });
+
+  it("refuses, before anything changes, an archive that does not hold what its manifest counts", async () => {
+    await plant((root, add) => {
+      fs.writeFileSync(path.join(root, app.data, "only-this"), "planted\n");
+      add(inArchive(""));
+    }, { claimFiles: 6 });
+    const before = listTree(app.data);
+    const result = await fleet.controller(["restore", "--from", "alpha", "--snapshot", snapshotId, "--plugins", "files", "--yes", "--json"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/The restored copy of [^"]+ has 1 files, the snapshot recorded \d+/);
+    expect(listTree(app.data)).toEqual(before);
   });
 
   it("restores a setuid file without its setuid bit, and says so", async () => {
