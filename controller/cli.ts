@@ -15,6 +15,7 @@ import { keysCommand } from "./commands/keys";
 import { pruneCommand } from "./commands/prune";
 import { restoreCommand } from "./commands/restore";
 import { runCommand } from "./commands/run";
+import { serveCommand } from "./commands/serve";
 import { snapshotsCommand } from "./commands/snapshots";
 import { statusCommand } from "./commands/status";
 import { verifyCommand } from "./commands/verify";
@@ -22,7 +23,7 @@ import { LIFEBOAT_VERSION } from "../core/version";
 import { commandFirst } from "./cli-args";
 import { exitCodeFor, EXIT_JOB_FAILED, EXIT_USAGE } from "./exit-codes";
 
-const commands: Command[] = [initCommand, hostsCommand, statusCommand, installCommand, runCommand, snapshotsCommand, verifyCommand, restoreCommand, pruneCommand, fetchCommand, keysCommand, ledgerCommand, daemonCommand, alertsCommand];
+const commands: Command[] = [initCommand, hostsCommand, statusCommand, installCommand, runCommand, snapshotsCommand, verifyCommand, restoreCommand, pruneCommand, fetchCommand, keysCommand, ledgerCommand, daemonCommand, alertsCommand, serveCommand];
 
 const help = `Lifeboat controller: encrypted, verified backups for a fleet of hosts.
 
