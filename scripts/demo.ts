@@ -50,9 +50,11 @@ async function main(): Promise<number> {
     if ((await controller("verify", "--host", "aidset")) !== 0) return 1;
     await controller("snapshots");
     const into = path.join(fleet.hosts["fresh-vps"]!.home, "restored");
+    // What the restore will do, changing nothing; then the restore itself, which ends with its recovery report.
+    if ((await controller("restore", "--from", "aidset", "--snapshot", "latest", "--to", "fresh-vps", "--into", into, "--plan")) !== 0) return 1;
     if ((await controller("restore", "--from", "aidset", "--snapshot", "latest", "--to", "fresh-vps", "--into", into, "--yes")) !== 0) return 1;
     const excluded = (rel: string) => rel === "cache" || rel.startsWith("cache/") || rel === "audit.log";
-    const same = JSON.stringify(listTree(path.join(into, app.data.slice(1)))) === JSON.stringify(listTree(app.data, excluded));
+    const same = JSON.stringify(listTree(path.join(into, "files", path.basename(app.data)))) === JSON.stringify(listTree(app.data, excluded));
     console.log(`\n${bold(same ? "✔ fresh-vps now holds aidset's data, byte for byte (cache/ and audit.log excluded as configured)" : "✘ restored tree differs")}`);
     if (!same) return 1;
     // One artifact opened on the controller, no host involved; then the fleet at a glance (what a monitoring check runs).

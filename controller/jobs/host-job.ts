@@ -57,6 +57,9 @@ export async function runHostJob(env: HostJobEnv, host: HostConfig, spec: JobSpe
       outcome.artifacts++;
       outcome.plainBytes += event.plainSize;
       outcome.storedBytes += event.storedSize;
+    } else if (event.type === "chunks") {
+      // What the run added to storage: a chunked artifact's object is its index, its data the chunks it uploaded.
+      for (const chunk of event.uploaded) outcome.storedBytes += chunk.stored.size;
     } else if (event.type === "warning") {
       outcome.warnings.push(clean(event.plugin ? `[${event.plugin}] ${event.message}` : event.message));
     } else if (event.type === "error") {
