@@ -8,6 +8,7 @@ import type { ArtifactSource, ArtifactUnit } from "../plugins/contract";
 import type { ChunkIndex, ChunkStats } from "../core/records";
 import type { ChunksEvent, ChunkUpload } from "../core/events";
 import type { ByteStream } from "../core/platform";
+import { concatBytes } from "../core/bytes";
 import { Chunker } from "../core/storage/chunker";
 import type { ChunkWriter, StoredChunk } from "../core/storage/chunk-store";
 import type { InstanceCache } from "./chunk-cache";
@@ -165,7 +166,7 @@ export async function storeChunked(job: ChunkedArtifactJob, artifact: ArtifactSo
         plain = plainBefore;
       }
     }
-    if (held !== null && held.length > 0) return { kind: "small", bytes: concat(held, heldBytes) };
+    if (held !== null && held.length > 0) return { kind: "small", bytes: concatBytes(held, heldBytes) };
     release();
   } finally {
     await Promise.allSettled(slots);
@@ -193,14 +194,3 @@ async function* oneUnit(data: ByteStream): AsyncIterable<ArtifactUnit> {
   yield { cacheKey: null, read: () => data };
 }
 
-/** `parts` as one buffer of `size` bytes. */
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
