@@ -14,10 +14,16 @@ import { DEFAULT_RETRY, type RetryPolicy } from "../daemon/retry";
 import { HostSchedule, missedRun } from "../daemon/schedule";
 import { Scheduler, type SchedulerSteps } from "../daemon/scheduler";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
+import { ControllerActions } from "../web/actions";
+import { dashboardApp } from "../web/app";
+import { commandPrefix } from "../web/command-prefix";
+import { FleetView } from "../web/fleet-view";
+import { dashboardToken, parseListen, startDashboard, type DashboardServer } from "../web/server";
 import { formatDuration } from "../output/format";
 import type { Command } from "./command";
 
-const usage = `usage: controller daemon [--concurrency N] [--grace DURATION] [--attempts N] [--retry-after DURATION] [--job-timeout DURATION] [--once-at TIME|now] [--json]
+const usage = `usage: controller daemon [--concurrency N] [--grace DURATION] [--attempts N] [--retry-after DURATION] [--job-timeout DURATION] [--once-at TIME|now]
+                         [--serve HOST:PORT [--actions]] [--json]
 Runs in the foreground until SIGTERM or SIGINT (run it under systemd: docs/operations.md).
 Backs up each host with a schedule at its cron times (in its timezone, plus a random
 jitter), at most --concurrency hosts at once (default 4), never two backups of one host;
@@ -34,6 +40,8 @@ then their jobs are stopped (their snapshots end failed); exit 0.
 --once-at TIME: one pass instead of a loop: back up each host whose scheduled time
 at or before TIME (ISO date, or now) has not been backed up since, then retention and
 due verifications, and exit (0 all ok, 1 some host failed).
+--serve HOST:PORT also serves the dashboard, its JSON API and /metrics there, as controller serve
+does (a token in LIFEBOAT_DASHBOARD_TOKEN is required off loopback and for --actions; docs/dashboard.md).
 Logs one line per event on stdout; --json: NDJSON {"time","event",host,...}.`;
 
 /** How long a stop waits for jobs to unwind after they were told to stop (SSH connects and agent installs are not interruptible). */
@@ -100,6 +108,8 @@ export const daemonCommand: Command = {
         attempts: { type: "string" },
         "retry-after": { type: "string" },
         "once-at": { type: "string" },
+        serve: { type: "string" },
+        actions: { type: "boolean" },
       },
       usage,
     );
@@ -109,6 +119,10 @@ export const daemonCommand: Command = {
     const retry: RetryPolicy = { ...DEFAULT_RETRY, attempts: countOption("attempts", values.attempts, DEFAULT_RETRY.attempts), firstDelayMs: durationOption("retry-after", values["retry-after"], DEFAULT_RETRY.firstDelayMs) };
     const onceAt = values["once-at"] === undefined ? undefined : values["once-at"] === "now" ? new Date() : new Date(values["once-at"]);
     if (onceAt && Number.isNaN(onceAt.getTime())) throw new LifeboatError("USAGE", `--once-at: expected an ISO date and time (2025-01-31T02:30:00Z) or now, got "${values["once-at"]}"`);
+    if (values.actions && !values.serve) throw new LifeboatError("USAGE", "--actions goes with --serve HOST:PORT");
+    if (values.serve && onceAt) throw new LifeboatError("USAGE", "--serve runs with the daemon's loop: it takes no --once-at");
+    const listen = values.serve === undefined ? undefined : parseListen(values.serve, "--serve");
+    const token = listen ? dashboardToken(listen, values.actions === true) : undefined;
 
     const log = daemonLog(globals.json);
     const ctx = await ControllerContext.open(globals);
@@ -157,9 +171,10 @@ export const daemonCommand: Command = {
           }
         },
       };
-      const scheduler = new Scheduler({
+      let actions: ControllerActions | undefined;
+      const scheduler: Scheduler = new Scheduler({
         hosts: hosts.map((h) => ({ name: h.name, schedule: h.operations.schedule! })),
-        runner: new FleetBackupRunner(ctx, jobTimeoutMs),
+        runner: new FleetBackupRunner(ctx, jobTimeoutMs, (host) => actions?.busy(host) === true),
         concurrency,
         retry,
         log,
@@ -168,6 +183,14 @@ export const daemonCommand: Command = {
         ...(onceAt ? { once: true } : {}),
       });
 
+      let dashboard: DashboardServer | undefined;
+      if (listen) {
+        if (values.actions) actions = new ControllerActions(ctx, (message) => log({ event: "dashboard", message }), (host) => scheduler.busy(host));
+        const view = new FleetView(ctx.ledger, [...ctx.inventory.hosts.values()], commandPrefix(globals));
+        const app = dashboardApp(view, { ...(token ? { token } : {}), ...(actions ? { actions } : {}), logError: (err) => log({ event: "dashboard", message: `error: ${err instanceof Error ? err.message : String(err)}` }) });
+        dashboard = await startDashboard(app, listen);
+        log({ event: "dashboard", message: `serving on ${dashboard.url}${token ? ", token required" : ""}${actions ? ", actions on" : ""}` });
+      }
       const stop = onStopSignal(() => void scheduler.stop("a second signal", 0));
       let sweep: NodeJS.Timeout | undefined;
       try {
@@ -193,6 +216,8 @@ export const daemonCommand: Command = {
             setTimeout(() => process.exit(), 1000).unref();
           }
         }
+        await dashboard?.close();
+        await actions?.settle();
         // Alerts in flight end within their tries (at most about 40 s).
         await alerter.settle();
         if (ended !== undefined) log({ event: "stopped", stoppedJobs });
@@ -200,6 +225,7 @@ export const daemonCommand: Command = {
       } finally {
         clearInterval(sweep);
         stop.dispose();
+        await dashboard?.close();
       }
     } finally {
       ctx.close();

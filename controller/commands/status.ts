@@ -11,6 +11,7 @@ import { statePaths } from "../keys";
 import { Ledger } from "../ledger/ledger";
 import { formatDuration } from "../output/format";
 import { table } from "../output/table";
+import { problemLines, span } from "../fleet/status-text";
 import { emit, type Command } from "./command";
 
 const usage = `usage: controller status [--host H[,H2] | --group G | --all] [--json]
@@ -30,19 +31,6 @@ verification:{lastOk:{time, snapshotId, ageMs}|null, instances:{NAME:{time, snap
 rto:{kind, snapshotId, onHost, durationMs, time, ageMs, instances:{NAME:ms}}|null, certificates, debris}],
 "counts":{hosts, ok, problems, fresh, restoreTargets, stale, failed, unverified, cert}}
 Exit code: 0 every host fresh (or a restore target), 1 some host has a problem, 2 usage or configuration error.`;
-
-/** `90061000` → `1d1h`: the two largest units, for ages at a glance. */
-export function span(ms: number): string {
-  const units: [string, number][] = [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]];
-  const abs = Math.max(0, ms);
-  const i = units.findIndex(([, size]) => abs >= size);
-  if (i < 0) return "0s";
-  const [unit, size] = units[i]!;
-  const n = Math.floor(abs / size);
-  const next = units[i + 1];
-  const m = next ? Math.floor((abs - n * size) / next[1]) : 0;
-  return `${n}${unit}${m > 0 ? `${m}${next![0]}` : ""}`;
-}
 
 function stateText(s: HostStatus): string {
   return s.states[0] === "restore-target" ? "no plugins (restore target)" : s.states.join(" ");
@@ -67,29 +55,6 @@ function row(s: HostStatus): string[] {
     s.rto ? `${formatDuration(s.rto.durationMs)} (${s.rto.kind} ${span(s.rto.ageMs)} ago)` : "-",
     String(s.debris),
   ];
-}
-
-/** A line per problem, saying what is wrong. */
-function problemLines(s: HostStatus): string[] {
-  const lines: string[] = [];
-  for (const state of s.states) {
-    if (state === "STALE") {
-      lines.push("STALE: " + (s.snapshot ? `newest complete snapshot ${s.snapshot.id} is ${span(s.snapshot.ageMs)} old, more than maxAge ${span(s.maxAgeMs)}` : "no complete snapshot"));
-    } else if (state === "FAILED" && s.lastRun) {
-      lines.push(`FAILED: last backup ${span(s.lastRun.ageMs)} ago ${s.lastRun.status}${s.lastRun.error ? `: ${s.lastRun.error.message}` : ""} (run ${s.lastRun.runId})`);
-    } else if (state === "UNVERIFIED") {
-      const never = s.verification.unverified.filter((i) => s.verification.instances[i] === null);
-      const old = s.verification.unverified.filter((i) => s.verification.instances[i] !== null);
-      lines.push(
-        "UNVERIFIED: " +
-          [never.length ? `${never.join(", ")} never verified deeply` : "", ...old.map((i) => `${i} last verified ${span(s.verification.instances[i]!.ageMs)} ago`)].filter(Boolean).join("; ") +
-          ` (verifyEvery ${span(s.verifyEveryMs)}; controller verify --due)`,
-      );
-    } else if (state === "CERT") {
-      lines.push(...s.certificates.map((c) => `CERT: ${c}`));
-    }
-  }
-  return lines.map((l) => `  ${s.host}: ${l}`);
 }
 
 function summary(c: StatusCounts): string {
@@ -120,7 +85,7 @@ export const statusCommand: Command = {
         () =>
           [
             table(["HOST", "STATE", "SNAPSHOT", "AGE/MAX", "LAST RUN", "VERIFIED/EVERY", "RTO", "DEBRIS"], statuses.map(row)),
-            ...statuses.flatMap((s) => (s.ok ? [] : problemLines(s))),
+            ...statuses.flatMap((s) => (s.ok ? [] : problemLines(s).map((l) => `  ${s.host}: ${l}`))),
             summary(counts),
           ].join("\n"),
         () => ({ type: "status", hosts: statuses, counts }),

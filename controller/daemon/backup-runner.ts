@@ -2,11 +2,8 @@
 import { isLifeboatError, LifeboatError, messageOf, redact } from "../../core/errors";
 import type { ControllerContext } from "../context";
 import { runFleetBackup } from "../jobs/fleet-backup";
-import type { Reporter } from "../output/reporter";
+import { silentReporter } from "../output/reporter";
 import type { BackupResult, BackupRunner } from "./scheduler";
-
-/** The daemon logs results, not progress: the ledger keeps every event of the job. */
-const quiet: Reporter = { step() {}, event() {}, hostDone() {}, close() {} };
 
 /**
  * Backs up inventory hosts with the controller's context; host keys must be
@@ -19,10 +16,16 @@ export class FleetBackupRunner implements BackupRunner {
     private readonly ctx: ControllerContext,
     /** A job still running after this long is stopped (it fails, its snapshot with it). */
     private readonly jobTimeoutMs: number,
+    /** Whether something else in this process (the dashboard's actions) runs a job of the host now. */
+    private readonly busyElsewhere: (host: string) => boolean = () => false,
   ) {}
 
   async backup(host: string, trigger: string, stop: AbortSignal): Promise<BackupResult> {
     const began = Date.now();
+    const running = this.ctx.ledger.dashboard.running(host);
+    if (running || this.busyElsewhere(host)) {
+      return { status: "failed", durationMs: 0, error: { code: "BUSY", message: `a ${running?.kind ?? "dashboard"} job of "${host}" is running${running ? ` since ${running.startedAt}` : ""}: never two jobs of one host at once` } };
+    }
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new LifeboatError("INTERRUPTED", `the backup of "${host}" ran longer than --job-timeout ${Math.round(this.jobTimeoutMs / 60_000)}m and was stopped`)), this.jobTimeoutMs);
     const onStop = () => deadline.abort(stop.reason);
@@ -30,7 +33,7 @@ export class FleetBackupRunner implements BackupRunner {
     else stop.addEventListener("abort", onStop, { once: true });
     const signal = deadline.signal;
     try {
-      const [outcome] = await runFleetBackup(this.ctx, [this.ctx.host(host)], { concurrency: 1, acceptNewHostKey: false, rehash: false, trigger, signal }, quiet);
+      const [outcome] = await runFleetBackup(this.ctx, [this.ctx.host(host)], { concurrency: 1, acceptNewHostKey: false, rehash: false, trigger, signal }, silentReporter);
       if (!outcome) throw new Error(`no outcome for "${host}"`);
       return {
         status: outcome.status,

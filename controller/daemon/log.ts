@@ -22,7 +22,9 @@ export type DaemonEvent =
   /** An alert or ping sent to a notifier (or that could not be). */
   | { event: "alert"; host: string; alert: string; notifier: string; type: string; result: "sent" | "failed"; error?: string }
   | { event: "stopping"; signal: string; running: string[]; graceMs: number }
-  | { event: "stopped"; stoppedJobs: string[] };
+  | { event: "stopped"; stoppedJobs: string[] }
+  /** The dashboard (`--serve`): where it serves, an action started or ended, an error answering. */
+  | { event: "dashboard"; message: string };
 
 /** Writes daemon events as lines. */
 export type DaemonLog = (event: DaemonEvent) => void;
@@ -56,6 +58,8 @@ export function describeEvent(e: DaemonEvent): string {
       return `alert ${e.host}: ${e.alert} → ${e.notifier} (${e.type}) ${e.result}${e.error ? `: ${e.error}` : ""}`;
     case "stopping":
       return `stopping on ${e.signal}: no new backups; ${e.running.length ? `waiting up to ${formatDuration(e.graceMs)} for ${e.running.join(", ")}` : "nothing running"}`;
+    case "dashboard":
+      return `dashboard: ${e.message}`;
     case "stopped":
       return `stopped${e.stoppedJobs.length ? `: stopped the jobs of ${e.stoppedJobs.join(", ")} (they end failed)` : ""}`;
   }

@@ -171,3 +171,20 @@ export function fleetStatus(ledger: Ledger, hosts: HostConfig[], now: Date): { h
   const statuses = hosts.map((h) => hostStatus(h, gatherFacts(ledger, h.name, warnPlugins), now));
   return { hosts: statuses, counts: countStatus(statuses) };
 }
+
+/** Where a state sorts: problems in {@link PROBLEMS} order, then fresh hosts, then restore targets. */
+const STATE_RANK: Record<HostState, number> = { STALE: 0, FAILED: 1, UNVERIFIED: 2, CERT: 3, fresh: 4, "restore-target": 5 };
+
+/**
+ * Orders statuses worst first (the dashboard's overview): by the worst state,
+ * then more problems first, then the older newest snapshot first (none is
+ * oldest), then by name.
+ */
+export function worstFirst(a: HostStatus, b: HostStatus): number {
+  return (
+    STATE_RANK[a.states[0]!] - STATE_RANK[b.states[0]!] ||
+    b.states.length - a.states.length ||
+    (b.snapshot?.ageMs ?? Infinity) - (a.snapshot?.ageMs ?? Infinity) ||
+    a.host.localeCompare(b.host)
+  );
+}

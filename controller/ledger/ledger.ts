@@ -10,6 +10,7 @@ import { AlertLedger } from "./alert-ledger";
 import { ARTIFACT_COLUMNS, artifactOfRow, type ArtifactRow } from "./artifact-row";
 import { BlobLedger } from "./blob-ledger";
 import { ChunkLedger, type FoundChunks } from "./chunk-ledger";
+import { DashboardLedger } from "./dashboard-ledger";
 import { RetentionLedger } from "./retention-ledger";
 import { migrate } from "./migrations";
 import { OperationsLedger } from "./operations-ledger";
@@ -78,6 +79,8 @@ export class Ledger {
   readonly operations: OperationsLedger;
   /** Open problems that alerts were sent about, and to which notifier when. */
   readonly alerts: AlertLedger;
+  /** What the dashboard reads: stored totals, snapshot rows, recent jobs, growth. */
+  readonly dashboard: DashboardLedger;
 
   private constructor(private readonly db: Database.Database) {
     this.blobs = new BlobLedger(db);
@@ -85,6 +88,7 @@ export class Ledger {
     this.retention = new RetentionLedger(db);
     this.operations = new OperationsLedger(db);
     this.alerts = new AlertLedger(db);
+    this.dashboard = new DashboardLedger(db);
   }
 
   /** Opens (creating it 0600 if needed) and migrates the ledger at `file`. */
@@ -331,6 +335,12 @@ export class Ledger {
         : this.db.prepare("SELECT * FROM snapshots ORDER BY started_at DESC, id DESC").all()
     ) as SnapshotRow[];
     return rows.map((r) => this.view(r));
+  }
+
+  /** The snapshot `id` of `host` whatever its status (complete, failed, being written); undefined if the ledger has none. */
+  snapshot(host: string, id: string): SnapshotView | undefined {
+    const row = this.db.prepare("SELECT * FROM snapshots WHERE host = ? AND id = ?").get(host, id) as SnapshotRow | undefined;
+    return row ? this.view(row) : undefined;
   }
 
   /** A complete snapshot of `host` by id, or the newest complete one for "latest"; undefined if none. */

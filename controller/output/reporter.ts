@@ -34,6 +34,9 @@ export interface Reporter {
   close(): void;
 }
 
+/** A reporter that shows nothing (the daemon and the dashboard: the ledger keeps every event of the job). */
+export const silentReporter: Reporter = { step() {}, event() {}, hostDone() {}, close() {} };
+
 /** The outcome of a host job that failed before it started (no snapshot, nothing to do...). */
 export function failedOutcome(host: string, kind: HostOutcome["kind"], error: { code: string; message: string; hint?: string }, snapshotId?: string): HostOutcome {
   return {

@@ -132,7 +132,7 @@ export class DestinationPool {
  * The plan of one host: every snapshot with keep or delete and why, nothing deleted yet.
  * @param read the host's snapshots as the ledger lists them, when the caller has read them
  */
-export function planHost(ctx: ControllerContext, host: HostConfig, graceMs: number, now: Date, read?: PruneSnapshot[]): HostPrune {
+export function planHost(ctx: Pick<ControllerContext, "ledger">, host: HostConfig, graceMs: number, now: Date, read?: PruneSnapshot[]): HostPrune {
   const retention = host.operations.retention;
   if (!retention) return { host: host.name, status: "no-retention", message: NO_RETENTION, snapshots: [], chunks: [], notes: [] };
   const rows = read ?? ctx.ledger.retention.snapshots(host.name, host.destination);

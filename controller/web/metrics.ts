@@ -1,5 +1,11 @@
-/** @module The fleet as Prometheus metrics (text exposition format 0.0.4), from the same status `controller status --json` gives. */
-import type { HostStatus, StatusCounts } from "../fleet/status";
+/**
+ * @module The fleet as Prometheus metrics (text exposition format 0.0.4): per
+ * host the same status `controller status --json` gives, per plugin instance
+ * its newest complete snapshot and deep verification, and fleet totals.
+ */
+import type { StatusCounts } from "../fleet/status";
+import type { InstanceFigures } from "./fleet-view";
+import type { HostSummary } from "./views";
 
 /** One metric family: its help, its type, and its samples. */
 interface Family {
@@ -29,12 +35,13 @@ function render(families: Family[]): string {
 const seconds = (iso: string) => Date.parse(iso) / 1000;
 
 /**
- * The metrics of `hosts` (as fleetStatus computed them) and their `counts`.
- * Hosts without a value (never backed up, never verified) have no sample in
- * that family, as Prometheus conventions want, rather than a made-up zero.
+ * The metrics of `hosts` (the overview's summaries), their plugin `instances`
+ * and `counts`. Hosts and instances without a value (never backed up, never
+ * verified) have no sample in that family, as Prometheus conventions want,
+ * rather than a made-up zero.
  */
-export function fleetMetrics(hosts: HostStatus[], counts: StatusCounts): string {
-  const perHost = (name: string, help: string, value: (h: HostStatus) => number | null): Family => ({
+export function fleetMetrics(hosts: HostSummary[], counts: StatusCounts, instances: InstanceFigures[]): string {
+  const perHost = (name: string, help: string, value: (h: HostSummary) => number | null): Family => ({
     name,
     help,
     type: "gauge",
@@ -43,6 +50,16 @@ export function fleetMetrics(hosts: HostStatus[], counts: StatusCounts): string 
       return v === null ? [] : [{ labels: { host: h.host }, value: v }];
     }),
   });
+  const perInstance = (name: string, help: string, value: (i: InstanceFigures) => number | null): Family => ({
+    name,
+    help,
+    type: "gauge",
+    samples: instances.flatMap((i) => {
+      const v = value(i);
+      return v === null ? [] : [{ labels: { host: i.host, instance: i.instance, plugin: i.plugin }, value: v }];
+    }),
+  });
+  const total = (name: string, help: string, value: number): Family => ({ name, help, type: "gauge", samples: [{ labels: {}, value }] });
   const families: Family[] = [
     perHost("lifeboat_last_success_timestamp_seconds", "When the host's newest complete, undamaged snapshot finished (Unix time).", (h) => (h.snapshot ? seconds(h.snapshot.finishedAt) : null)),
     perHost("lifeboat_snapshot_age_seconds", "Age of the host's newest complete snapshot.", (h) => (h.snapshot ? h.snapshot.ageMs / 1000 : null)),
@@ -50,13 +67,22 @@ export function fleetMetrics(hosts: HostStatus[], counts: StatusCounts): string 
     perHost("lifeboat_stale", "1 when the host's newest complete snapshot is older than maxAge (or there is none).", (h) => (h.states.includes("STALE") ? 1 : 0)),
     perHost("lifeboat_last_run_failed", "1 when the host's last backup job failed or was partial.", (h) => (h.lastRun ? (h.lastRun.status === "ok" ? 0 : 1) : null)),
     perHost("lifeboat_last_run_timestamp_seconds", "When the host's last backup job finished (Unix time).", (h) => (h.lastRun ? seconds(h.lastRun.finishedAt) : null)),
+    perHost("lifeboat_last_run_duration_seconds", "How long the host's last backup job took.", (h) => (h.lastRunDurationMs === null ? null : h.lastRunDurationMs / 1000)),
     perHost("lifeboat_verification_age_seconds", "Age of the host's newest successful deep verification.", (h) => (h.verification.lastOk ? h.verification.lastOk.ageMs / 1000 : null)),
     perHost("lifeboat_verify_every_seconds", "The host's verification period (verifyEvery).", (h) => h.verifyEveryMs / 1000),
     perHost("lifeboat_unverified_instances", "Plugin instances of the host without a deep verification within verifyEvery.", (h) => h.verification.unverified.length),
     perHost("lifeboat_recovery_time_seconds", "The host's newest measured restore (a drill or a real restore), command to last check.", (h) => (h.rto ? h.rto.durationMs / 1000 : null)),
     perHost("lifeboat_certificate_warnings", "Certificates of the host's newest snapshot that expire soon.", (h) => h.certificates.length),
     perHost("lifeboat_debris_snapshots", "Failed snapshots of the host whose objects are still stored.", (h) => h.debris),
+    perHost("lifeboat_open_alerts", "Open alerts of the host (problems notifiers were told about, not yet recovered).", (h) => h.alerts.length),
+    perHost("lifeboat_stored_bytes", "Bytes the host's snapshots keep in storage (objects and uploaded chunks).", (h) => h.storage.storedBytes),
+    perHost("lifeboat_snapshots", "Snapshots of the host the ledger knows (complete, failed and being written).", (h) => h.storage.snapshots),
     perHost("lifeboat_host_ok", "1 when the host has no problem (fresh, or a restore target).", (h) => (h.ok ? 1 : 0)),
+    perInstance("lifeboat_instance_last_success_timestamp_seconds", "When the newest complete, undamaged snapshot holding the plugin instance finished (Unix time).", (i) => (i.lastSuccess ? seconds(i.lastSuccess.finishedAt) : null)),
+    perInstance("lifeboat_instance_last_snapshot_bytes", "Bytes of the plugin instance's artifacts in that snapshot, as the plugin produced them.", (i) => i.plainBytes),
+    perInstance("lifeboat_instance_last_snapshot_stored_bytes", "Bytes that snapshot stored for the plugin instance (objects and uploaded chunks).", (i) => i.storedBytes),
+    perInstance("lifeboat_instance_verification_age_seconds", "Age of the plugin instance's newest successful deep verification.", (i) => (i.verificationAgeMs === null ? null : i.verificationAgeMs / 1000)),
+    perInstance("lifeboat_instance_stale", "1 when no complete snapshot within the host's maxAge holds the plugin instance.", (i) => (i.stale ? 1 : 0)),
     {
       name: "lifeboat_hosts",
       help: "Hosts by state, over the fleet.",
@@ -66,6 +92,9 @@ export function fleetMetrics(hosts: HostStatus[], counts: StatusCounts): string 
         { labels: { state: "restore-target" }, value: counts.restoreTargets },
       ],
     },
+    total("lifeboat_fleet_stored_bytes", "Bytes the fleet's snapshots keep in storage.", hosts.reduce((n, h) => n + h.storage.storedBytes, 0)),
+    total("lifeboat_fleet_open_alerts", "Open alerts over the fleet.", hosts.reduce((n, h) => n + h.alerts.length, 0)),
+    total("lifeboat_fleet_problem_hosts", "Hosts with at least one problem (STALE, FAILED, UNVERIFIED or CERT).", counts.problems),
   ];
   return render(families);
 }

@@ -7,28 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { controller } from "../../test/harness/controller-cli";
 import { freePort, waitForPort } from "../../test/harness/free-port";
 import { backUp, inventoryYaml, ledgerFixture, verifyDeep } from "../../test/harness/ledger-rows";
+import { parsePrometheus } from "../../test/harness/prometheus";
 
 const bundle = fileURLToPath(new URL("../../dist/controller.mjs", import.meta.url));
 const TOKEN = "t0ken-of-the-test-fleet-0123456789";
-
-/** Samples of a Prometheus text exposition: `name{labels}` → value; HELP and TYPE lines checked for each family. */
-function parseExposition(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  const typed = new Set<string>();
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const meta = /^# (HELP|TYPE) (\w+) (.+)$/.exec(line);
-    if (meta) {
-      if (meta[1] === "TYPE") typed.add(meta[2]!);
-      continue;
-    }
-    const m = /^(\w+)(\{(?:\w+="(?:[^"\\]|\\.)*",?)*\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`not an exposition line: ${line}`);
-    if (!typed.has(m[1]!)) throw new Error(`sample before its TYPE: ${line}`);
-    samples.set(`${m[1]}${m[2] ?? ""}`, Number(m[3]));
-  }
-  return samples;
-}
 
 describe("controller serve", () => {
   let fx: ReturnType<typeof ledgerFixture>;
@@ -74,16 +56,18 @@ describe("controller serve", () => {
     const res = await get("/metrics");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
-    const samples = parseExposition(await res.text());
+    const metrics = parsePrometheus(await res.text());
     const finished = fx.ledger.getSnapshot("web", snapshotId)!.finishedAt!;
-    expect(samples.get('lifeboat_last_success_timestamp_seconds{host="web"}')).toBe(Date.parse(finished) / 1000);
-    expect(samples.has('lifeboat_last_success_timestamp_seconds{host="db-1"}')).toBe(false);
-    expect(samples.get('lifeboat_stale{host="web"}')).toBe(0);
-    expect(samples.get('lifeboat_stale{host="db-1"}')).toBe(1);
-    expect(samples.get('lifeboat_last_run_failed{host="db-1"}')).toBe(1);
-    expect(samples.get('lifeboat_unverified_instances{host="web"}')).toBe(0);
-    expect(samples.get('lifeboat_hosts{state="fresh"}')).toBe(1);
-    expect(samples.get('lifeboat_hosts{state="restore-target"}')).toBe(1);
+    expect(metrics.value("lifeboat_last_success_timestamp_seconds", { host: "web" })).toBe(Date.parse(finished) / 1000);
+    expect(metrics.has("lifeboat_last_success_timestamp_seconds", { host: "db-1" })).toBe(false);
+    expect(metrics.value("lifeboat_stale", { host: "web" })).toBe(0);
+    expect(metrics.value("lifeboat_stale", { host: "db-1" })).toBe(1);
+    expect(metrics.value("lifeboat_last_run_failed", { host: "db-1" })).toBe(1);
+    expect(metrics.value("lifeboat_unverified_instances", { host: "web" })).toBe(0);
+    expect(metrics.value("lifeboat_hosts", { state: "fresh" })).toBe(1);
+    expect(metrics.value("lifeboat_hosts", { state: "restore-target" })).toBe(1);
+    expect(metrics.value("lifeboat_instance_last_success_timestamp_seconds", { host: "web", instance: "files", plugin: "files" })).toBe(Date.parse(finished) / 1000);
+    for (const name of metrics.names()) expect(metrics.type(name), name).toBe("gauge");
   });
 
   it("refuses a request without the token, or with another, and serves nothing it does not know", async () => {
@@ -104,6 +88,9 @@ describe("controller serve", () => {
     expect(short.code).toBe(2);
     expect(short.stderr).toContain("too short");
     expect(short.stderr).not.toContain("abc\n");
+    const actions = await controller(["serve", "--actions"], { ...env(), LIFEBOAT_DASHBOARD_TOKEN: "" });
+    expect(actions.code).toBe(2);
+    expect(actions.stderr).toContain("--actions needs a token");
     const bad = await controller(["serve", "--listen", "localhost"], env());
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--listen "localhost" is not HOST:PORT');

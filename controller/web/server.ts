@@ -1,0 +1,75 @@
+/**
+ * @module Starting the dashboard: where it listens, whether it may (a token
+ * is required off loopback and for actions), and the HTTP server itself.
+ * Shared by `controller serve` and `controller daemon --serve`.
+ */
+import { serve } from "@hono/node-server";
+import type { Hono } from "hono";
+import { LifeboatError } from "../../core/errors";
+
+/** Where the dashboard listens unless told otherwise. */
+export const DEFAULT_LISTEN = "127.0.0.1:8470";
+/** The shortest token accepted. */
+const MIN_TOKEN = 16;
+
+/** A listening address. */
+export interface Listen {
+  host: string;
+  port: number;
+}
+
+/** Whether `host` is a loopback address (IPv4 127/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** `HOST:PORT` (IPv6 in brackets) as its parts. @throws USAGE naming the value. */
+export function parseListen(value: string, option = "--listen"): Listen {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new LifeboatError("USAGE", `${option} "${value}" is not HOST:PORT`, { hint: `e.g. ${option} ${DEFAULT_LISTEN}` });
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+/**
+ * The token from LIFEBOAT_DASHBOARD_TOKEN (the environment only: never argv),
+ * checked against what is asked of the dashboard.
+ * @throws USAGE when listening off loopback or with actions but without a token, or a token too short
+ */
+export function dashboardToken(listen: Listen, actions: boolean, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const token = env.LIFEBOAT_DASHBOARD_TOKEN || undefined;
+  if (token !== undefined && token.length < MIN_TOKEN) throw new LifeboatError("USAGE", `LIFEBOAT_DASHBOARD_TOKEN is too short: use at least ${MIN_TOKEN} characters`, { hint: "openssl rand -hex 32" });
+  if (!token && !isLoopback(listen.host)) {
+    throw new LifeboatError("USAGE", `Refusing to serve the fleet's status on ${listen.host}, which is not a loopback address, without a token`, {
+      hint: "set LIFEBOAT_DASHBOARD_TOKEN (a long random value: openssl rand -hex 32) and put a TLS reverse proxy in front, or listen on 127.0.0.1",
+    });
+  }
+  if (!token && actions) throw new LifeboatError("USAGE", "--actions needs a token: anyone who can reach the dashboard could otherwise start backups", { hint: "set LIFEBOAT_DASHBOARD_TOKEN (openssl rand -hex 32)" });
+  return token;
+}
+
+/** A running dashboard server. */
+export interface DashboardServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves `app` on `listen`. @throws USAGE when the address cannot be listened on */
+export async function startDashboard(app: Hono, listen: Listen): Promise<DashboardServer> {
+  const server = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port });
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", (err: Error) => reject(new LifeboatError("USAGE", `Cannot listen on ${listen.host}:${listen.port}: ${err.message}`, { hint: "choose another --listen address or port" })));
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : listen.port;
+  return {
+    url: `http://${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${port}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive connections of browsers would hold the close for minutes.
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
+  };
+}
