@@ -226,7 +226,7 @@ export class FleetView {
       keep: plan.snapshots.filter((s) => s.action === "keep").length,
       delete: plan.snapshots.filter((s) => s.action === "delete").length,
       snapshots: plan.snapshots.map((s) => ({ id: s.id, status: s.status, startedAt: s.startedAt, action: s.action, rules: s.rules })),
-      notes: plan.message ? [plan.message, ...plan.notes] : plan.notes,
+      notes: plan.notes,
     };
   }
 

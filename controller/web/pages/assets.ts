@@ -46,7 +46,7 @@ figure.chart { margin: 8px 0; max-width: 760px; }
 figure.chart figcaption { color: var(--muted); font-size: 12px; }
 svg .axis { stroke: var(--muted); stroke-width: 1; }
 svg .series { fill: none; stroke: #0969da; stroke-width: 2; }
-svg .bar { fill: #0969da; }
+svg .bar, svg .dot { fill: #0969da; }
 svg .label { fill: var(--muted); font-size: 11px; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; }
 dl.facts dt { color: var(--muted); }

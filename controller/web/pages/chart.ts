@@ -54,7 +54,9 @@ export function lineChart(points: Point[], o: ChartOptions): Html {
   const h = o.height ?? 180;
   const s = scales(points, w, h);
   const path = points.map((p, i) => `${i === 0 ? "M" : "L"}${s.x(p.x).toFixed(1)},${s.y(p.y).toFixed(1)}`).join(" ");
-  return frame(o, s.xs, s.maxY, html`<path class="series" d="${path}"/>`);
+  // A marker per point while there are few (a single snapshot is a point, not a line).
+  const dots = points.length <= 60 ? points.map((p) => html`<circle class="dot" cx="${s.x(p.x).toFixed(1)}" cy="${s.y(p.y).toFixed(1)}" r="3"><title>${day(p.x)}: ${o.format(p.y)}</title></circle>`) : [];
+  return frame(o, s.xs, s.maxY, html`<path class="series" d="${path}"/>${dots}`);
 }
 
 /** A bar per point (one per day, say). */
