@@ -96,3 +96,33 @@ describe("controller serve", () => {
     expect(bad.stderr).toContain('--listen "localhost" is not HOST:PORT');
   });
 });
+
+describe("controller daemon --serve", () => {
+  it("serves the same dashboard from the daemon's process, and stops with it", async () => {
+    const fx = ledgerFixture(inventoryYaml({ web: { plugins: { files: { paths: ["/srv/data"] } } }, spare: {} }, { schedule: "0 3 * * *" }));
+    try {
+      // Backed up just now: no catch-up run at start, the daemon only waits for 03:00.
+      const id = backUp(fx.ledger, "web", [{ instance: "files" }]);
+      const env = { LIFEBOAT_STATE: fx.state, LIFEBOAT_INVENTORY: fx.inventoryFile, LIFEBOAT_DASHBOARD_TOKEN: "" };
+      expect((await controller(["init"], env)).code).toBe(0);
+      const refused = await controller(["daemon", "--actions"], env);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain("--actions goes with --serve");
+      const port = await freePort();
+      let log = "";
+      const daemon = spawn(process.execPath, [bundle, "daemon", "--serve", `127.0.0.1:${port}`, "--json"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+      daemon.stdout!.on("data", (d: Buffer) => (log += d.toString()));
+      const exited = new Promise<number | null>((resolve) => daemon.once("exit", resolve));
+      await waitForPort(port);
+      const hosts = (await (await fetch(`http://127.0.0.1:${port}/api/hosts`)).json()) as { hosts: { host: string; snapshot: { id: string } | null }[] };
+      expect(hosts.hosts.map((h) => [h.host, h.snapshot?.id ?? null])).toEqual([["web", id], ["spare", null]]);
+      expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toContain('data-host="web"');
+      daemon.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(log).toContain('"event":"dashboard"');
+      await expect(fetch(`http://127.0.0.1:${port}/api/hosts`)).rejects.toThrow();
+    } finally {
+      fx.cleanup();
+    }
+  });
+});
