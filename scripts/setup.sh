@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Lifeboat needs on a Debian machine: the Debian packages the
 # test harness, demo and benchmarks start (sshd, age, jq, rclone, sqlite3, zstd, restic,
-# redis, nginx, postgresql)
+# redis, nginx, postgresql, and headless chromium with fonts-liberation for the browser tests)
 # and the npm packages, then builds the one-file agent and controller bundles.
 # Idempotent: a second run only checks.
 set -euo pipefail
@@ -24,7 +24,7 @@ apt_waiting() {
   rm -f "$log"
 }
 
-debian_packages=(openssh-server openssh-client age jq rclone sqlite3 zstd restic redis-server redis-tools nginx postgresql postgresql-client ca-certificates)
+debian_packages=(openssh-server openssh-client age jq rclone sqlite3 zstd restic redis-server redis-tools nginx postgresql postgresql-client ca-certificates chromium fonts-liberation)
 missing=()
 for p in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
