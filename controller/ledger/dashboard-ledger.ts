@@ -1,17 +1,16 @@
 /**
  * @module The ledger's answers for the dashboard: stored bytes per host and
  * destination, a host's snapshots as one row each, its recent jobs with their
- * errors and hook output, the fleet's growth per day. Each an aggregate query,
- * never a load of every snapshot's artifacts.
+ * errors and hook output, the fleet's growth per day. Sizes come from each
+ * snapshot's totals (kept by triggers as artifacts are recorded), never from
+ * a read of every artifact row.
  */
 import type Database from "better-sqlite3";
 import type { AlertRow } from "./alert-ledger";
 import { Statements } from "./statements";
 
-/** Bytes a snapshot adds to storage: its objects and the chunks it uploaded (reused chunks count where first stored). */
+/** Bytes an artifact added to storage: its object and the chunks it uploaded (reused chunks count where first stored). */
 const STORED = "a.stored_size + coalesce(json_extract(a.chunks, '$.uploadedBytes'), 0)";
-/** Bytes a chunked artifact did not upload because the host's chunk area had them. */
-const REUSED = "coalesce(json_extract(a.chunks, '$.reusedBytes'), 0)";
 
 /** What one host keeps at one destination, over the snapshots the ledger knows (complete, failed and being written). */
 export interface StoredTotals {
@@ -93,14 +92,12 @@ export class DashboardLedger {
     return `${version}:${own}`;
   }
 
-  /** Stored totals per host and destination (every snapshot the ledger still knows). */
+  /** Stored totals per host and destination (every snapshot the ledger still knows; index `snapshots_sizes`). */
   storedTotals(): StoredTotals[] {
     return this.statements
       .sql(
-        `SELECT s.host, s.destination, count(DISTINCT s.id) AS snapshots, coalesce(sum(a.plain_size), 0) AS plainBytes,
-                coalesce(sum(${STORED}), 0) AS storedBytes, coalesce(sum(${REUSED}), 0) AS reusedBytes
-         FROM snapshots s LEFT JOIN artifacts a ON a.host = s.host AND a.snapshot_id = s.id
-         GROUP BY s.host, s.destination ORDER BY s.host, s.destination`,
+        `SELECT host, destination, count(*) AS snapshots, sum(plain_bytes) AS plainBytes, sum(stored_bytes) AS storedBytes, sum(reused_bytes) AS reusedBytes
+         FROM snapshots GROUP BY host, destination ORDER BY host, destination`,
       )
       .all() as StoredTotals[];
   }
@@ -109,11 +106,9 @@ export class DashboardLedger {
   snapshotRows(host: string): SnapshotRow[] {
     const rows = this.statements
       .sql(
-        `SELECT s.id, s.status, s.started_at AS startedAt, s.finished_at AS finishedAt, s.destination, s.damage,
-                count(a.name) AS artifacts, coalesce(sum(a.plain_size), 0) AS plainBytes,
-                coalesce(sum(${STORED}), 0) AS storedBytes, coalesce(sum(${REUSED}), 0) AS reusedBytes
-         FROM snapshots s LEFT JOIN artifacts a ON a.host = s.host AND a.snapshot_id = s.id
-         WHERE s.host = ? GROUP BY s.id ORDER BY s.started_at DESC, s.id DESC`,
+        `SELECT id, status, started_at AS startedAt, finished_at AS finishedAt, destination, damage, artifact_count AS artifacts,
+                plain_bytes AS plainBytes, stored_bytes AS storedBytes, reused_bytes AS reusedBytes
+         FROM snapshots WHERE host = ? ORDER BY started_at DESC, id DESC`,
       )
       .all(host) as Omit<SnapshotRow, "verification">[];
     const verified = new Map(
@@ -154,6 +149,12 @@ export class DashboardLedger {
     return this.statements.sql("SELECT level, plugin, code, message, hint FROM events WHERE run_id = ? AND job_id = ? ORDER BY id").all(runId, jobId) as never;
   }
 
+  /** The hosts with a job running now, and their oldest running job (index `jobs_running`). */
+  runningByHost(): Map<string, { kind: string; startedAt: string }> {
+    const rows = this.statements.sql("SELECT host, kind, min(started_at) AS startedAt FROM jobs WHERE status = 'running' GROUP BY host").all() as { host: string; kind: string; startedAt: string }[];
+    return new Map(rows.map((r) => [r.host, { kind: r.kind, startedAt: r.startedAt }]));
+  }
+
   /** Whether a job of `host` is running now (index `jobs_running`). */
   running(host: string): { kind: string; startedAt: string } | null {
     return (this.statements.sql("SELECT kind, started_at AS startedAt FROM jobs WHERE host = ? AND status = 'running' ORDER BY started_at LIMIT 1").get(host) as { kind: string; startedAt: string } | undefined) ?? null;
@@ -162,11 +163,7 @@ export class DashboardLedger {
   /** Bytes each destination gained per day (UTC, by snapshot start), over the snapshots the ledger still knows, oldest day first. */
   growthByDay(): DayGrowth[] {
     return this.statements
-      .sql(
-        `SELECT substr(s.started_at, 1, 10) AS day, s.destination, coalesce(sum(${STORED}), 0) AS storedBytes, coalesce(sum(a.plain_size), 0) AS plainBytes
-         FROM snapshots s JOIN artifacts a ON a.host = s.host AND a.snapshot_id = s.id
-         GROUP BY day, s.destination ORDER BY day, s.destination`,
-      )
+      .sql("SELECT substr(started_at, 1, 10) AS day, destination, sum(stored_bytes) AS storedBytes, sum(plain_bytes) AS plainBytes FROM snapshots GROUP BY day, destination ORDER BY day, destination")
       .all() as DayGrowth[];
   }
 

@@ -283,6 +283,26 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE hook_runs_new RENAME TO hook_runs;
   CREATE INDEX hook_runs_by_job ON hook_runs(job_id);
   `,
+  `
+  -- Each snapshot's sizes, kept by triggers as its artifacts are recorded (plain bytes; stored: objects and
+  -- uploaded chunks; reused chunk bytes; artifacts): what the dashboard sums per host, destination and day
+  -- without reading every artifact row.
+  ALTER TABLE snapshots ADD COLUMN plain_bytes INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE snapshots ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE snapshots ADD COLUMN reused_bytes INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE snapshots ADD COLUMN artifact_count INTEGER NOT NULL DEFAULT 0;
+  UPDATE snapshots SET (plain_bytes, stored_bytes, reused_bytes, artifact_count) = (SELECT coalesce(sum(a.plain_size), 0), coalesce(sum(a.stored_size + coalesce(json_extract(a.chunks, '$.uploadedBytes'), 0)), 0), coalesce(sum(coalesce(json_extract(a.chunks, '$.reusedBytes'), 0)), 0), count(*) FROM artifacts a WHERE a.host = snapshots.host AND a.snapshot_id = snapshots.id);
+  -- Recomputed from the snapshot's rows (not added to): an INSERT OR REPLACE of an artifact counts once.
+  CREATE TRIGGER artifacts_sizes_after_insert AFTER INSERT ON artifacts BEGIN
+    UPDATE snapshots SET (plain_bytes, stored_bytes, reused_bytes, artifact_count) = (SELECT coalesce(sum(a.plain_size), 0), coalesce(sum(a.stored_size + coalesce(json_extract(a.chunks, '$.uploadedBytes'), 0)), 0), coalesce(sum(coalesce(json_extract(a.chunks, '$.reusedBytes'), 0)), 0), count(*) FROM artifacts a WHERE a.host = NEW.host AND a.snapshot_id = NEW.snapshot_id)
+    WHERE host = NEW.host AND id = NEW.snapshot_id;
+  END;
+  CREATE TRIGGER artifacts_sizes_after_delete AFTER DELETE ON artifacts BEGIN
+    UPDATE snapshots SET (plain_bytes, stored_bytes, reused_bytes, artifact_count) = (SELECT coalesce(sum(a.plain_size), 0), coalesce(sum(a.stored_size + coalesce(json_extract(a.chunks, '$.uploadedBytes'), 0)), 0), coalesce(sum(coalesce(json_extract(a.chunks, '$.reusedBytes'), 0)), 0), count(*) FROM artifacts a WHERE a.host = OLD.host AND a.snapshot_id = OLD.snapshot_id)
+    WHERE host = OLD.host AND id = OLD.snapshot_id;
+  END;
+  CREATE INDEX snapshots_sizes ON snapshots(host, destination, plain_bytes, stored_bytes, reused_bytes);
+  `,
 ];
 
 /**

@@ -9,6 +9,7 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { countStatus } from "../fleet/status";
 import type { FleetActions, ActionKind } from "./actions";
 import type { FleetView } from "./fleet-view";
 import { fleetMetrics } from "./metrics";
@@ -142,8 +143,7 @@ export function dashboardApp(view: FleetView, options: DashboardOptions = {}): H
   app.get("/metrics", (c) => {
     const now = new Date();
     const summaries = view.summaries(now);
-    const { counts } = view.status(now);
-    return c.body(fleetMetrics(summaries, counts, view.instanceFigures(now)), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+    return c.body(fleetMetrics(summaries, countStatus(summaries), view.instanceFigures(now)), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
   });
 
   const actionRoutes: [string, ActionKind][] = [["run", "backup"], ["verify", "verify"]];

@@ -44,6 +44,7 @@ const DAY_MS = 86_400_000;
 /** Reads the dashboard's views from a ledger, for the inventory's hosts. */
 export class FleetView {
   private cache: { mark: string; readings: Map<string, HostReading> } | undefined;
+  private storageCache: { mark: string; totals: StoredTotals[]; days: ReturnType<Ledger["dashboard"]["growthByDay"]> } | undefined;
 
   constructor(
     private readonly ledger: Ledger,
@@ -66,8 +67,7 @@ export class FleetView {
 
   /** The overview: every host, worst first. */
   overview(now: Date): OverviewView {
-    const readings = this.readings();
-    const hosts = this.hosts.map((h) => this.summary(h, readings.get(h.name)!, now)).sort(worstFirst);
+    const hosts = this.summaries(now).sort(worstFirst);
     return {
       type: "hosts",
       time: now.toISOString(),
@@ -106,7 +106,8 @@ export class FleetView {
   /** The overview's summaries, in inventory order (what `/metrics` labels by host). */
   summaries(now: Date): HostSummary[] {
     const readings = this.readings();
-    return this.hosts.map((h) => this.summary(h, readings.get(h.name)!, now));
+    const running = this.ledger.dashboard.runningByHost();
+    return this.hosts.map((h) => this.summary(h, readings.get(h.name)!, now, running.get(h.name) ?? null));
   }
 
   /** The host page of `name`; undefined when the inventory has no such host. */
@@ -137,7 +138,7 @@ export class FleetView {
     return {
       type: "host",
       time: now.toISOString(),
-      host: this.summary(config, reading, now),
+      host: this.summary(config, reading, now, this.ledger.dashboard.running(name)),
       instances,
       snapshots,
       runs: this.ledger.dashboard.recentJobs(name, RECENT_JOBS).map((j) => this.runView(j)),
@@ -173,9 +174,11 @@ export class FleetView {
 
   /** The fleet's storage: per host and destination, growth per day, what dedup saved. */
   storage(now: Date): StorageView {
+    const mark = this.ledger.dashboard.changeMark();
+    if (this.storageCache?.mark !== mark) this.storageCache = { mark, totals: this.ledger.dashboard.storedTotals(), days: this.ledger.dashboard.growthByDay() };
     const inventory = new Set(this.hosts.map((h) => h.name));
-    const hosts = this.ledger.dashboard.storedTotals().filter((t) => inventory.has(t.host));
-    const days = this.ledger.dashboard.growthByDay();
+    const hosts = this.storageCache.totals.filter((t) => inventory.has(t.host));
+    const days = this.storageCache.days;
     const since = new Date(now.getTime() - 90 * DAY_MS).toISOString().slice(0, 10);
     const week = new Date(now.getTime() - 7 * DAY_MS).toISOString().slice(0, 10);
     const byDestination = new Map<string, StorageView["destinations"][number]>();
@@ -202,7 +205,7 @@ export class FleetView {
     };
   }
 
-  private summary(host: HostConfig, r: HostReading, now: Date): HostSummary {
+  private summary(host: HostConfig, r: HostReading, now: Date, running: HostSummary["running"]): HostSummary {
     const status = hostStatus(host, r.facts, now);
     return {
       ...status,
@@ -211,7 +214,7 @@ export class FleetView {
       lastRunDurationMs: r.lastRunDurationMs,
       alerts: r.alerts,
       problems: problemLines(status),
-      running: this.ledger.dashboard.running(host.name),
+      running,
     };
   }
 
