@@ -8,7 +8,7 @@
 import type { HostConfig } from "../../inventory/schema";
 import { countStatus, gatherFacts, hostStatus, warningPlugins, worstFirst, type HostFacts, type HostStatus } from "../fleet/status";
 import { problemLines } from "../fleet/status-text";
-import type { InstanceSize, StoredTotals } from "../ledger/dashboard-ledger";
+import type { DayGrowth, InstanceSize, StoredTotals } from "../ledger/dashboard-ledger";
 import type { Ledger } from "../ledger/ledger";
 import { DEFAULT_GRACE_MS, planHost } from "../retention/prune";
 import { shellQuote } from "../ssh/remote-shell";
@@ -41,10 +41,20 @@ export interface InstanceFigures {
 const RECENT_JOBS = 20;
 const DAY_MS = 86_400_000;
 
+/** Each day's growth with its destination's running total. */
+function withTotals(days: DayGrowth[]): StorageView["days"] {
+  const totals = new Map<string, number>();
+  return days.map((d) => {
+    const total = (totals.get(d.destination) ?? 0) + d.storedBytes;
+    totals.set(d.destination, total);
+    return { ...d, totalStoredBytes: total };
+  });
+}
+
 /** Reads the dashboard's views from a ledger, for the inventory's hosts. */
 export class FleetView {
   private cache: { mark: string; readings: Map<string, HostReading> } | undefined;
-  private storageCache: { mark: string; totals: StoredTotals[]; days: ReturnType<Ledger["dashboard"]["growthByDay"]> } | undefined;
+  private storageCache: { mark: string; totals: StoredTotals[]; days: DayGrowth[] } | undefined;
 
   constructor(
     private readonly ledger: Ledger,
@@ -201,7 +211,7 @@ export class FleetView {
       totals: { snapshots: sum("snapshots"), plainBytes: sum("plainBytes"), storedBytes: sum("storedBytes"), reusedBytes: sum("reusedBytes") },
       hosts: [...hosts].sort((a, b) => b.storedBytes - a.storedBytes || a.host.localeCompare(b.host)),
       destinations: [...byDestination.values()].map((d) => ({ ...d, growthPerDayBytes: Math.round(d.growthPerDayBytes) })),
-      days: days.filter((d) => d.day >= since),
+      days: withTotals(days).filter((d) => d.day >= since),
     };
   }
 

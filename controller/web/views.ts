@@ -114,6 +114,6 @@ export interface StorageView {
   hosts: StoredTotals[];
   /** Per destination, with its mean growth per day over the last 7 days. */
   destinations: { destination: string; snapshots: number; plainBytes: number; storedBytes: number; reusedBytes: number; growthPerDayBytes: number }[];
-  /** Bytes added per day and destination, the last 90 days. */
-  days: DayGrowth[];
+  /** Bytes added per day and destination, the last 90 days, with the destination's total up to that day (of the snapshots kept). */
+  days: (DayGrowth & { totalStoredBytes: number })[];
 }
