@@ -65,7 +65,7 @@ export function barChart(points: Point[], o: ChartOptions): Html {
   const w = o.width ?? 720;
   const h = o.height ?? 180;
   const s = scales(points, w, h);
-  const slot = Math.max(2, (w - PAD.left - PAD.right) / Math.max(points.length, 1) - 1);
+  const slot = Math.min(24, Math.max(2, (w - PAD.left - PAD.right) / Math.max(points.length, 1) - 1));
   const bars = points.map((p) => html`<rect class="bar" x="${Math.min(s.x(p.x), w - PAD.right - slot).toFixed(1)}" y="${s.y(p.y).toFixed(1)}" width="${slot.toFixed(1)}" height="${(h - PAD.bottom - s.y(p.y)).toFixed(1)}"><title>${day(p.x)}: ${o.format(p.y)}</title></rect>`);
   return frame(o, s.xs, s.maxY, html`${bars}`);
 }
