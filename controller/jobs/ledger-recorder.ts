@@ -180,6 +180,9 @@ export function recordAgentEvent(ledger: Ledger, ids: JobIds, event: AgentEvent)
     case "hook":
       ledger.recordHook({ runId: ids.runId, jobId: ids.jobId, host: ids.host, plugin: event.plugin, phase: event.phase, command: event.command, code: event.code, output: event.output });
       break;
+    case "plugin-done":
+      if (ids.kind === "backup") ledger.recordInstanceRun({ jobId: ids.jobId, host: ids.host, instance: event.plugin, status: event.status, durationMs: event.durationMs });
+      break;
     case "warning":
       ledger.recordWarning({ runId: ids.runId, jobId: ids.jobId, host: ids.host, plugin: event.plugin, message: event.message });
       break;

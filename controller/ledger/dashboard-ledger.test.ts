@@ -35,7 +35,8 @@ describe("the dashboard's snapshot sizes", () => {
     const db = new Database(f.ledgerFile);
     db.exec("DROP TRIGGER artifacts_sizes_after_insert; DROP TRIGGER artifacts_sizes_after_delete; DROP INDEX snapshots_sizes; UPDATE snapshots SET plain_bytes = 0, stored_bytes = 0, artifact_count = 0");
     db.exec("ALTER TABLE snapshots DROP COLUMN plain_bytes; ALTER TABLE snapshots DROP COLUMN stored_bytes; ALTER TABLE snapshots DROP COLUMN reused_bytes; ALTER TABLE snapshots DROP COLUMN artifact_count");
-    db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+    db.exec("DROP TABLE job_instances");
+    db.pragma(`user_version = ${MIGRATIONS.findIndex((m) => m.includes("ADD COLUMN plain_bytes"))}`);
     db.close();
     const ledger = Ledger.open(f.ledgerFile);
     try {

@@ -174,6 +174,12 @@ export class DashboardLedger {
       .all(host, snapshotId) as InstanceSize[];
   }
 
+  /** How each plugin instance of job `jobId` ended and how long it took. */
+  jobInstances(jobId: string): Map<string, { status: "ok" | "failed"; durationMs: number }> {
+    const rows = this.statements.sql("SELECT instance, status, duration_ms AS durationMs FROM job_instances WHERE job_id = ?").all(jobId) as { instance: string; status: "ok" | "failed"; durationMs: number }[];
+    return new Map(rows.map(({ instance, ...r }) => [instance, r]));
+  }
+
   /** Every open alert of the fleet, oldest first. */
   openAlerts(): Pick<AlertRow, "id" | "host" | "event" | "subject" | "message" | "openedAt">[] {
     return this.statements.sql("SELECT id, host, event, subject, message, opened_at AS openedAt FROM alerts WHERE closed_at IS NULL ORDER BY id").all() as never;

@@ -293,6 +293,11 @@ export class Ledger {
       .all() as never;
   }
 
+  /** How one plugin instance of a backup job ended, and how long it took. */
+  recordInstanceRun(r: { jobId: string; host: string; instance: string; status: "ok" | "failed"; durationMs: number }): void {
+    this.db.prepare("INSERT OR REPLACE INTO job_instances(job_id, host, instance, status, duration_ms) VALUES (?, ?, ?, ?, ?)").run(r.jobId, r.host, r.instance, r.status, Math.round(r.durationMs));
+  }
+
   /** Hook runs of a job, in order. */
   jobHooks(jobId: string): { plugin: string; phase: string; command: string; exitCode: number; output: string }[] {
     return this.db.prepare("SELECT plugin, phase, command, exit_code AS exitCode, output FROM hook_runs WHERE job_id = ? ORDER BY id").all(jobId) as never;

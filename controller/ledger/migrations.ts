@@ -303,6 +303,17 @@ export const MIGRATIONS: string[] = [
   END;
   CREATE INDEX snapshots_sizes ON snapshots(host, destination, plain_bytes, stored_bytes, reused_bytes);
   `,
+  `
+  -- How each plugin instance of a backup job ended and how long it took (the agent's plugin-done events).
+  CREATE TABLE job_instances (
+    job_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok','failed')),
+    duration_ms INTEGER NOT NULL,
+    PRIMARY KEY (job_id, instance)
+  );
+  `,
 ];
 
 /**

@@ -35,6 +35,7 @@ function fleet() {
   backUp(f.ledger, "failing", [{ instance: "files" }], "failed", "tar: /srv/<b>gone</b>: Cannot open");
   const job = f.ledger.dashboard.recentJobs("failing", 1)[0]!;
   f.ledger.recordHook({ runId: job.runId, jobId: job.jobId, host: "failing", plugin: "files", phase: "before", command: "echo '<script>'", code: 0, output: "<script>window.pwned = 1</script><img src=x onerror=alert(1)>" });
+  f.ledger.recordInstanceRun({ jobId: job.jobId, host: "failing", instance: "files", status: "failed", durationMs: 1500 });
   const u = backUp(f.ledger, "unverified", [{ instance: "files" }, { instance: "db", plugin: "sqlite", metadata: { path: "/srv/app.db", tables: { users: 12, chats: 40 } } }]);
   verifyDeep(f.ledger, "unverified", u, { files: "ok" });
   const view = new FleetView(f.ledger, [...f.inventory().hosts.values()], "controller --inventory /etc/fleet.yaml");
@@ -131,6 +132,9 @@ describe("the dashboard app", () => {
     expect(metrics.value("lifeboat_fleet_stored_bytes", {})).toBe(250);
     expect(metrics.value("lifeboat_last_run_failed", { host: "failing" })).toBe(1);
     expect(metrics.type("lifeboat_open_alerts")).toBe("gauge");
+    expect(metrics.value("lifeboat_instance_last_run_duration_seconds", { host: "failing", instance: "files", plugin: "files" })).toBe(1.5);
+    expect(metrics.value("lifeboat_instance_last_run_failed", { host: "failing", instance: "files", plugin: "files" })).toBe(1);
+    expect(metrics.has("lifeboat_instance_last_run_failed", { host: "never", instance: "files", plugin: "files" })).toBe(false);
   });
 
   it("with a token: refuses requests without it, takes the bearer header, and signs a browser in for a session cookie", async () => {

@@ -19,6 +19,8 @@ interface HostReading {
   facts: HostFacts;
   storage: HostSummary["storage"];
   lastRunDurationMs: number | null;
+  /** How each plugin instance of the last backup job ended, and how long it took. */
+  lastRunInstances: Map<string, { status: "ok" | "failed"; durationMs: number }>;
   alerts: AlertView[];
   /** Each plugin instance's newest complete snapshot holding it, and its size there. */
   instances: Map<string, { snapshotId: string; finishedAt: string; size: InstanceSize }>;
@@ -32,6 +34,8 @@ export interface InstanceFigures {
   lastSuccess: { snapshotId: string; finishedAt: string } | null;
   plainBytes: number | null;
   storedBytes: number | null;
+  /** In the host's last backup job: how it ended and how long it took (null: not in it). */
+  lastRun: { status: "ok" | "failed"; durationMs: number } | null;
   verificationAgeMs: number | null;
   /** No complete snapshot holds it within the host's maxAge. */
   stale: boolean;
@@ -106,6 +110,7 @@ export class FleetView {
           lastSuccess: last ? { snapshotId: last.snapshotId, finishedAt: last.finishedAt } : null,
           plainBytes: last ? last.size.plainBytes : null,
           storedBytes: last ? last.size.storedBytes : null,
+          lastRun: r.lastRunInstances.get(p.instance) ?? null,
           verificationAgeMs: verified ? now.getTime() - Date.parse(verified.time) : null,
           stale: !last || now.getTime() - Date.parse(last.finishedAt) > h.operations.maxAgeMs,
         };
@@ -136,6 +141,7 @@ export class FleetView {
         lastSuccess: last ? { snapshotId: last.snapshotId, finishedAt: last.finishedAt } : null,
         plainBytes: last?.size.plainBytes ?? 0,
         storedBytes: last?.size.storedBytes ?? 0,
+        lastRun: reading.lastRunInstances.get(p.instance) ?? null,
         verification: verified ? { ...verified, ageMs: now.getTime() - Date.parse(verified.time) } : null,
         artifacts,
       };
@@ -265,6 +271,7 @@ export class FleetView {
         facts,
         storage: totals.get(h.name) ?? { snapshots: 0, plainBytes: 0, storedBytes: 0, reusedBytes: 0 },
         lastRunDurationMs: facts.lastBackup ? (this.ledger.dashboard.job(facts.lastBackup.jobId)?.durationMs ?? null) : null,
+        lastRunInstances: facts.lastBackup ? this.ledger.dashboard.jobInstances(facts.lastBackup.jobId) : new Map(),
         alerts: alerts.get(h.name) ?? [],
         instances: this.instanceReadings(h, facts),
       });

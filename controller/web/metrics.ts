@@ -81,6 +81,8 @@ export function fleetMetrics(hosts: HostSummary[], counts: StatusCounts, instanc
     perInstance("lifeboat_instance_last_success_timestamp_seconds", "When the newest complete, undamaged snapshot holding the plugin instance finished (Unix time).", (i) => (i.lastSuccess ? seconds(i.lastSuccess.finishedAt) : null)),
     perInstance("lifeboat_instance_last_snapshot_bytes", "Bytes of the plugin instance's artifacts in that snapshot, as the plugin produced them.", (i) => i.plainBytes),
     perInstance("lifeboat_instance_last_snapshot_stored_bytes", "Bytes that snapshot stored for the plugin instance (objects and uploaded chunks).", (i) => i.storedBytes),
+    perInstance("lifeboat_instance_last_run_duration_seconds", "How long the plugin instance took in the host's last backup job.", (i) => (i.lastRun ? i.lastRun.durationMs / 1000 : null)),
+    perInstance("lifeboat_instance_last_run_failed", "1 when the plugin instance failed in the host's last backup job.", (i) => (i.lastRun ? (i.lastRun.status === "ok" ? 0 : 1) : null)),
     perInstance("lifeboat_instance_verification_age_seconds", "Age of the plugin instance's newest successful deep verification.", (i) => (i.verificationAgeMs === null ? null : i.verificationAgeMs / 1000)),
     perInstance("lifeboat_instance_stale", "1 when no complete snapshot within the host's maxAge holds the plugin instance.", (i) => (i.stale ? 1 : 0)),
     {

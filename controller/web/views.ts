@@ -55,6 +55,8 @@ export interface InstanceView {
   lastSuccess: { snapshotId: string; finishedAt: string } | null;
   plainBytes: number;
   storedBytes: number;
+  /** In the host's last backup job: how it ended and how long it took (null: not in it). */
+  lastRun: { status: "ok" | "failed"; durationMs: number } | null;
   verification: { time: string; snapshotId: string; ageMs: number } | null;
   /** Its artifacts in that snapshot, with the plugin's facts (row counts, certificates, ...). */
   artifacts: ArtifactRecord[];

@@ -177,6 +177,10 @@ describe("the dashboard in a real browser, over a real fleet", () => {
     expect(metrics.value("lifeboat_stale", { host: "stale" })).toBe(1);
     expect(metrics.has("lifeboat_last_success_timestamp_seconds", { host: "stale" })).toBe(false);
     expect(metrics.value("lifeboat_hosts", { state: "fresh" })).toBe(1);
+    // Each instance's part of the last backup, from the agent's plugin-done events.
+    expect(metrics.value("lifeboat_instance_last_run_failed", { host: "failing", instance: "files", plugin: "files" })).toBe(1);
+    expect(metrics.value("lifeboat_instance_last_run_failed", { host: "fresh", instance: "files", plugin: "files" })).toBe(0);
+    expect(metrics.value("lifeboat_instance_last_run_duration_seconds", { host: "unverified", instance: "db", plugin: "sqlite" })).toBeGreaterThan(0);
   });
 
   it("no secret of the inventory or the controller reaches a page, an API answer or a metric", async () => {

@@ -47,8 +47,8 @@ ${actions(view, ctx)}
 <dt>maxAge / verifyEvery</dt><dd>${span(h.maxAgeMs)} / ${span(h.verifyEveryMs)}</dd>
 <dt>restore time</dt><dd>${h.rto ? html`${formatDuration(h.rto.durationMs)} (${h.rto.kind} on ${h.rto.onHost}, ${span(h.rto.ageMs)} ago)` : html`<span class="muted">never measured: controller verify --drill --host ${h.host}</span>`}</dd></dl>
 <h2>Plugin instances</h2>
-<table class="sortable" id="instances"><thead><tr><th>Instance</th><th>Plugin</th><th>Last success</th><th class="num">Size</th><th class="num">Stored</th><th>Deep verification</th><th>Facts</th></tr></thead><tbody>
-${view.instances.map((i) => html`<tr><td>${i.instance}</td><td>${i.plugin}</td>${ageCell(i.lastSuccess?.finishedAt ?? null, ctx.now)}${sizeCell(i.plainBytes)}${sizeCell(i.storedBytes)}${ageCell(i.verification?.time ?? null, ctx.now)}<td>${i.artifacts.map((a) => html`<div><code>${a.name}</code>${facts(a.metadata)}</div>`)}</td></tr>`)}
+<table class="sortable" id="instances"><thead><tr><th>Instance</th><th>Plugin</th><th>Last success</th><th class="num">Size</th><th class="num">Stored</th><th>Last run</th><th>Deep verification</th><th>Facts</th></tr></thead><tbody>
+${view.instances.map((i) => html`<tr><td>${i.instance}</td><td>${i.plugin}</td>${ageCell(i.lastSuccess?.finishedAt ?? null, ctx.now)}${sizeCell(i.plainBytes)}${sizeCell(i.storedBytes)}<td data-sort="${i.lastRun?.durationMs ?? -1}">${i.lastRun ? html`${badges([i.lastRun.status])} ${formatDuration(i.lastRun.durationMs)}` : html`<span class="muted">-</span>`}</td>${ageCell(i.verification?.time ?? null, ctx.now)}<td>${i.artifacts.map((a) => html`<div><code>${a.name}</code>${facts(a.metadata)}</div>`)}</td></tr>`)}
 </tbody></table>
 <h2>Stored over time</h2>${chart}
 <h2>Snapshots</h2>
