@@ -34,7 +34,7 @@ ${s.status === "complete" && !s.damage
   : ""}
 <h2>Artifacts</h2>
 <table class="sortable" id="artifacts"><thead><tr><th>Instance</th><th>Artifact</th><th>Plugin</th><th class="num">Size</th><th class="num">Stored</th><th>Compression</th><th>SHA-256</th><th>Facts</th></tr></thead><tbody>
-${s.artifacts.map((a) => html`<tr><td>${a.instance}</td><td><code>${a.name}</code></td><td>${a.plugin}</td>${sizeCell(a.plainSize)}${sizeCell(a.storedSize + (a.chunks?.uploadedBytes ?? 0))}<td>${a.compression}${a.chunks ? html` <span class="muted">(${a.chunks.count} chunks, ${a.chunks.uploaded} new, ${formatBytes(a.chunks.reusedBytes)} reused)</span>` : ""}</td><td><code title="${a.sha256}">${a.sha256.slice(0, 16)}…</code></td><td>${facts(a.metadata)}</td></tr>`)}
+${s.artifacts.map((a) => html`<tr><td>${a.instance}</td><td><code>${a.name}</code></td><td>${a.plugin}</td>${sizeCell(a.plainSize)}${sizeCell(a.storedSize + (a.chunks?.uploadedBytes ?? 0))}<td>${a.compression}${a.chunks ? html` <span class="muted">(${a.chunks.count} chunk${a.chunks.count === 1 ? "" : "s"}, ${a.chunks.uploaded} new, ${formatBytes(a.chunks.reusedBytes)} reused)</span>` : ""}</td><td><code title="${a.sha256}">${a.sha256.slice(0, 16)}…</code></td><td>${facts(a.metadata)}</td></tr>`)}
 ${s.artifacts.length === 0 ? html`<tr><td colspan="8" class="muted">No artifacts recorded.</td></tr>` : ""}</tbody></table>
 ${s.status === "complete" && c.fetch.length ? html`<h2>Fetch one artifact onto the controller</h2>${c.fetch.map((f, i) => html`<p><code>${f.artifact}</code></p>${command(`command-fetch-${i}`, `copy the fetch command of ${f.artifact}`, f.command)}`)}` : ""}
 <h2>Verifications</h2>
