@@ -44,6 +44,10 @@ export class ControllerActions implements FleetActions {
     if (this.busyHosts.has(host) || this.elsewhere(host) || running) {
       return { started: false, status: 409, reason: `a ${running?.kind ?? "job"} of "${host}" is running: try again when it has finished` };
     }
+    // Claimed before the first await: two requests at once (a double click) start one job.
+    let release: () => void = () => {};
+    const claim = new Promise<void>((resolve) => (release = resolve));
+    this.busyHosts.set(host, claim);
     let job: () => Promise<string>;
     if (kind === "backup") {
       job = async () => {
@@ -55,6 +59,8 @@ export class ControllerActions implements FleetActions {
       try {
         spec = await verifySpec(this.ctx, { from: host, snapshot: "latest", masterKey: false });
       } catch (err) {
+        this.busyHosts.delete(host);
+        release();
         return { started: false, status: 422, reason: redact(messageOf(err), this.ctx.secrets) };
       }
       job = async () => {
@@ -68,7 +74,10 @@ export class ControllerActions implements FleetActions {
         (result) => this.log(`${kind} of ${host} ${result}`),
         (err: unknown) => this.log(`${kind} of ${host} failed: ${isLifeboatError(err) ? `${err.code} ` : ""}${redact(messageOf(err), this.ctx.secrets)}`),
       )
-      .finally(() => this.busyHosts.delete(host));
+      .finally(() => {
+        this.busyHosts.delete(host);
+        release();
+      });
     this.busyHosts.set(host, done);
     return { started: true };
   }

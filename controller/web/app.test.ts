@@ -3,11 +3,12 @@
 // JSON API, the sign-in flow, CSRF on actions, and the per-instance metrics.
 import { afterEach, describe, expect, it } from "vitest";
 import { fleetStatus } from "../fleet/status";
-import { backUp, inventoryYaml, ledgerFixture, verifyDeep } from "../../test/harness/ledger-rows";
+import { artifactOf, backUp, inventoryYaml, ledgerFixture, verifyDeep } from "../../test/harness/ledger-rows";
 import { parsePrometheus } from "../../test/harness/prometheus";
 import type { ActionKind, FleetActions } from "./actions";
 import { dashboardApp } from "./app";
 import { FleetView } from "./fleet-view";
+import { dashboardToken } from "./server";
 import type { HostView, OverviewView, SnapshotPageView } from "./views";
 
 const TOKEN = "a-dashboard-token-of-some-length";
@@ -111,7 +112,7 @@ describe("the dashboard app", () => {
     const app = dashboardApp(view);
     const snap = (await (await app.request(`/api/hosts/fresh/snapshots/${ids.ok}`)).json()) as SnapshotPageView;
     expect(snap.commands.restorePlan).toBe(`controller --inventory /etc/fleet.yaml restore --from fresh --snapshot ${ids.ok} --plan`);
-    expect(snap.commands.fetch).toEqual([{ artifact: "files/files.tar", command: `controller --inventory /etc/fleet.yaml fetch --from fresh --snapshot ${ids.ok} --artifact files/files.tar --out files.tar` }]);
+    expect(snap.commands.fetch).toEqual([{ artifact: "files/files.tar", command: `controller --inventory /etc/fleet.yaml fetch --from fresh --snapshot ${ids.ok} --artifact files/files.tar --out files-files.tar` }]);
     expect(snap.verifications.map((v) => v.result)).toEqual(["ok"]);
     expect(snap.job?.status).toBe("ok");
     const page = await (await app.request(`/hosts/fresh/snapshots/${ids.ok}`)).text();
@@ -156,9 +157,15 @@ describe("the dashboard app", () => {
     expect(wrong.headers.get("set-cookie")).toBeNull();
     const crossSite = await app.request("/login", { method: "POST", headers: { "Sec-Fetch-Site": "cross-site" }, body: new URLSearchParams({ token: TOKEN }) });
     expect(crossSite.status).toBe(403);
-    const ok = await app.request("/login", { method: "POST", body: new URLSearchParams({ token: TOKEN, next: "//evil.example/" }) });
+    for (const next of ["//evil.example/", "/\t/evil.example", "/\\evil.example", "https://evil.example/", "/\n", "/ok\r\nSet-Cookie: x=1"]) {
+      const res = await app.request("/login", { method: "POST", body: new URLSearchParams({ token: TOKEN, next }) });
+      expect(res.status, JSON.stringify(next)).toBe(303);
+      expect(res.headers.get("location"), JSON.stringify(next)).toBe("/");
+    }
+    const back = await app.request("/login", { method: "POST", body: new URLSearchParams({ token: TOKEN, next: "/hosts/fresh" }) });
+    expect(back.headers.get("location")).toBe("/hosts/fresh");
+    const ok = await app.request("/login", { method: "POST", body: new URLSearchParams({ token: TOKEN, next: "/" }) });
     expect(ok.status).toBe(303);
-    expect(ok.headers.get("location")).toBe("/");
     const cookie = ok.headers.get("set-cookie")!;
     expect(cookie).toMatch(/HttpOnly/i);
     expect(cookie).toMatch(/SameSite=Strict/i);
@@ -206,6 +213,33 @@ describe("the dashboard app", () => {
     const api = await app.request("/api/hosts/fresh/verify", { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` } });
     expect(api.status).toBe(202);
     expect(started).toEqual([["backup", "fresh"], ["verify", "failing"], ["verify", "fresh"]]);
+  });
+
+  it("without a token, answers only requests to a loopback name from this machine (no DNS rebinding, no proxy)", async () => {
+    const { view } = fleet();
+    const app = dashboardApp(view);
+    expect((await app.request("http://127.0.0.1:8470/api/hosts")).status).toBe(200);
+    expect((await app.request("http://localhost:8470/")).status).toBe(200);
+    expect((await app.request("http://[::1]:8470/metrics")).status).toBe(200);
+    for (const url of ["http://attacker.example:8470/api/hosts", "http://127.0.0.1.nip.io:8470/api/hosts", "http://10.0.0.5:8470/"]) expect((await app.request(url)).status, url).toBe(403);
+    expect((await app.request("http://127.0.0.1:8470/api/hosts", { headers: { "X-Forwarded-For": "203.0.113.9" } })).status).toBe(403);
+    // With a token, any name: it is the token that protects it.
+    const withToken = dashboardApp(view, { token: TOKEN });
+    expect((await withToken.request("http://backups.example.org/api/hosts", { headers: { Authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+  });
+
+  it("puts only plain artifact names on a command line: a name a compromised host chose is never pasted into a shell", async () => {
+    const { view, ids, f } = fleet();
+    f.ledger.recordArtifact("fresh", ids.ok, { ...artifactOf("fresh", ids.ok, "files"), name: "x\\';id #" });
+    const snap = (await (await dashboardApp(view).request(`/api/hosts/fresh/snapshots/${ids.ok}`)).json()) as SnapshotPageView;
+    expect(snap.snapshot.artifacts.map((a) => a.name).sort()).toEqual(["files.tar", "x\\';id #"]);
+    expect(snap.commands.fetch.map((c) => c.artifact)).toEqual(["files/files.tar"]);
+  });
+
+  it("takes the token from the environment once, so the processes it starts never inherit it", () => {
+    const env: NodeJS.ProcessEnv = { LIFEBOAT_DASHBOARD_TOKEN: TOKEN, PATH: "/usr/bin" };
+    expect(dashboardToken({ host: "127.0.0.1", port: 8470 }, false, env)).toBe(TOKEN);
+    expect(env).toEqual({ PATH: "/usr/bin" });
   });
 
   it("answers the storage page and API with totals per host and destination", async () => {

@@ -52,10 +52,15 @@ const STARTED: Record<string, string> = {
 const isApi = (path: string) => path === "/metrics" || path.startsWith("/api/");
 const jsonError = (c: Context, status: 400 | 401 | 403 | 404 | 409 | 422 | 500, code: string, message: string) => c.json({ error: { code, message } }, status);
 
-/** A local path to return to after signing in (never another site). */
+/** A local path to return to after signing in: one slash, then no slash or backslash, no control character or space (browsers drop tabs: `/\t/evil` is `//evil`). */
 function localPath(next: unknown): string {
-  return typeof next === "string" && next.startsWith("/") && !next.startsWith("//") && !next.includes("\\") ? next : "/";
+  return typeof next === "string" && /^\/(?![/\\])[^\x00-\x20\x7f\\]*$/.test(next) ? next : "/";
 }
+
+/** A Host header naming a loopback address (with any port). */
+const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d{1,5})?$/i;
+/** Headers a reverse proxy adds: a tokenless dashboard is for this machine only. */
+const PROXY_HEADERS = ["X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "X-Real-IP"];
 
 /** The app over `view`. */
 export function dashboardApp(view: FleetView, options: DashboardOptions = {}): Hono {
@@ -85,6 +90,14 @@ export function dashboardApp(view: FleetView, options: DashboardOptions = {}): H
   app.get("/assets/dashboard.css", (c) => c.body(STYLESHEET, 200, { "Content-Type": "text/css; charset=utf-8" }));
   app.get("/assets/dashboard.js", (c) => c.body(SCRIPT, 200, { "Content-Type": "text/javascript; charset=utf-8" }));
 
+  if (!options.token) {
+    // Without a token, answer only requests made to a loopback name on this machine: a web page whose
+    // name was re-pointed at 127.0.0.1 (DNS rebinding) or a reverse proxy never reads the fleet.
+    app.use("*", async (c, next) => {
+      if (LOOPBACK_HOST.test(new URL(c.req.url).host) && !PROXY_HEADERS.some((h) => c.req.header(h) !== undefined)) return next();
+      return jsonError(c, 403, "TOKEN_REQUIRED", "this dashboard has no token and answers only requests to 127.0.0.1 or localhost from this machine: set LIFEBOAT_DASHBOARD_TOKEN to serve it through a proxy or another name");
+    });
+  }
   if (sessions) {
     app.get("/login", (c) => c.html(loginPage(new Date(), localPath(c.req.query("next")), false)));
     app.post("/login", async (c) => {
@@ -120,7 +133,8 @@ export function dashboardApp(view: FleetView, options: DashboardOptions = {}): H
   app.get("/hosts/:host", (c) => {
     const host = view.host(c.req.param("host"), new Date());
     if (!host) return notFoundPage(c, `No host "${c.req.param("host")}" in the inventory.`);
-    const started = STARTED[c.req.query("started") ?? ""];
+    const key = c.req.query("started") ?? "";
+    const started = Object.hasOwn(STARTED, key) ? STARTED[key] : undefined;
     return c.html(hostPage(host, pageContext(c, started)));
   });
   app.get("/hosts/:host/snapshots/:id", (c) => {

@@ -41,6 +41,8 @@ export interface InstanceFigures {
   stale: boolean;
 }
 
+/** A name safe on a pasted command line in any shell, and as a file name (what agents name artifacts). */
+const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** The newest jobs a host page lists. */
 const RECENT_JOBS = 20;
 const DAY_MS = 86_400_000;
@@ -180,9 +182,11 @@ export class FleetView {
         restorePlan: c("restore", "--from", hostName, "--snapshot", id, "--plan"),
         restore: c("restore", "--from", hostName, "--snapshot", id, "--yes"),
         verify: c("verify", "--host", hostName, "--snapshot", id),
-        fetch: snapshot.artifacts.map((a) => {
+        // Names come from the host: only plain ones go on a command line an operator pastes into a shell.
+        fetch: snapshot.artifacts.flatMap((a) => {
+          if (!PLAIN_NAME.test(a.instance) || !PLAIN_NAME.test(a.name)) return [];
           const artifact = `${a.instance}/${a.name}`;
-          return { artifact, command: c("fetch", "--from", hostName, "--snapshot", id, "--artifact", artifact, "--out", a.name.replace(/[^A-Za-z0-9._-]/g, "_")) };
+          return [{ artifact, command: c("fetch", "--from", hostName, "--snapshot", id, "--artifact", artifact, "--out", `${a.instance}-${a.name}`) }];
         }),
       },
     };

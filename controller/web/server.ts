@@ -38,6 +38,8 @@ export function parseListen(value: string, option = "--listen"): Listen {
  */
 export function dashboardToken(listen: Listen, actions: boolean, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const token = env.LIFEBOAT_DASHBOARD_TOKEN || undefined;
+  // Read once: the processes this one starts (ssh, rclone, hooks, notifiers) never inherit it.
+  delete env.LIFEBOAT_DASHBOARD_TOKEN;
   if (token !== undefined && token.length < MIN_TOKEN) throw new LifeboatError("USAGE", `LIFEBOAT_DASHBOARD_TOKEN is too short: use at least ${MIN_TOKEN} characters`, { hint: "openssl rand -hex 32" });
   if (!token && !isLoopback(listen.host)) {
     throw new LifeboatError("USAGE", `Refusing to serve the fleet's status on ${listen.host}, which is not a loopback address, without a token`, {

@@ -103,7 +103,7 @@ export interface SnapshotPageView {
   job: RunView | null;
   /** Every verification, newest first. */
   verifications: VerificationView[];
-  /** Command lines to copy: plan and run a restore, fetch each artifact, verify it. */
+  /** Command lines to copy: plan and run a restore, fetch each artifact (those with plain names: letters, digits, `._-`), verify it. */
   commands: { restorePlan: string; restore: string; verify: string; fetch: { artifact: string; command: string }[] };
 }
 
