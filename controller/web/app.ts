@@ -108,6 +108,8 @@ export function dashboardApp(view: FleetView, options: DashboardOptions = {}): H
       const next = localPath(form.next);
       const id = typeof form.token === "string" ? sessions.signIn(form.token, Date.now()) : null;
       if (!id) return c.html(loginPage(new Date(), next, true), 401);
+      // A new session replaces the browser's old one.
+      sessions.signOut(getCookie(c, SESSION_COOKIE));
       const secure = new URL(c.req.url).protocol === "https:" || c.req.header("X-Forwarded-Proto") === "https";
       setCookie(c, SESSION_COOKIE, id, { httpOnly: true, sameSite: "Strict", path: "/", maxAge: SESSION_MS / 1000, secure });
       return c.redirect(next, 303);
