@@ -80,3 +80,65 @@ describe("destination contract coverage", () => {
     expect([...destinationTypesUnderContract].sort()).toEqual(destinationTypeNames().sort());
   });
 });
+
+describe("download links on a storage that answers 5xx now and then", () => {
+  /** A link server answering `failures` times with `status` (S3's error body), then the object. */
+  async function flakyServer(status: number, failures: number): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {
+    const http = await import("node:http");
+    let requests = 0;
+    const server = http.createServer((_req, res) => {
+      requests++;
+      if (requests <= failures) {
+        res.writeHead(status, { "Content-Type": "application/xml" });
+        res.end(`<?xml version="1.0"?><Error><Code>${status === 503 ? "SlowDown" : "InternalError"}</Code></Error>`);
+        return;
+      }
+      res.writeHead(200, { "Content-Length": "5" });
+      res.end("hello");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    return { url: `http://127.0.0.1:${port}/bucket/h/o.age?X-Amz-Signature=secret-signature`, requests: () => requests, close: () => new Promise((r) => server.close(() => r())) };
+  }
+  const links = (url: string): PresignedSpec => ({ type: "presigned", of: "s3 test", expiresAt: new Date(Date.now() + 3_600_000).toISOString(), objects: { "h/o.age": url } });
+  const read = async (spec: PresignedSpec) => {
+    const d = await presignedDestination.open(platform, spec);
+    const parts: Uint8Array[] = [];
+    for await (const p of d.get("h/o.age")) parts.push(p);
+    return Buffer.concat(parts).toString();
+  };
+
+  it("asks again after a 500 or 503, and reads the object", async () => {
+    for (const status of [500, 503]) {
+      const s = await flakyServer(status, 2);
+      try {
+        expect(await read(links(s.url))).toBe("hello");
+        expect(s.requests()).toBe(3);
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  it("gives up after three tries, naming the code and the tries, never the link", async () => {
+    const s = await flakyServer(500, 10);
+    try {
+      const err = await read(links(s.url)).catch((e: Error) => e);
+      expect(String(err)).toContain("InternalError (HTTP 500, 3 tries)");
+      expect(String(err)).not.toContain("secret-signature");
+      expect(s.requests()).toBe(3);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("does not ask again after a 403: the link is refused, not the storage busy", async () => {
+    const s = await flakyServer(403, 10);
+    try {
+      await expect(read(links(s.url))).rejects.toThrow(/HTTP 403\)/);
+      expect(s.requests()).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -40,6 +40,12 @@ export const presignedDestination: DestinationType<PresignedSpec> = {
   open: async (_platform, spec) => new PresignedDestination(spec),
 };
 
+/** Answers of a storage that are worth asking again. */
+const TRANSIENT = new Set([500, 502, 503, 504]);
+/** Tries per link request, and the pause before the second (then four times longer each). */
+const ATTEMPTS = 3;
+const RETRY_DELAY_MS = 250;
+
 /** Reads objects through their links; every other operation is refused. */
 class PresignedDestination implements Destination {
   readonly description: string;
@@ -64,10 +70,23 @@ class PresignedDestination implements Destination {
     return new LifeboatError("DESTINATION", `Cannot ${action} "${key}" at ${this.description}: a restore or verify job may only read the objects it was given links for`);
   }
 
+  /**
+   * The link's response; a transient answer of the storage (500, 502, 503,
+   * 504: S3's InternalError and SlowDown) is asked again, {@link ATTEMPTS} in
+   * all, as the S3 SDK does for its own requests. Nothing was read yet.
+   */
   private async fetch(key: string, action: string, init: RequestInit): Promise<Response> {
-    let response: Response;
+    for (let attempt = 1; ; attempt++) {
+      const response = await this.fetchOnce(key, action, init);
+      if (!TRANSIENT.has(response.status) || attempt >= ATTEMPTS || init.signal?.aborted) return this.checked(key, action, response);
+      await response.body?.cancel().catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * 4 ** (attempt - 1)));
+    }
+  }
+
+  private async fetchOnce(key: string, action: string, init: RequestInit): Promise<Response> {
     try {
-      response = await fetch(this.link(key, action), init);
+      return await fetch(this.link(key, action), init);
     } catch (err) {
       if (err instanceof LifeboatError) throw err;
       if (init.signal?.aborted) throw new LifeboatError("DESTINATION", `Cannot ${action} "${key}" at ${this.description}: the download was aborted`);
@@ -75,12 +94,17 @@ class PresignedDestination implements Destination {
         hint: "check the destination's endpoint and the host's network",
       });
     }
+  }
+
+  /** `response` if it is a success. @throws NOT_FOUND or DESTINATION naming the key, the code and whether the link expired */
+  private async checked(key: string, action: string, response: Response): Promise<Response> {
     if (response.ok) return response;
     const body = redact(await response.text().catch(() => ""), this.secrets);
     if (response.status === 404) throw new LifeboatError("NOT_FOUND", `Cannot ${action} "${key}" at ${this.description}: no such object`);
     const expired = Date.parse(this.spec.expiresAt) <= Date.now() || /expired/i.test(body);
     const code = /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ?? `HTTP ${response.status}`;
-    throw new LifeboatError("DESTINATION", `Cannot ${action} "${key}" at ${this.description}: ${expired ? `the download link expired at ${this.spec.expiresAt}` : `${code} (HTTP ${response.status})`}`, {
+    const tries = TRANSIENT.has(response.status) ? `, ${ATTEMPTS} tries` : "";
+    throw new LifeboatError("DESTINATION", `Cannot ${action} "${key}" at ${this.description}: ${expired ? `the download link expired at ${this.spec.expiresAt}` : `${code} (HTTP ${response.status}${tries})`}`, {
       hint: expired ? "run the job again: the controller issues fresh links for each job" : "the storage refused the link; check the controller's credentials for this destination",
     });
   }
