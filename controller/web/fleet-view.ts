@@ -5,6 +5,7 @@
  * of the ledger (by any process) and kept until the next one; ages are
  * computed per request from it.
  */
+import type { ArtifactRecord } from "../../core/records";
 import type { HostConfig } from "../../inventory/schema";
 import { countStatus, gatherFacts, hostStatus, warningPlugins, worstFirst, type HostFacts, type HostStatus } from "../fleet/status";
 import { problemLines } from "../fleet/status-text";
@@ -12,7 +13,7 @@ import type { DayGrowth, InstanceSize, StoredTotals } from "../ledger/dashboard-
 import type { Ledger } from "../ledger/ledger";
 import { DEFAULT_GRACE_MS, planHost } from "../retention/prune";
 import { shellQuote } from "../ssh/remote-shell";
-import type { AlertView, HostSummary, HostView, InstanceView, OverviewView, RetentionView, RunView, SnapshotPageView, StorageView } from "./views";
+import type { AlertView, HostSummary, HostView, InstanceState, InstanceView, OverviewView, RetentionView, RunView, SnapshotPageView, StorageView } from "./views";
 
 /** What the ledger says of one host, read once per ledger change. */
 interface HostReading {
@@ -26,26 +27,28 @@ interface HostReading {
   instances: Map<string, { snapshotId: string; finishedAt: string; size: InstanceSize }>;
 }
 
-/** One instance's figures for `/metrics`. */
-export interface InstanceFigures {
-  host: string;
-  instance: string;
-  plugin: string;
-  lastSuccess: { snapshotId: string; finishedAt: string } | null;
-  plainBytes: number | null;
-  storedBytes: number | null;
-  /** In the host's last backup job: how it ended and how long it took (null: not in it). */
-  lastRun: { status: "ok" | "failed"; durationMs: number } | null;
-  verificationAgeMs: number | null;
-  /** No complete snapshot holds it within the host's maxAge. */
-  stale: boolean;
-}
+/** One plugin instance's state for `/metrics`: the host page's, with its host. */
+export type InstanceFigures = InstanceState & { host: string };
 
 /** A name safe on a pasted command line in any shell, and as a file name (what agents name artifacts). */
 const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** The newest jobs a host page lists. */
 const RECENT_JOBS = 20;
 const DAY_MS = 86_400_000;
+
+/** Snapshots and bytes, summed. */
+type Totals = Omit<StoredTotals, "host" | "destination">;
+const NO_TOTALS: Totals = { snapshots: 0, plainBytes: 0, storedBytes: 0, reusedBytes: 0 };
+
+/** `rows` summed per `key` (a host, a destination, or one key for all). */
+function sumTotals(rows: StoredTotals[], key: (t: StoredTotals) => string): Map<string, Totals> {
+  const sums = new Map<string, Totals>();
+  for (const t of rows) {
+    const s = sums.get(key(t)) ?? NO_TOTALS;
+    sums.set(key(t), { snapshots: s.snapshots + t.snapshots, plainBytes: s.plainBytes + t.plainBytes, storedBytes: s.storedBytes + t.storedBytes, reusedBytes: s.reusedBytes + t.reusedBytes });
+  }
+  return sums;
+}
 
 /** Each day's growth with its destination's running total. */
 function withTotals(days: DayGrowth[]): StorageView["days"] {
@@ -59,8 +62,8 @@ function withTotals(days: DayGrowth[]): StorageView["days"] {
 
 /** Reads the dashboard's views from a ledger, for the inventory's hosts. */
 export class FleetView {
-  private cache: { mark: string; readings: Map<string, HostReading> } | undefined;
-  private storageCache: { mark: string; totals: StoredTotals[]; days: DayGrowth[] } | undefined;
+  /** What was read since the ledger's last change (`mark`); each part read when first asked for. */
+  private cache: { mark: string; totals?: StoredTotals[]; days?: DayGrowth[]; readings?: Map<string, HostReading> } = { mark: "" };
 
   constructor(
     private readonly ledger: Ledger,
@@ -100,24 +103,7 @@ export class FleetView {
   /** Per host and plugin instance, the figures `/metrics` exposes. */
   instanceFigures(now: Date): InstanceFigures[] {
     const readings = this.readings();
-    return this.hosts.flatMap((h) => {
-      const r = readings.get(h.name)!;
-      return h.plugins.map((p) => {
-        const last = r.instances.get(p.instance);
-        const verified = r.facts.verified.get(p.instance);
-        return {
-          host: h.name,
-          instance: p.instance,
-          plugin: p.plugin,
-          lastSuccess: last ? { snapshotId: last.snapshotId, finishedAt: last.finishedAt } : null,
-          plainBytes: last ? last.size.plainBytes : null,
-          storedBytes: last ? last.size.storedBytes : null,
-          lastRun: r.lastRunInstances.get(p.instance) ?? null,
-          verificationAgeMs: verified ? now.getTime() - Date.parse(verified.time) : null,
-          stale: !last || now.getTime() - Date.parse(last.finishedAt) > h.operations.maxAgeMs,
-        };
-      });
-    });
+    return this.hosts.flatMap((h) => h.plugins.map((p) => ({ host: h.name, ...this.instanceState(h, readings.get(h.name)!, p, now) })));
   }
 
   /** The overview's summaries, in inventory order (what `/metrics` labels by host). */
@@ -133,20 +119,13 @@ export class FleetView {
     if (!config) return undefined;
     const reading = this.readings().get(name)!;
     const snapshots = this.ledger.dashboard.snapshotRows(name);
+    // The instances' newest snapshots, each read once (usually one for all of them).
+    const artifactsOf = new Map<string, ArtifactRecord[]>();
     const instances: InstanceView[] = config.plugins.map((p) => {
-      const last = reading.instances.get(p.instance);
-      const verified = reading.facts.verified.get(p.instance);
-      const artifacts = last ? (this.ledger.snapshot(name, last.snapshotId)?.artifacts ?? []).filter((a) => a.instance === p.instance) : [];
-      return {
-        instance: p.instance,
-        plugin: p.plugin,
-        lastSuccess: last ? { snapshotId: last.snapshotId, finishedAt: last.finishedAt } : null,
-        plainBytes: last?.size.plainBytes ?? 0,
-        storedBytes: last?.size.storedBytes ?? 0,
-        lastRun: reading.lastRunInstances.get(p.instance) ?? null,
-        verification: verified ? { ...verified, ageMs: now.getTime() - Date.parse(verified.time) } : null,
-        artifacts,
-      };
+      const state = this.instanceState(config, reading, p, now);
+      const id = state.lastSuccess?.snapshotId;
+      if (id && !artifactsOf.has(id)) artifactsOf.set(id, this.ledger.snapshot(name, id)?.artifacts ?? []);
+      return { ...state, artifacts: id ? artifactsOf.get(id)!.filter((a) => a.instance === p.instance) : [] };
     });
     let total = 0;
     const history = snapshots
@@ -194,34 +173,37 @@ export class FleetView {
 
   /** The fleet's storage: per host and destination, growth per day, what dedup saved. */
   storage(now: Date): StorageView {
-    const mark = this.ledger.dashboard.changeMark();
-    if (this.storageCache?.mark !== mark) this.storageCache = { mark, totals: this.ledger.dashboard.storedTotals(), days: this.ledger.dashboard.growthByDay() };
+    const cache = this.current();
+    const days = (cache.days ??= this.ledger.dashboard.growthByDay());
     const inventory = new Set(this.hosts.map((h) => h.name));
-    const hosts = this.storageCache.totals.filter((t) => inventory.has(t.host));
-    const days = this.storageCache.days;
+    const hosts = (cache.totals ??= this.ledger.dashboard.storedTotals()).filter((t) => inventory.has(t.host));
     const since = new Date(now.getTime() - 90 * DAY_MS).toISOString().slice(0, 10);
     const week = new Date(now.getTime() - 7 * DAY_MS).toISOString().slice(0, 10);
-    const byDestination = new Map<string, StorageView["destinations"][number]>();
-    for (const t of hosts) {
-      const d = byDestination.get(t.destination) ?? { destination: t.destination, snapshots: 0, plainBytes: 0, storedBytes: 0, reusedBytes: 0, growthPerDayBytes: 0 };
-      d.snapshots += t.snapshots;
-      d.plainBytes += t.plainBytes;
-      d.storedBytes += t.storedBytes;
-      d.reusedBytes += t.reusedBytes;
-      byDestination.set(t.destination, d);
-    }
-    for (const g of days) {
-      const d = byDestination.get(g.destination);
-      if (d && g.day > week) d.growthPerDayBytes += g.storedBytes / 7;
-    }
-    const sum = (k: keyof StoredTotals) => hosts.reduce((n, t) => n + (t[k] as number), 0);
+    const growth = new Map<string, number>();
+    for (const g of days) if (g.day > week) growth.set(g.destination, (growth.get(g.destination) ?? 0) + g.storedBytes / 7);
     return {
       type: "storage",
       time: now.toISOString(),
-      totals: { snapshots: sum("snapshots"), plainBytes: sum("plainBytes"), storedBytes: sum("storedBytes"), reusedBytes: sum("reusedBytes") },
+      totals: sumTotals(hosts, () => "").get("") ?? { ...NO_TOTALS },
       hosts: [...hosts].sort((a, b) => b.storedBytes - a.storedBytes || a.host.localeCompare(b.host)),
-      destinations: [...byDestination.values()].map((d) => ({ ...d, growthPerDayBytes: Math.round(d.growthPerDayBytes) })),
+      destinations: [...sumTotals(hosts, (t) => t.destination)].map(([destination, t]) => ({ destination, ...t, growthPerDayBytes: Math.round(growth.get(destination) ?? 0) })),
       days: withTotals(days).filter((d) => d.day >= since),
+    };
+  }
+
+  /** A plugin instance's newest snapshot, size there, part in the last backup and deep verification. */
+  private instanceState(host: HostConfig, r: HostReading, p: HostConfig["plugins"][number], now: Date): InstanceState {
+    const last = r.instances.get(p.instance);
+    const verified = r.facts.verified.get(p.instance);
+    return {
+      instance: p.instance,
+      plugin: p.plugin,
+      lastSuccess: last ? { snapshotId: last.snapshotId, finishedAt: last.finishedAt } : null,
+      plainBytes: last?.size.plainBytes ?? 0,
+      storedBytes: last?.size.storedBytes ?? 0,
+      lastRun: r.lastRunInstances.get(p.instance) ?? null,
+      verification: verified ? { ...verified, ageMs: now.getTime() - Date.parse(verified.time) } : null,
+      stale: !last || now.getTime() - Date.parse(last.finishedAt) > host.operations.maxAgeMs,
     };
   }
 
@@ -253,16 +235,23 @@ export class FleetView {
     };
   }
 
-  /** What every host needs, read again only when the ledger changed since the last reading. */
-  private readings(): Map<string, HostReading> {
+  /**
+   * What was read since the ledger last changed, by this process or another:
+   * emptied when it changes. The mark is taken before reading, so a change made
+   * meanwhile is read next time.
+   */
+  private current(): FleetView["cache"] {
     const mark = this.ledger.dashboard.changeMark();
-    if (this.cache?.mark === mark) return this.cache.readings;
+    if (this.cache.mark !== mark) this.cache = { mark };
+    return this.cache;
+  }
+
+  /** What every host needs. */
+  private readings(): Map<string, HostReading> {
+    const cache = this.current();
+    if (cache.readings) return cache.readings;
     const warn = warningPlugins();
-    const totals = new Map<string, HostSummary["storage"]>();
-    for (const t of this.ledger.dashboard.storedTotals()) {
-      const s = totals.get(t.host) ?? { snapshots: 0, plainBytes: 0, storedBytes: 0, reusedBytes: 0 };
-      totals.set(t.host, { snapshots: s.snapshots + t.snapshots, plainBytes: s.plainBytes + t.plainBytes, storedBytes: s.storedBytes + t.storedBytes, reusedBytes: s.reusedBytes + t.reusedBytes });
-    }
+    const totals = sumTotals((cache.totals ??= this.ledger.dashboard.storedTotals()), (t) => t.host);
     const alerts = new Map<string, AlertView[]>();
     for (const a of this.ledger.dashboard.openAlerts()) {
       const { host, ...alert } = a;
@@ -273,15 +262,14 @@ export class FleetView {
       const facts = gatherFacts(this.ledger, h.name, warn);
       readings.set(h.name, {
         facts,
-        storage: totals.get(h.name) ?? { snapshots: 0, plainBytes: 0, storedBytes: 0, reusedBytes: 0 },
+        storage: totals.get(h.name) ?? { ...NO_TOTALS },
         lastRunDurationMs: facts.lastBackup ? (this.ledger.dashboard.job(facts.lastBackup.jobId)?.durationMs ?? null) : null,
         lastRunInstances: facts.lastBackup ? this.ledger.dashboard.jobInstances(facts.lastBackup.jobId) : new Map(),
         alerts: alerts.get(h.name) ?? [],
         instances: this.instanceReadings(h, facts),
       });
     }
-    // The mark was taken before reading: a change another process made meanwhile is read next time.
-    this.cache = { mark, readings };
+    cache.readings = readings;
     return readings;
   }
 

@@ -41,24 +41,20 @@ const seconds = (iso: string) => Date.parse(iso) / 1000;
  * rather than a made-up zero.
  */
 export function fleetMetrics(hosts: HostSummary[], counts: StatusCounts, instances: InstanceFigures[]): string {
-  const perHost = (name: string, help: string, value: (h: HostSummary) => number | null): Family => ({
-    name,
-    help,
-    type: "gauge",
-    samples: hosts.flatMap((h) => {
-      const v = value(h);
-      return v === null ? [] : [{ labels: { host: h.host }, value: v }];
-    }),
-  });
-  const perInstance = (name: string, help: string, value: (i: InstanceFigures) => number | null): Family => ({
-    name,
-    help,
-    type: "gauge",
-    samples: instances.flatMap((i) => {
-      const v = value(i);
-      return v === null ? [] : [{ labels: { host: i.host, instance: i.instance, plugin: i.plugin }, value: v }];
-    }),
-  });
+  /** A gauge family over `items`, labelled by `labels`; an item whose value is null has no sample. */
+  const gauges =
+    <T>(items: T[], labels: (item: T) => Record<string, string>) =>
+    (name: string, help: string, value: (item: T) => number | null): Family => ({
+      name,
+      help,
+      type: "gauge",
+      samples: items.flatMap((item) => {
+        const v = value(item);
+        return v === null ? [] : [{ labels: labels(item), value: v }];
+      }),
+    });
+  const perHost = gauges(hosts, (h) => ({ host: h.host }));
+  const perInstance = gauges(instances, (i) => ({ host: i.host, instance: i.instance, plugin: i.plugin }));
   const total = (name: string, help: string, value: number): Family => ({ name, help, type: "gauge", samples: [{ labels: {}, value }] });
   const families: Family[] = [
     perHost("lifeboat_last_success_timestamp_seconds", "When the host's newest complete, undamaged snapshot finished (Unix time).", (h) => (h.snapshot ? seconds(h.snapshot.finishedAt) : null)),
@@ -79,11 +75,11 @@ export function fleetMetrics(hosts: HostSummary[], counts: StatusCounts, instanc
     perHost("lifeboat_snapshots", "Snapshots of the host the ledger knows (complete, failed and being written).", (h) => h.storage.snapshots),
     perHost("lifeboat_host_ok", "1 when the host has no problem (fresh, or a restore target).", (h) => (h.ok ? 1 : 0)),
     perInstance("lifeboat_instance_last_success_timestamp_seconds", "When the newest complete, undamaged snapshot holding the plugin instance finished (Unix time).", (i) => (i.lastSuccess ? seconds(i.lastSuccess.finishedAt) : null)),
-    perInstance("lifeboat_instance_last_snapshot_bytes", "Bytes of the plugin instance's artifacts in that snapshot, as the plugin produced them.", (i) => i.plainBytes),
-    perInstance("lifeboat_instance_last_snapshot_stored_bytes", "Bytes that snapshot stored for the plugin instance (objects and uploaded chunks).", (i) => i.storedBytes),
+    perInstance("lifeboat_instance_last_snapshot_bytes", "Bytes of the plugin instance's artifacts in that snapshot, as the plugin produced them.", (i) => (i.lastSuccess ? i.plainBytes : null)),
+    perInstance("lifeboat_instance_last_snapshot_stored_bytes", "Bytes that snapshot stored for the plugin instance (objects and uploaded chunks).", (i) => (i.lastSuccess ? i.storedBytes : null)),
     perInstance("lifeboat_instance_last_run_duration_seconds", "How long the plugin instance took in the host's last backup job.", (i) => (i.lastRun ? i.lastRun.durationMs / 1000 : null)),
     perInstance("lifeboat_instance_last_run_failed", "1 when the plugin instance failed in the host's last backup job.", (i) => (i.lastRun ? (i.lastRun.status === "ok" ? 0 : 1) : null)),
-    perInstance("lifeboat_instance_verification_age_seconds", "Age of the plugin instance's newest successful deep verification.", (i) => (i.verificationAgeMs === null ? null : i.verificationAgeMs / 1000)),
+    perInstance("lifeboat_instance_verification_age_seconds", "Age of the plugin instance's newest successful deep verification.", (i) => (i.verification ? i.verification.ageMs / 1000 : null)),
     perInstance("lifeboat_instance_stale", "1 when no complete snapshot within the host's maxAge holds the plugin instance.", (i) => (i.stale ? 1 : 0)),
     {
       name: "lifeboat_hosts",

@@ -47,8 +47,8 @@ export interface OverviewView {
   totals: { storedBytes: number; plainBytes: number; openAlerts: number };
 }
 
-/** A plugin instance of a host: its newest complete snapshot, its size, its newest deep verification. */
-export interface InstanceView {
+/** A plugin instance of a host: its newest complete snapshot, its size, its part in the last backup, its newest deep verification. */
+export interface InstanceState {
   instance: string;
   plugin: string;
   /** The newest complete, undamaged snapshot holding it. */
@@ -58,7 +58,12 @@ export interface InstanceView {
   /** In the host's last backup job: how it ended and how long it took (null: not in it). */
   lastRun: { status: "ok" | "failed"; durationMs: number } | null;
   verification: { time: string; snapshotId: string; ageMs: number } | null;
-  /** Its artifacts in that snapshot, with the plugin's facts (row counts, certificates, ...). */
+  /** No complete snapshot holds it within the host's maxAge. */
+  stale: boolean;
+}
+
+/** A plugin instance on the host page: its state and its artifacts in its newest snapshot, with the plugin's facts (row counts, certificates, ...). */
+export interface InstanceView extends InstanceState {
   artifacts: ArtifactRecord[];
 }
 
