@@ -12,6 +12,21 @@ import { HostKeys } from "./host-keys";
 import { Ledger } from "./ledger/ledger";
 import { currentPlatform } from "../platform/current";
 
+/**
+ * Opens the ledger of state directory `state`, with the runs of controllers
+ * that died marked failed, as every fleet command sees them.
+ * @throws LifeboatError("KEYS") when there is no ledger, naming `controller init`
+ */
+export function openLedger(state: string): Ledger {
+  const ledgerPath = statePaths(state).ledger;
+  if (!fs.existsSync(ledgerPath)) {
+    throw new LifeboatError("KEYS", `Cannot open the ledger "${ledgerPath}": it does not exist`, { hint: `run: controller init --state ${state}` });
+  }
+  const ledger = Ledger.open(ledgerPath);
+  ledger.failAbandonedRuns((pid) => currentPlatform().processAlive(pid));
+  return ledger;
+}
+
 /** Loads the inventory, validating each plugin's configuration with the plugin itself. */
 export function loadFleet(file: string): Inventory {
   return loadInventory(file, {
@@ -38,13 +53,7 @@ export class ControllerContext {
   static async open(globals: GlobalOptions): Promise<ControllerContext> {
     const inventory = loadFleet(globals.inventory);
     const keys = await loadKeys(globals.state);
-    const ledgerPath = statePaths(globals.state).ledger;
-    if (!fs.existsSync(ledgerPath)) {
-      throw new LifeboatError("KEYS", `Cannot open the ledger "${ledgerPath}": it does not exist`, { hint: `run: controller init --state ${globals.state}` });
-    }
-    const ledger = Ledger.open(ledgerPath);
-    ledger.failAbandonedRuns((pid) => currentPlatform().processAlive(pid));
-    return new ControllerContext(inventory, keys, ledger, globals.state);
+    return new ControllerContext(inventory, keys, openLedger(globals.state), globals.state);
   }
 
   /** Secrets from the inventory (credentials, interpolated values) plus the age identity. */

@@ -15,9 +15,6 @@ import { HostSchedule, missedRun } from "../daemon/schedule";
 import { Scheduler, type SchedulerSteps } from "../daemon/scheduler";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
 import { ControllerActions } from "../web/actions";
-import { dashboardApp } from "../web/app";
-import { commandPrefix } from "../web/command-prefix";
-import { FleetView } from "../web/fleet-view";
 import { dashboardToken, parseListen, startDashboard, type DashboardServer } from "../web/server";
 import { formatDuration } from "../output/format";
 import type { Command } from "./command";
@@ -186,9 +183,7 @@ export const daemonCommand: Command = {
       let dashboard: DashboardServer | undefined;
       if (listen) {
         if (values.actions) actions = new ControllerActions(ctx, (message) => log({ event: "dashboard", message }), (host) => scheduler.busy(host));
-        const view = new FleetView(ctx.ledger, [...ctx.inventory.hosts.values()], commandPrefix(globals));
-        const app = dashboardApp(view, { ...(token ? { token } : {}), ...(actions ? { actions } : {}), logError: (err) => log({ event: "dashboard", message: `error: ${err instanceof Error ? err.message : String(err)}` }) });
-        dashboard = await startDashboard(app, listen);
+        dashboard = await startDashboard({ ledger: ctx.ledger, hosts: [...ctx.inventory.hosts.values()], globals, listen, token, actions, logError: (err) => log({ event: "dashboard", message: `error: ${err instanceof Error ? err.message : String(err)}` }) });
         log({ event: "dashboard", message: `serving on ${dashboard.url}${token ? ", token required" : ""}${actions ? ", actions on" : ""}` });
       }
       const stop = onStopSignal(() => void scheduler.stop("a second signal", 0));

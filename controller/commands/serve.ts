@@ -1,15 +1,10 @@
 /** @module `controller serve`: the dashboard, the JSON API and Prometheus metrics over HTTP. */
-import * as fs from "node:fs";
-import { LifeboatError } from "../../core/errors";
+import type { HostConfig } from "../../inventory/schema";
 import { parseCommandArgs } from "../cli-args";
-import { ControllerContext, loadFleet } from "../context";
+import { ControllerContext, loadFleet, openLedger } from "../context";
 import { EXIT_OK } from "../exit-codes";
-import { statePaths } from "../keys";
-import { Ledger } from "../ledger/ledger";
+import type { Ledger } from "../ledger/ledger";
 import { ControllerActions } from "../web/actions";
-import { dashboardApp } from "../web/app";
-import { commandPrefix } from "../web/command-prefix";
-import { FleetView } from "../web/fleet-view";
 import { DEFAULT_LISTEN, dashboardToken, parseListen, startDashboard } from "../web/server";
 import type { Command } from "./command";
 
@@ -34,27 +29,25 @@ export const serveCommand: Command = {
     const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
     const token = dashboardToken(listen, values.actions === true);
     const log = (line: string) => process.stdout.write(`${line}\n`);
-    let view: FleetView;
+    let ledger: Ledger;
+    let hosts: HostConfig[];
     let actions: ControllerActions | undefined;
     let close: () => void;
     if (values.actions) {
       // Actions run jobs: the whole controller (keys, ledger), as controller run opens it.
       const ctx = await ControllerContext.open(globals);
-      view = new FleetView(ctx.ledger, [...ctx.inventory.hosts.values()], commandPrefix(globals));
+      ({ ledger } = ctx);
+      hosts = [...ctx.inventory.hosts.values()];
       actions = new ControllerActions(ctx, (line) => log(`dashboard: ${line}`));
       close = () => ctx.close();
     } else {
       // Read only: the inventory and the ledger; no key is loaded.
-      const inventory = loadFleet(globals.inventory);
-      const ledgerPath = statePaths(globals.state).ledger;
-      if (!fs.existsSync(ledgerPath)) throw new LifeboatError("KEYS", `Cannot open the ledger "${ledgerPath}": it does not exist`, { hint: `run: controller init --state ${globals.state}` });
-      const ledger = Ledger.open(ledgerPath);
-      view = new FleetView(ledger, [...inventory.hosts.values()], commandPrefix(globals));
+      hosts = [...loadFleet(globals.inventory).hosts.values()];
+      ledger = openLedger(globals.state);
       close = () => ledger.close();
     }
     try {
-      const app = dashboardApp(view, { ...(token ? { token } : {}), ...(actions ? { actions } : {}), logError: (err) => process.stderr.write(`controller serve: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`) });
-      const server = await startDashboard(app, listen);
+      const server = await startDashboard({ ledger, hosts, globals, listen, token, actions, logError: (err) => process.stderr.write(`controller serve: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`) });
       log(`serving the fleet's dashboard on ${server.url} (/, /api/hosts, /metrics)${token ? ", token required" : ""}${actions ? ", actions on" : ""}`);
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);

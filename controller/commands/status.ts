@@ -1,17 +1,12 @@
 /** @module `controller status`: every host's state against its targets, usable as a monitoring check. */
-import * as fs from "node:fs";
-import { LifeboatError } from "../../core/errors";
 import { selectHosts } from "../../inventory/resolve";
-import { currentPlatform } from "../../platform/current";
 import { hostSelection, parseCommandArgs } from "../cli-args";
-import { loadFleet } from "../context";
+import { loadFleet, openLedger } from "../context";
 import { EXIT_JOB_FAILED, EXIT_OK } from "../exit-codes";
 import { fleetStatus, type HostStatus, type StatusCounts } from "../fleet/status";
-import { statePaths } from "../keys";
-import { Ledger } from "../ledger/ledger";
 import { formatDuration } from "../output/format";
 import { table } from "../output/table";
-import { problemLines, span } from "../fleet/status-text";
+import { oldestVerification, problemLines, span } from "../fleet/status-text";
 import { emit, type Command } from "./command";
 
 const usage = `usage: controller status [--host H[,H2] | --group G | --all] [--json]
@@ -37,10 +32,9 @@ function stateText(s: HostStatus): string {
 }
 
 /** The age of the least recently verified plugin instance (what UNVERIFIED is about). */
-function oldestVerification(s: HostStatus): string {
-  const ages = s.plugins.map((i) => s.verification.instances[i]?.ageMs ?? null);
-  if (ages.length === 0) return "-";
-  return ages.includes(null) ? "never" : span(Math.max(...(ages as number[])));
+function oldestVerificationAge(s: HostStatus): string {
+  const v = oldestVerification(s);
+  return v === undefined ? "-" : v === null ? "never" : span(v.ageMs);
 }
 
 function row(s: HostStatus): string[] {
@@ -51,7 +45,7 @@ function row(s: HostStatus): string[] {
     s.snapshot?.id ?? "never",
     `${s.snapshot ? span(s.snapshot.ageMs) : "-"}/${span(s.maxAgeMs)}`,
     s.lastRun ? `${s.lastRun.status} ${span(s.lastRun.ageMs)} ago` : "never",
-    `${oldestVerification(s)}/${span(s.verifyEveryMs)}`,
+    `${oldestVerificationAge(s)}/${span(s.verifyEveryMs)}`,
     s.rto ? `${formatDuration(s.rto.durationMs)} (${s.rto.kind} ${span(s.rto.ageMs)} ago)` : "-",
     String(s.debris),
   ];
@@ -71,14 +65,8 @@ export const statusCommand: Command = {
     const inventory = loadFleet(globals.inventory);
     const selection = hostSelection(values);
     const hosts = selectHosts(inventory, selection.host || selection.group ? selection : { all: true });
-    const ledgerPath = statePaths(globals.state).ledger;
-    if (!fs.existsSync(ledgerPath)) {
-      throw new LifeboatError("KEYS", `Cannot open the ledger "${ledgerPath}": it does not exist`, { hint: `run: controller init --state ${globals.state}` });
-    }
-    const ledger = Ledger.open(ledgerPath);
+    const ledger = openLedger(globals.state);
     try {
-      // A run whose controller died counts as failed, as every fleet command sees it.
-      ledger.failAbandonedRuns((pid) => currentPlatform().processAlive(pid));
       const { hosts: statuses, counts } = fleetStatus(ledger, hosts, new Date());
       emit(
         globals,

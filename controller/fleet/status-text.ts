@@ -37,3 +37,15 @@ export function problemLines(s: HostStatus): string[] {
   return lines;
 }
 
+
+/**
+ * The last deep verification of the host's least recently verified plugin
+ * instance (what UNVERIFIED is about): null when one was never verified,
+ * undefined for a host without plugins.
+ */
+export function oldestVerification(s: HostStatus): { time: string; ageMs: number } | null | undefined {
+  const last = s.plugins.map((i) => s.verification.instances[i] ?? null);
+  if (last.length === 0) return undefined;
+  if (last.includes(null)) return null;
+  return (last as { time: string; ageMs: number }[]).reduce((oldest, v) => (v.ageMs > oldest.ageMs ? v : oldest));
+}

@@ -155,9 +155,9 @@ export class DashboardLedger {
     return new Map(rows.map((r) => [r.host, { kind: r.kind, startedAt: r.startedAt }]));
   }
 
-  /** Whether a job of `host` is running now (index `jobs_running`). */
+  /** Whether a job of `host` is running now, and its oldest running job. */
   running(host: string): { kind: string; startedAt: string } | null {
-    return (this.statements.sql("SELECT kind, started_at AS startedAt FROM jobs WHERE host = ? AND status = 'running' ORDER BY started_at LIMIT 1").get(host) as { kind: string; startedAt: string } | undefined) ?? null;
+    return this.runningByHost().get(host) ?? null;
   }
 
   /** Bytes each destination gained per day (UTC, by snapshot start), over the snapshots the ledger still knows, oldest day first. */

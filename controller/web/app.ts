@@ -21,6 +21,7 @@ import { hostHref, overviewPage } from "./pages/overview-page";
 import { snapshotPage } from "./pages/snapshot-page";
 import { storagePage } from "./pages/storage-page";
 import { html } from "./html";
+import { isLoopback } from "./loopback";
 import { SESSION_COOKIE, SESSION_MS, Sessions } from "./session";
 import { bearerMatches } from "./token";
 
@@ -57,8 +58,6 @@ function localPath(next: unknown): string {
   return typeof next === "string" && /^\/(?![/\\])[^\x00-\x20\x7f\\]*$/.test(next) ? next : "/";
 }
 
-/** A Host header naming a loopback address (with any port). */
-const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d{1,5})?$/i;
 /** Headers a reverse proxy adds: a tokenless dashboard is for this machine only. */
 const PROXY_HEADERS = ["X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "X-Real-IP"];
 
@@ -94,7 +93,7 @@ export function dashboardApp(view: FleetView, options: DashboardOptions = {}): H
     // Without a token, answer only requests made to a loopback name on this machine: a web page whose
     // name was re-pointed at 127.0.0.1 (DNS rebinding) or a reverse proxy never reads the fleet.
     app.use("*", async (c, next) => {
-      if (LOOPBACK_HOST.test(new URL(c.req.url).host) && !PROXY_HEADERS.some((h) => c.req.header(h) !== undefined)) return next();
+      if (isLoopback(new URL(c.req.url).hostname.replace(/^\[|\]$/g, "")) && !PROXY_HEADERS.some((h) => c.req.header(h) !== undefined)) return next();
       return jsonError(c, 403, "TOKEN_REQUIRED", "this dashboard has no token and answers only requests to 127.0.0.1 or localhost from this machine: set LIFEBOAT_DASHBOARD_TOKEN to serve it through a proxy or another name");
     });
   }

@@ -4,8 +4,15 @@
  * Shared by `controller serve` and `controller daemon --serve`.
  */
 import { serve } from "@hono/node-server";
-import type { Hono } from "hono";
 import { LifeboatError } from "../../core/errors";
+import type { HostConfig } from "../../inventory/schema";
+import type { GlobalOptions } from "../cli-args";
+import type { Ledger } from "../ledger/ledger";
+import type { FleetActions } from "./actions";
+import { dashboardApp } from "./app";
+import { commandPrefix } from "./command-prefix";
+import { FleetView } from "./fleet-view";
+import { isLoopback } from "./loopback";
 
 /** Where the dashboard listens unless told otherwise. */
 export const DEFAULT_LISTEN = "127.0.0.1:8470";
@@ -16,11 +23,6 @@ const MIN_TOKEN = 16;
 export interface Listen {
   host: string;
   port: number;
-}
-
-/** Whether `host` is a loopback address (IPv4 127/8, ::1, localhost). */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** `HOST:PORT` (IPv6 in brackets) as its parts. @throws USAGE naming the value. */
@@ -56,8 +58,25 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
-/** Serves `app` on `listen`. @throws USAGE when the address cannot be listened on */
-export async function startDashboard(app: Hono, listen: Listen): Promise<DashboardServer> {
+/** What a dashboard serves, and how. */
+export interface DashboardSetup {
+  ledger: Ledger;
+  /** The inventory's hosts. */
+  hosts: HostConfig[];
+  /** The inventory and state directory the process runs with (for the command lines on the pages). */
+  globals: Pick<GlobalOptions, "inventory" | "state">;
+  listen: Listen;
+  /** From {@link dashboardToken}. */
+  token: string | undefined;
+  actions: FleetActions | undefined;
+  logError: (err: unknown) => void;
+}
+
+/** Serves the dashboard of `setup.ledger` on `setup.listen`. @throws USAGE when the address cannot be listened on */
+export async function startDashboard(setup: DashboardSetup): Promise<DashboardServer> {
+  const { listen, token, actions } = setup;
+  const view = new FleetView(setup.ledger, setup.hosts, commandPrefix(setup.globals));
+  const app = dashboardApp(view, { ...(token ? { token } : {}), ...(actions ? { actions } : {}), logError: setup.logError });
   const server = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port });
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);

@@ -1,6 +1,6 @@
 /** @module The fleet overview: counts at the top, one row per host, the worst first, sortable. */
 import { formatBytes, formatDuration } from "../../output/format";
-import { span } from "../../fleet/status-text";
+import { oldestVerification, span } from "../../fleet/status-text";
 import { html } from "../html";
 import type { HostSummary, OverviewView } from "../views";
 import { ageCell, badges, page, sizeCell, type PageContext } from "./layout";
@@ -8,16 +8,10 @@ import { ageCell, badges, page, sizeCell, type PageContext } from "./layout";
 /** A host's path on the dashboard. */
 export const hostHref = (host: string) => `/hosts/${encodeURIComponent(host)}`;
 
-/** The oldest of a host's instances' last deep verifications (what UNVERIFIED is about); null: some never. */
-function oldestVerification(h: HostSummary): string | null | undefined {
-  const times = h.plugins.map((i) => h.verification.instances[i]?.time ?? null);
-  if (times.length === 0) return undefined;
-  return times.includes(null) ? null : (times as string[]).sort()[0]!;
-}
-
 function row(h: HostSummary, rank: number, ctx: PageContext) {
   const target = h.states[0] === "restore-target";
-  const verified = oldestVerification(h);
+  const oldest = oldestVerification(h);
+  const verified = oldest === undefined ? undefined : (oldest?.time ?? null);
   return html`<tr data-host="${h.host}" data-rank="${rank}">
 <td data-sort="${h.host}"><a href="${hostHref(h.host)}">${h.host}</a>${h.running ? html` <span class="muted">(${h.running.kind} running)</span>` : ""}</td>
 <td data-sort="${rank}">${badges(target ? ["restore target"] : h.states)}${h.problems.map((p) => html`<div class="problem">${p}</div>`)}</td>
