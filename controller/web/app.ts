@@ -61,6 +61,15 @@ function localPath(next: unknown): string {
 /** Headers a reverse proxy adds: a tokenless dashboard is for this machine only. */
 const PROXY_HEADERS = ["X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "X-Real-IP"];
 
+/** A text field of a parsed form, or undefined. */
+const field = (form: Record<string, unknown>, name: string) => (typeof form[name] === "string" ? (form[name] as string) : undefined);
+
+/** Whether the browser says the request came from one of `sites` (`Sec-Fetch-Site`); a client that does not say is taken at its word. */
+const fromThisSite = (c: Context, sites: string[]) => {
+  const site = c.req.header("Sec-Fetch-Site");
+  return site === undefined || sites.includes(site);
+};
+
 /** The app over `view`. */
 export function dashboardApp(view: FleetView, options: DashboardOptions = {}): Hono {
   if (options.actions && !options.token) throw new Error("dashboard actions need a token");
@@ -101,11 +110,11 @@ export function dashboardApp(view: FleetView, options: DashboardOptions = {}): H
     app.get("/login", (c) => c.html(loginPage(new Date(), localPath(c.req.query("next")), false)));
     app.post("/login", async (c) => {
       // A form posted from another site never signs anyone in.
-      const site = c.req.header("Sec-Fetch-Site");
-      if (site && site !== "same-origin" && site !== "none") return jsonError(c, 403, "CROSS_SITE", "sign in from the dashboard's own page");
+      if (!fromThisSite(c, ["same-origin", "none"])) return jsonError(c, 403, "CROSS_SITE", "sign in from the dashboard's own page");
       const form = await c.req.parseBody();
       const next = localPath(form.next);
-      const id = typeof form.token === "string" ? sessions.signIn(form.token, Date.now()) : null;
+      const token = field(form, "token");
+      const id = token === undefined ? null : sessions.signIn(token, Date.now());
       if (!id) return c.html(loginPage(new Date(), next, true), 401);
       // A new session replaces the browser's old one.
       sessions.signOut(getCookie(c, SESSION_COOKIE));
@@ -122,7 +131,7 @@ export function dashboardApp(view: FleetView, options: DashboardOptions = {}): H
     app.post("/logout", async (c) => {
       const session = sessionOf(c);
       const form = await c.req.parseBody();
-      if (session && !sessions.csrfMatches(session, typeof form.csrf === "string" ? form.csrf : undefined)) return jsonError(c, 403, "CSRF", "the form is stale: reload the page and try again");
+      if (session && !sessions.csrfMatches(session, field(form, "csrf"))) return jsonError(c, 403, "CSRF", "the form is stale: reload the page and try again");
       sessions.signOut(session);
       deleteCookie(c, SESSION_COOKIE, { path: "/" });
       return c.redirect("/login", 303);
@@ -175,8 +184,7 @@ export function dashboardApp(view: FleetView, options: DashboardOptions = {}): H
       if (!options.actions) return notFoundPage(c, "Actions are off on this dashboard.");
       const session = sessionOf(c);
       const form = await c.req.parseBody();
-      const site = c.req.header("Sec-Fetch-Site");
-      if (!session || !sessions!.csrfMatches(session, typeof form.csrf === "string" ? form.csrf : undefined) || (site && site !== "same-origin")) {
+      if (!session || !sessions!.csrfMatches(session, field(form, "csrf")) || !fromThisSite(c, ["same-origin"])) {
         return c.html(page("Refused", pageContext(c), html`<h1>Refused</h1><p>The form did not come from this dashboard's page, or it is stale: reload the host page and try again.</p>`), 403);
       }
       const result = await options.actions.start(kind, host);

@@ -149,7 +149,7 @@ export class FleetView {
     if (!this.hostConfig(hostName)) return undefined;
     const snapshot = this.ledger.snapshot(hostName, id);
     if (!snapshot) return undefined;
-    const job = snapshot.artifacts.length > 0 || snapshot.status !== "incomplete" ? this.ledger.dashboard.backupJobOf(hostName, id) : null;
+    const job = this.ledger.dashboard.backupJobOf(hostName, id);
     const c = (...words: string[]) => `${this.commandPrefix} ${words.map(shellQuote).join(" ")}`;
     return {
       type: "snapshot",
